@@ -1,0 +1,93 @@
+"""YAML loading that remembers the line of every mapping key and list item.
+
+Errors found later (by pydantic or by the geometry checks) carry a path such as
+``("building", "floors", 0, "zones", 2)``; :class:`LineMap` turns that path into the line of the
+deepest part of it that exists in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Loc, Problem, ScenarioError
+
+
+class LineMap:
+    """Map from document paths to 1-based line numbers."""
+
+    def __init__(self) -> None:
+        self._lines: dict[Loc, int] = {}
+
+    def add(self, loc: Loc, line: int) -> None:
+        self._lines.setdefault(loc, line)
+
+    def line(self, loc: Loc) -> int | None:
+        """Line of ``loc`` or of its nearest ancestor present in the file."""
+        parts = tuple(loc)
+        while True:
+            if parts in self._lines:
+                return self._lines[parts]
+            if not parts:
+                return None
+            parts = parts[:-1]
+
+
+def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str) -> Any:
+    lines.add(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ScenarioError(file, [Problem(loc, "YAML merge keys (<<) are not supported",
+                                                   key_node.start_mark.line + 1)])
+            key = yaml.SafeLoader(stream="").construct_object(key_node)  # scalars only
+            if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
+                raise ScenarioError(file, [Problem(loc, f"mapping key {key!r} must be a name",
+                                                   key_node.start_mark.line + 1)])
+            key = str(key)
+            if key in out:
+                raise ScenarioError(file, [Problem(loc + (key,), f"duplicate key '{key}'",
+                                                   key_node.start_mark.line + 1)])
+            lines.add(loc + (key,), key_node.start_mark.line + 1)
+            out[key] = _construct(value_node, loc + (key,), lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, loc + (i,), lines, file) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader(stream="").construct_object(node)
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
+    """Parse a YAML file into plain Python data and a :class:`LineMap`.
+
+    Raises
+    ------
+    ScenarioError
+        When the file is missing, unreadable, not UTF-8 or not valid YAML.
+    """
+    file = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(file, [Problem((), "file not found")]) from None
+        except IsADirectoryError:
+            raise ScenarioError(file, [Problem((), "is a directory, expected a YAML file")]) from None
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(file, [Problem((), f"not UTF-8 text ({exc.reason})")]) from None
+        except OSError as exc:
+            raise ScenarioError(file, [Problem((), f"cannot read: {exc.strerror}")]) from None
+    lines = LineMap()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ScenarioError(file, [Problem((), f"not valid YAML: {exc.problem or exc.context}", line)]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(file, [Problem((), f"not valid YAML: {exc}")]) from None
+    if node is None:
+        raise ScenarioError(file, [Problem((), "file is empty")])
+    return _construct(node, (), lines, file), lines
