@@ -218,6 +218,9 @@ def _boundary_piece(ring: Any, at: tuple[float, float], width_m: float) -> LineS
         piece = linemerge(piece)
     if piece.geom_type != "LineString":
         return None
+    (x0, y0), (x1, y1) = piece.coords[0], piece.coords[-1]
+    if piece.length - math.hypot(x1 - x0, y1 - y0) > 1e-6:
+        return None  # bends round a corner
     return piece
 
 
@@ -262,7 +265,7 @@ def _build_floor(fl: FloorSpec, fi: int, col: _Collector) -> Floor:
         obstacles.extend(shelves)
 
     seats: list[Seat] = []
-    for si, ss in enumerate(fl.seats):
+    for ss in fl.seats:
         seats.append(Seat(ss.id, fl.id, ss.zone, ss.at[0], ss.at[1], frozenset(a.value for a in ss.attrs)))
     seat_locs: list[Loc] = [floc + ("seats", i) for i in range(len(fl.seats))]
     for bi, bs in enumerate(fl.seat_blocks):

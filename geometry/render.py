@@ -68,7 +68,8 @@ def render_png(building: Building, path: str | Path, *, values: Mapping[str, flo
                         plotter.add_mesh(pm, color=(0.85, 0.85, 0.85))
                 else:
                     kind = floor.zone(zid).kind
-                    plotter.add_mesh(pm, color=np.array(ZONE_COLOURS.get(kind, (200, 200, 200))) / 255.0)
+                    plotter.add_mesh(pm, color=np.array(ZONE_COLOURS.get(kind, (200, 200, 200))) / 255.0,
+                                     lighting=False)
             else:
                 key = {"shelves": "shelf", "desks": "desk", "obstacles": "obstacle"}.get(part, part)
                 rgba = PART_COLOURS.get(key, (150, 150, 150, 255))

@@ -20,8 +20,8 @@ geometry_app = typer.Typer(help="Building geometry: 3D export and pictures.", no
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(geometry_app, name="geometry")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
