@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
 from conftest import ROOT
 
 PACKAGES = ["geometry", "simulation", "telemetry", "twin", "optimization", "dashboard"]
