@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .errors import Loc, Problem, ScenarioError
 from .grid import DEFAULT_CELL_M, WalkableGrid, components, rasterize_floor, reachable, segment_cells
 from .model import OUTSIDE, Building, Device, Floor, Link, Obstacle, Opening, Seat, Zone
 from .quantities import DEVICE_QUANTITIES, QUANTITIES
-from .scenario import FloorSpec, Scenario, SeatBlockSpec, ShelfRangeSpec
+from .scenario import FloorSpec, Scenario, SeatBlockSpec, ShelfRangeSpec, StairEnd
 from .yamlsrc import LineMap, load_yaml
 
 AREA_TOL_M2 = 0.01
@@ -330,9 +331,9 @@ def _build_floor(fl: FloorSpec, fi: int, col: _Collector) -> Floor:
                     f"of {what} ({max(off):.2f} m away)")
             continue
         seg_or_none = _boundary_piece(rings[0], ops.at, ops.width_m)
-        other = _boundary_piece(rings[1], ops.at, ops.width_m)
-        if (seg_or_none is None or other is None or seg_or_none.length < 0.95 * ops.width_m
-                or other.length < 0.95 * ops.width_m):
+        seg_b = _boundary_piece(rings[1], ops.at, ops.width_m)
+        if (seg_or_none is None or seg_b is None or seg_or_none.length < 0.95 * ops.width_m
+                or seg_b.length < 0.95 * ops.width_m):
             col.add(oloc, f"opening '{ops.id}' ({ops.width_m} m) does not fit on a straight shared boundary "
                     f"at ({ops.at[0]}, {ops.at[1]}): move it away from the corner")
             continue
@@ -350,6 +351,30 @@ def _unique(col: _Collector, items: list[tuple[str, Loc]], what: str) -> None:
             col.add(loc, f"{what} id '{ident}' is used twice (first at line {col.src.lines.line(seen[ident])})")
         else:
             seen[ident] = loc
+
+
+def _link_stops(kind: str, link_id: str, ends: Sequence[StairEnd], loc: Loc, field: str,
+                floors: dict[str, Floor], col: _Collector) -> tuple[tuple[str, str, float, float], ...] | None:
+    """Checked stops of a stair or lift: floors exist, zones exist there, points inside the zones."""
+    ok = True
+    for ei, end in enumerate(ends):
+        eloc = loc + (field, ei)
+        fl = floors.get(end.floor)
+        if fl is None:
+            col.add(eloc, f"{kind} '{link_id}' names floor '{end.floor}', which does not exist")
+            ok = False
+            continue
+        zone = next((z for z in fl.zones if z.id == end.zone), None)
+        if zone is None:
+            col.add(eloc, f"{kind} '{link_id}' names zone '{end.zone}', which is not on floor '{end.floor}'")
+            ok = False
+        elif not zone.polygon.covers(Point(end.at)):
+            col.add(eloc, f"{kind} '{link_id}' end ({end.at[0]}, {end.at[1]}) is not inside zone '{end.zone}'")
+            ok = False
+    if len({e.floor for e in ends}) < len(ends):
+        col.add(loc, f"{kind} '{link_id}' must link different floors")
+        ok = False
+    return tuple((e.floor, e.zone, e.at[0], e.at[1]) for e in ends) if ok else None
 
 
 def build_building(src: ScenarioSource, variant: str | None = None, *, check_reach: bool = True,
@@ -381,36 +406,14 @@ def build_building(src: ScenarioSource, variant: str | None = None, *, check_rea
     floor_by_id = {f.id: f for f in floors}
 
     links: list[Link] = []
-    for kind, specs in (("stair", sc.building.stairs), ("lift", sc.building.lifts)):
-        for li, ls in enumerate(specs):
-            lloc: Loc = ("building", "stairs" if kind == "stair" else "lifts", li)
-            ends = ls.ends if kind == "stair" else ls.stops  # type: ignore[union-attr]
-            ok = True
-            for ei, end in enumerate(ends):
-                eloc = lloc + (("ends" if kind == "stair" else "stops"), ei)
-                fl = floor_by_id.get(end.floor)
-                if fl is None:
-                    col.add(eloc, f"{kind} '{ls.id}' names floor '{end.floor}', which does not exist")
-                    ok = False
-                    continue
-                zone = next((z for z in fl.zones if z.id == end.zone), None)
-                if zone is None:
-                    col.add(eloc, f"{kind} '{ls.id}' names zone '{end.zone}', which is not on floor '{end.floor}'")
-                    ok = False
-                elif not zone.polygon.covers(Point(end.at)):
-                    col.add(eloc, f"{kind} '{ls.id}' end ({end.at[0]}, {end.at[1]}) is not inside zone '{end.zone}'")
-                    ok = False
-            if len({e.floor for e in ends}) < len(ends):
-                col.add(lloc, f"{kind} '{ls.id}' must link different floors")
-                ok = False
-            if ok:
-                stops = tuple((e.floor, e.zone, e.at[0], e.at[1]) for e in ends)
-                if kind == "stair":
-                    links.append(Link(ls.id, "stair", stops, length_m=ls.length_m,  # type: ignore[union-attr]
-                                      width_m=ls.width_m))  # type: ignore[union-attr]
-                else:
-                    links.append(Link(ls.id, "lift", stops, capacity=ls.capacity,  # type: ignore[union-attr]
-                                      speed_m_s=ls.speed_m_s, door_s=ls.door_s))  # type: ignore[union-attr]
+    for li, st in enumerate(sc.building.stairs):
+        stops = _link_stops("stair", st.id, st.ends, ("building", "stairs", li), "ends", floor_by_id, col)
+        if stops:
+            links.append(Link(st.id, "stair", stops, length_m=st.length_m, width_m=st.width_m))
+    for li, lf in enumerate(sc.building.lifts):
+        stops = _link_stops("lift", lf.id, lf.stops, ("building", "lifts", li), "stops", floor_by_id, col)
+        if stops:
+            links.append(Link(lf.id, "lift", stops, capacity=lf.capacity, speed_m_s=lf.speed_m_s, door_s=lf.door_s))
 
     devices = _build_devices(sc, floor_by_id, col)
     if not any(o.is_entrance or o.is_exit for f in floors for o in f.openings):

@@ -66,11 +66,18 @@ def extrude(geom: BaseGeometry, z0: float, height: float) -> trimesh.Trimesh | N
         parts.append(m)
     if not parts:
         return None
-    return trimesh.util.concatenate(parts)
+    return _concat(parts)
+
+
+def _concat(meshes: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+    joined = trimesh.util.concatenate(meshes)
+    assert isinstance(joined, trimesh.Trimesh)
+    return joined
 
 
 def _coloured(mesh: trimesh.Trimesh, rgba: tuple[int, int, int, int]) -> trimesh.Trimesh:
-    mesh.visual.face_colors = np.tile(np.array(rgba, dtype=np.uint8), (len(mesh.faces), 1))
+    colours = np.tile(np.array(rgba, dtype=np.uint8), (len(mesh.faces), 1))
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=colours)
     return mesh
 
 
@@ -96,7 +103,7 @@ def floor_meshes(floor: Floor, wall_thickness_m: float = 0.2) -> dict[str, trime
             key = ob.kind if ob.kind in ("shelf", "desk") else "obstacle"
             by_kind.setdefault(key, []).append(m)
     for key, meshes in by_kind.items():
-        out[_PLURAL[key]] = _coloured(trimesh.util.concatenate(meshes), PART_COLOURS[key])
+        out[_PLURAL[key]] = _coloured(_concat(meshes), PART_COLOURS[key])
     if floor.seats:
         unit = trimesh.creation.box(extents=SEAT_BOX_M)
         n = len(floor.seats)
@@ -132,6 +139,7 @@ def export_glb(building: Building, path: str | Path) -> Path:
 def glb_floor_ids(path: str | Path) -> list[str]:
     """Floor ids found in a GLB written by :func:`export_glb` (from its node names)."""
     scene = trimesh.load(str(path), force="scene")
+    assert isinstance(scene, trimesh.Scene)
     floors = {name.split("/", 1)[0] for name in scene.geometry if "/" in name}
     return sorted(floors)
 
