@@ -88,9 +88,13 @@ def render_png(building: Building, path: str | Path, *, values: Mapping[str, flo
         plotter.camera.zoom(1.15)
     if values is None:
         kinds = sorted({z.kind for z in building.zones})
-        plotter.subplot(0, 0)
-        plotter.add_legend([(kind.replace("_", " "), np.array(ZONE_COLOURS.get(kind, (200, 200, 200))) / 255.0)
-                            for kind in kinds], bcolor="white", size=(0.28, 0.04 * len(kinds)), loc="lower left")
+        spare = len(floors) < rows * cols  # an empty panel takes the legend; else the first panel
+        plotter.subplot(rows - 1, cols - 1) if spare else plotter.subplot(0, 0)
+        entries = [[kind.replace("_", " "), np.array(ZONE_COLOURS.get(kind, (200, 200, 200))) / 255.0]
+                   for kind in kinds]
+        plotter.add_legend(entries, bcolor="white", face="rectangle", background_opacity=0.8,
+                           size=(0.5, 0.06 * len(kinds)) if spare else (0.22, 0.035 * len(kinds)),
+                           loc="center" if spare else "lower left")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plotter.screenshot(str(path))
