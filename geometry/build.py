@@ -396,6 +396,10 @@ def build_building(src: ScenarioSource, variant: str | None = None, *, check_rea
     _unique(col, [(o.id, ("building", "floors", i, "openings", j, "id"))
                   for i, f in enumerate(floors_spec) for j, o in enumerate(f.openings)], "opening")
     _unique(col, [(d.id, ("devices", i, "id")) for i, d in enumerate(sc.devices)], "device")
+    link_ids: list[tuple[str, Loc]] = [(st.id, ("building", "stairs", i, "id"))
+                                       for i, st in enumerate(sc.building.stairs)]
+    link_ids += [(lf.id, ("building", "lifts", i, "id")) for i, lf in enumerate(sc.building.lifts)]
+    _unique(col, link_ids, "stair or lift")
     if any(z.id == OUTSIDE for f in floors_spec for z in f.zones):
         col.add(("building", "floors"), f"'{OUTSIDE}' is reserved and cannot be a zone id")
 
