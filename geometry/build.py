@@ -88,7 +88,8 @@ def merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)
         for k, v in override.items():
-            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
+            # a key the base lacks merges into an empty one, so `remove` of a missing item still errors
+            out[k] = merge(base[k] if k in base else type(v)() if isinstance(v, (dict, list)) else None, v)
         return out
     if (isinstance(base, list) and isinstance(override, list)
             and all(isinstance(x, dict) and "id" in x for x in base + override)):

@@ -37,12 +37,13 @@ def render_png(building: Building, path: str | Path, *, values: Mapping[str, flo
         Optional value per zone id (e.g. occupancy); zones are then coloured with ``cmap`` and a
         scalar bar, zones without a value in grey. Without it zones take their kind's colour.
     size
-        Image size [px]; default 700 px per floor panel (at most 3 panels a row).
+        Image size [px]; default 700 x 620 px per panel (one per floor, plus a legend; 3 a row).
     """
     pv = _pyvista()
     floors = building.floors
-    cols = min(3, len(floors))
-    rows = (len(floors) + cols - 1) // cols
+    panels = len(floors) + (1 if values is None else 0)  # one panel for the legend
+    cols = min(3, panels)
+    rows = (panels + cols - 1) // cols
     if size is None:
         size = (700 * cols, 620 * rows)
     plotter = pv.Plotter(off_screen=True, shape=(rows, cols), window_size=list(size), border=False)
@@ -88,13 +89,11 @@ def render_png(building: Building, path: str | Path, *, values: Mapping[str, flo
         plotter.camera.zoom(1.15)
     if values is None:
         kinds = sorted({z.kind for z in building.zones})
-        spare = len(floors) < rows * cols  # an empty panel takes the legend; else the first panel
-        plotter.subplot(rows - 1, cols - 1) if spare else plotter.subplot(0, 0)
+        plotter.subplot(rows - 1, cols - 1)
         entries = [[kind.replace("_", " "), np.array(ZONE_COLOURS.get(kind, (200, 200, 200))) / 255.0]
                    for kind in kinds]
         plotter.add_legend(entries, bcolor="white", face="rectangle", background_opacity=0.8,
-                           size=(0.5, 0.06 * len(kinds)) if spare else (0.22, 0.035 * len(kinds)),
-                           loc="center" if spare else "lower left")
+                           size=(0.5, min(0.9, 0.06 * len(kinds))), loc="center")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plotter.screenshot(str(path))

@@ -142,3 +142,14 @@ def test_cli_bad_arguments_are_clean(tmp_path: Path) -> None:
         assert proc.returncode != 0, args
         assert "Traceback" not in proc.stderr, proc.stderr
         assert needle in proc.stderr, proc.stderr
+
+
+def test_variant_removing_from_a_list_the_base_lacks(tmp_path: Path) -> None:
+    text = BASE.replace("              - {id: tables, rows: 1}",
+                        "              - {id: tables, rows: 1}\n"
+                        "            obstacles:\n"
+                        "              - {id: x, remove: true}")
+    path = tmp_path / "v.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match="cannot remove 'x'"):
+        load_building(path, "fewer-tables")
