@@ -145,6 +145,14 @@ def geometry_export(
         out.print(f"wrote {render_png(b, png)}")
 
 
+@app.command("demo")
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo")) -> None:
+    """Run the main job on the built-in branches with embedded defaults."""
+    from twin.demo import run_demo
+
+    run_demo(out_dir, out)
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
