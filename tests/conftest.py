@@ -36,3 +36,7 @@ def building(small_scenario: Path):  # type: ignore[no-untyped-def]
     from geometry import load_building
 
     return load_building(small_scenario)
+
+
+# telemetry fixtures (broker, store, store_url) live in their own module
+from telemetry_fixtures import broker, store, store_url  # noqa: E402, F401

@@ -1,0 +1,576 @@
+"""SenML decoding and validation: every message ends as accepted readings or rejections with a reason.
+
+A message is one MQTT publish: a topic (``smartlib/v1/{branch}/{device}/telemetry`` or ``.../status``)
+and a payload. Telemetry payloads are SenML JSON packs (RFC 8428): an array of records with
+base fields (``bn``, ``bt``, ``bu``, ``bv``, ``bver``) that apply to the records after them and
+regular fields (``n``, ``u``, ``v``/``vb``/``vs``, ``t``). The validator resolves each record
+(name = ``bn`` + ``n``, time = ``bt`` + ``t``, value = ``bv`` + ``v``, unit = ``u`` or ``bu``) and judges it
+against the device list of the scenarios and the quantity table (:mod:`geometry.quantities`):
+known branch and device, quantity listed for that device, unit, physical range, time window.
+
+A pack may be partly good: its valid records are accepted and each bad record is rejected on its
+own. Whole-message faults (not JSON, unknown device ...) reject the message once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from geometry.quantities import QUANTITIES, Quantity
+
+from .records import TELEMETRY_SCHEMA, Reading, base_name
+from .registry import DeviceInfo, DeviceRegistry
+from .topics import OFFLINE, ONLINE, STATUS, parse_topic
+
+
+class Reason(StrEnum):
+    """Why a message or a record was rejected (the ``reason`` column of the dead letters)."""
+
+    # the whole message
+    OVERSIZED = "oversized"
+    EMPTY_PAYLOAD = "empty_payload"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    NOT_SENML = "not_senml"
+    EMPTY_PACK = "empty_pack"
+    TOO_MANY_RECORDS = "too_many_records"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_BRANCH = "unknown_branch"
+    UNKNOWN_DEVICE = "unknown_device"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_STATUS = "bad_status"
+    # one record
+    RECORD_NOT_OBJECT = "record_not_object"
+    BAD_FIELD_TYPE = "bad_field_type"
+    NESTED_VALUE = "nested_value"
+    MUST_UNDERSTAND = "must_understand_field"
+    MISSING_NAME = "missing_name"
+    BAD_NAME = "bad_name"
+    NAME_MISMATCH = "name_mismatch"
+    UNKNOWN_QUANTITY = "unknown_quantity"
+    QUANTITY_NOT_FOR_DEVICE = "quantity_not_for_device"
+    MISSING_VALUE = "missing_value"
+    MULTIPLE_VALUES = "multiple_values"
+    UNSUPPORTED_VALUE = "unsupported_value"
+    WRONG_VALUE_KIND = "wrong_value_kind"
+    NOT_FINITE = "not_finite"
+    MISSING_UNIT = "missing_unit"
+    WRONG_UNIT = "wrong_unit"
+    OUT_OF_RANGE = "out_of_range"
+    STRING_TOO_LONG = "string_too_long"
+    TIME_IN_FUTURE = "time_in_future"
+    TIME_TOO_OLD = "time_too_old"
+    DUPLICATE = "duplicate"
+    # a fault in the validator itself (a bug): the message is kept, the ingest keeps running
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One rejected message or record: the reason code and a sentence saying what and where."""
+
+    reason: Reason
+    detail: str
+    record: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds a message must keep.
+
+    Parameters
+    ----------
+    max_payload_bytes
+        Largest payload read [bytes]; larger ones are rejected unread.
+    max_records
+        Most records in one pack.
+    max_string_chars
+        Longest text value (``vs``) [characters].
+    max_future_s
+        How far a reading may lie ahead of the receive time (device clock skew) [s].
+    max_past_s
+        How far a reading may lie behind the receive time (buffered readings) [s]; 0 = no limit.
+    """
+
+    max_payload_bytes: int = 65_536
+    max_records: int = 1_000
+    max_string_chars: int = 1_024
+    max_future_s: float = 300.0
+    max_past_s: float = 7 * 86_400.0
+
+
+#: Units accepted besides a quantity's canonical SenML unit: canonical = alternative * scale + offset.
+#: RFC 8798 registers kWh and kW as secondary units; K is the SenML base unit of temperature.
+UNIT_CONVERSIONS: dict[str, dict[str, tuple[float, float]]] = {
+    "Wh": {"kWh": (1000.0, 0.0)},
+    "W": {"kW": (1000.0, 0.0)},
+    "Cel": {"K": (1.0, -273.15)},
+}
+
+SENML_VERSION = 10
+RELATIVE_TIME_LIMIT = 2.0**28  # RFC 8428 4.5.3: times below this are relative to "now"
+NAME_RE = re.compile(r"^[A-Za-z0-9][-:./_A-Za-z0-9]*$")
+_BASE_FIELDS = frozenset({"bn", "bt", "bu", "bv", "bs", "bver"})
+_RECORD_FIELDS = frozenset({"n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"})
+_KNOWN_FIELDS = _BASE_FIELDS | _RECORD_FIELDS
+_VALUE_FIELDS = ("v", "vb", "vs", "vd", "s")
+_NO_REJECTIONS: tuple[Rejection, ...] = ()
+
+
+def _column(values: list[Any], type_: pa.DataType) -> pa.Array:
+    # an all-null list is built directly: pyarrow converts [None] * n to bool very slowly (seconds per 1e5)
+    if values.count(None) == len(values):
+        return pa.nulls(len(values), type_)
+    return pa.array(values, type=type_)
+
+
+def _is_number(x: object) -> bool:
+    t = type(x)
+    return t is float or t is int
+
+
+class Columns:
+    """Accepted readings gathered column by column (cheap to append, one Arrow table per batch)."""
+
+    __slots__ = ("bool_value", "branch", "device", "quantity", "string_value", "time", "unit", "value")
+
+    def __init__(self) -> None:
+        self.branch: list[str] = []
+        self.device: list[str] = []
+        self.quantity: list[str] = []
+        self.unit: list[str] = []
+        self.time: list[float] = []
+        self.value: list[float | None] = []
+        self.bool_value: list[bool | None] = []
+        self.string_value: list[str | None] = []
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def truncate(self, n: int) -> None:
+        """Drop rows from index ``n`` on (undo a partly appended message)."""
+        for name in self.__slots__:
+            del getattr(self, name)[n:]
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as a table in :data:`~telemetry.records.TELEMETRY_SCHEMA`."""
+        return pa.table([_column(getattr(self, name), field.type) for name, field in
+                         zip(TELEMETRY_SCHEMA.names, TELEMETRY_SCHEMA, strict=True)], schema=TELEMETRY_SCHEMA)
+
+    def readings(self) -> list[Reading]:
+        return [Reading(*row) for row in zip(self.branch, self.device, self.quantity, self.unit, self.time,
+                                             self.value, self.bool_value, self.string_value, strict=True)]
+
+
+@dataclass(frozen=True)
+class _QuantityRule:
+    q: Quantity
+    units: dict[str, tuple[float, float]]  # accepted unit -> (scale, offset) to the canonical unit
+
+
+@dataclass(frozen=True)
+class _DeviceRule:
+    info: DeviceInfo
+    prefix: str
+    quantities: dict[str, _QuantityRule]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message.
+
+    ``accepted`` readings were appended to the caller's :class:`Columns`; ``rejections`` explain the
+    rest; ``status`` is the new device status for a status message.
+    """
+
+    branch: str | None
+    device: str | None
+    accepted: int
+    rejections: Sequence[Rejection]
+    status: str | None = None
+
+
+class Validator:
+    """Judges messages against the known devices and the quantity table.
+
+    Parameters
+    ----------
+    registry
+        Known branches and devices (from the scenario files).
+    limits
+        Payload size, record count, string length and time-window bounds.
+    """
+
+    def __init__(self, registry: DeviceRegistry, limits: Limits | None = None) -> None:
+        self.registry = registry
+        self.limits = limits or Limits()
+        self._rules: dict[str, _DeviceRule | Outcome] = {}
+
+    # ------------------------------------------------------------------ per topic (cached)
+    def _rule(self, topic: str) -> _DeviceRule | Outcome:
+        rule = self._rules.get(topic)
+        if rule is None:
+            rule = self._make_rule(topic)
+            if len(self._rules) < 100_000:  # a flood of random topics must not grow memory without bound
+                self._rules[topic] = rule
+        return rule
+
+    def _make_rule(self, topic: str) -> _DeviceRule | Outcome:
+        parsed = parse_topic(topic)
+        if isinstance(parsed, str):
+            return Outcome(None, None, 0, (Rejection(Reason.BAD_TOPIC, f"topic {topic!r}: {parsed}"),))
+        branch, device, kind = parsed
+        if not self.registry.has_branch(branch):
+            known = ", ".join(self.registry.branches) or "none"
+            return Outcome(branch, device, 0, (Rejection(
+                Reason.UNKNOWN_BRANCH, f"branch {branch!r} is in no scenario file (known: {known})"),))
+        info = self.registry.get(branch, device)
+        if info is None:
+            return Outcome(branch, device, 0, (Rejection(
+                Reason.UNKNOWN_DEVICE, f"device {device!r} is not in the device list of branch {branch!r}"),))
+        if kind == STATUS:
+            return _DeviceRule(info, "", {})
+        rules = {}
+        for name in info.quantities:
+            q = QUANTITIES[name]
+            units = {q.unit: (1.0, 0.0), **UNIT_CONVERSIONS.get(q.unit, {})}
+            rules[name] = _QuantityRule(q, units)
+        return _DeviceRule(info, base_name(branch, device), rules)
+
+    # ------------------------------------------------------------------ a message
+    def validate(self, topic: str, payload: bytes, received: float, out: Columns) -> Outcome:
+        """Judge one message; append its accepted readings to ``out``.
+
+        Parameters
+        ----------
+        topic
+            MQTT topic it came on.
+        payload
+            Raw payload bytes.
+        received
+            Receive time [UTC epoch s]: relative SenML times count from it and the time window is
+            checked against it.
+        out
+            Where accepted readings go.
+
+        Returns
+        -------
+        Outcome
+            Counts of accepted readings and the rejections with their reasons.
+        """
+        size = len(payload)
+        if size > self.limits.max_payload_bytes:
+            parsed = parse_topic(topic)
+            b, d = (parsed[0], parsed[1]) if isinstance(parsed, tuple) else (None, None)
+            return Outcome(b, d, 0, (Rejection(
+                Reason.OVERSIZED, f"payload of {size:,} bytes is over the limit of "
+                f"{self.limits.max_payload_bytes:,} bytes"),))
+        rule = self._rule(topic)
+        if isinstance(rule, Outcome):
+            return rule
+        info = rule.info
+        if not rule.prefix:  # status topic
+            return self._status(info, payload)
+        if size == 0:
+            return Outcome(info.branch, info.device, 0, (Rejection(Reason.EMPTY_PAYLOAD, "empty payload"),))
+        try:
+            pack = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                return Outcome(info.branch, info.device, 0, (Rejection(
+                    Reason.NOT_UTF8, f"payload is not UTF-8 (byte {uexc.start}: {uexc.reason})"),))
+            return Outcome(info.branch, info.device, 0, (Rejection(Reason.NOT_JSON, f"payload is not JSON: {exc}"),))
+        if type(pack) is not list:
+            return Outcome(info.branch, info.device, 0, (Rejection(
+                Reason.NOT_SENML, f"a SenML pack is a JSON array of records, got a JSON {_json_type(pack)}"),))
+        n = len(pack)
+        if n == 0:
+            return Outcome(info.branch, info.device, 0, (Rejection(Reason.EMPTY_PACK, "the SenML pack has no "
+                                                                                     "records"),))
+        if n > self.limits.max_records:
+            return Outcome(info.branch, info.device, 0, (Rejection(
+                Reason.TOO_MANY_RECORDS, f"{n:,} records in one pack, over the limit of {self.limits.max_records:,}"),))
+        start = len(out)
+        try:
+            rejections = self._records(rule, pack, received, out)
+        except Exception as exc:  # a bug must not stop the ingest; keep the message as a dead letter
+            out.truncate(start)
+            return Outcome(info.branch, info.device, 0, (Rejection(
+                Reason.INTERNAL_ERROR, f"validator failed: {type(exc).__name__}: {exc}"),))
+        return Outcome(info.branch, info.device, len(out) - start, rejections)
+
+    def _status(self, info: DeviceInfo, payload: bytes) -> Outcome:
+        text = payload.strip()
+        if text == b"online" or text == b"offline":
+            return Outcome(info.branch, info.device, 0, _NO_REJECTIONS, ONLINE if text == b"online" else OFFLINE)
+        shown = payload[:40].decode("utf-8", "replace")
+        return Outcome(info.branch, info.device, 0, (Rejection(
+            Reason.BAD_STATUS, f"status payload must be 'online' or 'offline', got {shown!r}"),))
+
+    # ------------------------------------------------------------------ the records of a pack
+    def _records(self, rule: _DeviceRule, pack: list[Any], received: float, out: Columns) -> Sequence[Rejection]:
+        lim = self.limits
+        bn = ""
+        bt = 0.0
+        bu: str | None = None
+        bv: float | None = None
+        rejections: list[Rejection] | None = None
+        seen: set[tuple[str, float]] | None = set() if len(pack) > 1 else None
+        earliest = received - lim.max_past_s if lim.max_past_s > 0 else -math.inf
+        latest = received + lim.max_future_s
+        for i, rec in enumerate(pack):
+            problem: Rejection | None = None
+            if type(rec) is not dict:
+                problem = Rejection(Reason.RECORD_NOT_OBJECT,
+                                    f"record {i} is a JSON {_json_type(rec)}, not an object", i)
+            else:
+                keys = rec.keys()
+                if not keys <= _KNOWN_FIELDS:
+                    problem = _unknown_fields(rec, i)
+                if problem is None and not keys.isdisjoint(_BASE_FIELDS):
+                    base = _base_fields(rec, i)
+                    if isinstance(base, Rejection):
+                        # base fields apply to every later record: none of them can be read
+                        rejections = rejections or []
+                        rejections.append(Rejection(base.reason, base.detail + (
+                            f" (records {i}..{len(pack) - 1} not read)" if i < len(pack) - 1 else ""), i))
+                        return rejections
+                    if "bn" in rec:
+                        bn = base["bn"]
+                    if "bt" in rec:
+                        bt = base["bt"]
+                    if "bu" in rec:
+                        bu = base["bu"]
+                    if "bv" in rec:
+                        bv = base["bv"]
+                if problem is None:
+                    problem = self._record(rule, rec, i, bn, bt, bu, bv, received, earliest, latest, seen, out)
+            if problem is not None:
+                if rejections is None:
+                    rejections = []
+                rejections.append(problem)
+        return rejections if rejections is not None else _NO_REJECTIONS
+
+    def _record(self, rule: _DeviceRule, rec: dict[str, Any], i: int, bn: str, bt: float, bu: str | None,
+                bv: float | None,
+                received: float, earliest: float, latest: float, seen: set[tuple[str, float]] | None,
+                out: Columns) -> Rejection | None:
+        # name
+        n = rec.get("n", "")
+        if type(n) is not str:
+            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i}: name 'n' must be a string, got {_json_type(n)}", i)
+        name = bn + n
+        if not name:
+            return Rejection(Reason.MISSING_NAME, f"record {i} has no name (neither 'bn' nor 'n')", i)
+        if name.startswith(rule.prefix):
+            qname = name[len(rule.prefix):]
+        elif "/" in name:
+            return Rejection(Reason.NAME_MISMATCH, f"record {i}: name {name!r} does not belong to "
+                             f"{rule.info.branch}/{rule.info.device} (expected {rule.prefix}<quantity>)", i)
+        else:
+            qname = name
+        qr = rule.quantities.get(qname)
+        if qr is None:
+            if not NAME_RE.match(name):
+                return Rejection(Reason.BAD_NAME, f"record {i}: name {name!r} has characters SenML does not allow", i)
+            if qname in QUANTITIES:
+                return Rejection(Reason.QUANTITY_NOT_FOR_DEVICE, f"record {i}: device {rule.info.device!r} "
+                                 f"({rule.info.type}) does not report {qname!r} (it reports "
+                                 f"{', '.join(sorted(rule.quantities))})", i)
+            return Rejection(Reason.UNKNOWN_QUANTITY, f"record {i}: unknown quantity {qname!r}", i)
+        q = qr.q
+        # time
+        t = rec.get("t", 0.0)
+        if type(t) is not float and type(t) is not int:
+            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i} ({qname}): time 't' must be a number, "
+                             f"got {_json_type(t)}", i)
+        time = bt + t
+        if time < RELATIVE_TIME_LIMIT:
+            time += received
+        if not math.isfinite(time):
+            return Rejection(Reason.NOT_FINITE, f"record {i} ({qname}): time is not finite", i)
+        if time > latest:
+            return Rejection(Reason.TIME_IN_FUTURE, f"record {i} ({qname}): time {time:.3f} is "
+                             f"{time - received:,.0f} s after the receive time "
+                             f"(limit {self.limits.max_future_s:g} s)", i)
+        if time < earliest:
+            return Rejection(Reason.TIME_TOO_OLD, f"record {i} ({qname}): time {time:.3f} is {received - time:,.0f} s "
+                             f"before the receive time (limit {self.limits.max_past_s:g} s)", i)
+        # value: exactly one of v / vb / vs
+        has_v = "v" in rec
+        has_vb = "vb" in rec
+        has_vs = "vs" in rec
+        if has_v + has_vb + has_vs + ("vd" in rec) + ("s" in rec) > 1:
+            given = [f for f in _VALUE_FIELDS if f in rec]
+            return Rejection(Reason.MULTIPLE_VALUES, f"record {i} ({qname}): more than one value field "
+                             f"({', '.join(given)})", i)
+        value: float | None = None
+        bool_value: bool | None = None
+        string_value: str | None = None
+        kind = q.kind
+        if has_v or (bv is not None and not has_vb and not has_vs and "vd" not in rec and "s" not in rec):
+            if kind != "v":
+                return Rejection(Reason.WRONG_VALUE_KIND, f"record {i} ({qname}): a numeric value 'v' was sent, "
+                                 f"but {qname} takes '{kind}'", i)
+            v = rec.get("v", 0.0)
+            if type(v) is not float and type(v) is not int:
+                return Rejection(Reason.BAD_FIELD_TYPE, f"record {i} ({qname}): value 'v' must be a number, "
+                                 f"got {_json_type(v)}", i)
+            value = float(v) if bv is None else bv + v
+            if not math.isfinite(value):
+                return Rejection(Reason.NOT_FINITE, f"record {i} ({qname}): value is not finite", i)
+        elif has_vb:
+            if kind != "vb":
+                return Rejection(Reason.WRONG_VALUE_KIND, f"record {i} ({qname}): a boolean 'vb' was sent, "
+                                 f"but {qname} takes '{kind}'", i)
+            bool_value = rec["vb"]
+            if type(bool_value) is not bool:
+                return Rejection(Reason.BAD_FIELD_TYPE, f"record {i} ({qname}): 'vb' must be true or false, "
+                                 f"got {_json_type(bool_value)}", i)
+        elif has_vs:
+            if kind != "vs":
+                return Rejection(Reason.WRONG_VALUE_KIND, f"record {i} ({qname}): a string 'vs' was sent, "
+                                 f"but {qname} takes '{kind}'", i)
+            string_value = rec["vs"]
+            if type(string_value) is not str:
+                return Rejection(Reason.BAD_FIELD_TYPE, f"record {i} ({qname}): 'vs' must be a string, "
+                                 f"got {_json_type(string_value)}", i)
+            if len(string_value) > self.limits.max_string_chars:
+                return Rejection(Reason.STRING_TOO_LONG, f"record {i} ({qname}): text of {len(string_value):,} "
+                                 f"characters, over the limit of {self.limits.max_string_chars:,}", i)
+        elif "vd" in rec or "s" in rec:
+            field = "vd" if "vd" in rec else "s"
+            return Rejection(Reason.UNSUPPORTED_VALUE, f"record {i} ({qname}): '{field}' "
+                             f"({'data value' if field == 'vd' else 'sum'}) is not used by smartlib; send '{kind}'", i)
+        else:
+            return Rejection(Reason.MISSING_VALUE, f"record {i} ({qname}): no value (one of v, vb, vs)", i)
+        # unit
+        u = rec.get("u", bu)
+        if u is None:
+            u = ""
+        elif type(u) is not str:
+            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i} ({qname}): unit 'u' must be a string, "
+                             f"got {_json_type(u)}", i)
+        conv = qr.units.get(u)
+        if conv is None:
+            expected = " or ".join(repr(x) for x in qr.units)
+            if not u:
+                return Rejection(Reason.MISSING_UNIT, f"record {i} ({qname}): no unit; expected {expected}", i)
+            return Rejection(Reason.WRONG_UNIT, f"record {i} ({qname}): unit {u!r}, expected {expected}", i)
+        if value is not None:
+            if conv[0] != 1.0 or conv[1] != 0.0:
+                value = value * conv[0] + conv[1]
+            if not q.min <= value <= q.max:
+                side = "below the minimum" if value < q.min else "above the maximum"
+                return Rejection(Reason.OUT_OF_RANGE, f"record {i} ({qname}): {value:g} {q.unit} is {side} "
+                                 f"{q.min if value < q.min else q.max:g} {q.unit}", i)
+        # duplicates inside the pack (across messages the store is idempotent)
+        if seen is not None:
+            key = (qname, time)
+            if key in seen:
+                return Rejection(Reason.DUPLICATE, f"record {i} ({qname}): a second reading at time {time:.3f} "
+                                 f"in the same pack", i)
+            seen.add(key)
+        info = rule.info
+        out.branch.append(info.branch)
+        out.device.append(info.device)
+        out.quantity.append(qname)
+        out.unit.append(q.unit)
+        out.time.append(time)
+        out.value.append(value)
+        out.bool_value.append(bool_value)
+        out.string_value.append(string_value)
+        return None
+
+
+def _json_type(x: object) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "boolean"
+    if isinstance(x, (int, float)):
+        return "number"
+    if isinstance(x, str):
+        return "string"
+    if isinstance(x, list):
+        return "array"
+    if isinstance(x, dict):
+        return "object"
+    return type(x).__name__
+
+
+def _unknown_fields(rec: dict[str, Any], i: int) -> Rejection | None:
+    for k, v in rec.items():
+        if k in _KNOWN_FIELDS:
+            continue
+        if k.endswith("_"):
+            return Rejection(Reason.MUST_UNDERSTAND, f"record {i}: field {k!r} must be understood (RFC 8428 4.4) "
+                             f"and smartlib does not know it", i)
+        if isinstance(v, (dict, list)):
+            return Rejection(Reason.NESTED_VALUE, f"record {i}: field {k!r} holds a JSON {_json_type(v)}; "
+                             f"SenML fields are plain values", i)
+    return None
+
+
+def _base_fields(rec: dict[str, Any], i: int) -> dict[str, Any] | Rejection:
+    got: dict[str, Any] = {}
+    if "bver" in rec:
+        ver = rec["bver"]
+        if not _is_number(ver):
+            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i}: 'bver' must be a number, got {_json_type(ver)}", i)
+        if ver > SENML_VERSION:
+            return Rejection(Reason.UNSUPPORTED_VERSION, f"record {i}: SenML version {ver} is newer than "
+                             f"the supported {SENML_VERSION}", i)
+    for key, want in (("bn", str), ("bu", str), ("bt", float), ("bv", float), ("bs", float)):
+        if key in rec:
+            x = rec[key]
+            if isinstance(x, (dict, list)):
+                return Rejection(Reason.NESTED_VALUE, f"record {i}: base field {key!r} holds a JSON {_json_type(x)}", i)
+            ok = type(x) is str if want is str else _is_number(x)
+            if not ok:
+                return Rejection(Reason.BAD_FIELD_TYPE, f"record {i}: base field {key!r} must be a "
+                                 f"{'string' if want is str else 'number'}, got {_json_type(x)}", i)
+            got[key] = float(x) if want is float else x
+    for key in ("bt", "bv"):
+        if key in got and not math.isfinite(got[key]):
+            return Rejection(Reason.NOT_FINITE, f"record {i}: base field {key!r} is not finite", i)
+    return got
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Result of :func:`decode`: accepted readings, rejections, and the status of a status message."""
+
+    readings: list[Reading]
+    rejections: Sequence[Rejection]
+    status: str | None = None
+
+
+def decode(topic: str, payload: bytes, registry: DeviceRegistry, *, received: float,
+           limits: Limits | None = None) -> Decoded:
+    """Decode and validate one message (convenience over :class:`Validator` for single messages).
+
+    Parameters
+    ----------
+    topic, payload
+        The MQTT message.
+    registry
+        Known branches and devices.
+    received
+        Receive time [UTC epoch s].
+    limits
+        Bounds; defaults to :class:`Limits`.
+    """
+    out = Columns()
+    outcome = Validator(registry, limits).validate(topic, payload, received, out)
+    return Decoded(out.readings(), outcome.rejections, outcome.status)

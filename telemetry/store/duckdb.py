@@ -1,0 +1,133 @@
+"""DuckDB store: the embedded default, one file, one writer process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import StoreUnavailableError
+from ..registry import DEVICE_SCHEMA
+from .base import Batch, Store, WriteResult, as_arrow
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS readings (
+    branch VARCHAR NOT NULL, device VARCHAR NOT NULL, quantity VARCHAR NOT NULL, time DOUBLE NOT NULL,
+    unit VARCHAR NOT NULL, value DOUBLE, bool_value BOOLEAN, string_value VARCHAR,
+    PRIMARY KEY (branch, device, quantity, time));
+CREATE TABLE IF NOT EXISTS dead_letters (
+    received DOUBLE NOT NULL, topic VARCHAR NOT NULL, branch VARCHAR, device VARCHAR, reason VARCHAR NOT NULL,
+    detail VARCHAR NOT NULL, record INTEGER, payload BLOB NOT NULL, payload_bytes BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejection_counts (
+    branch VARCHAR NOT NULL, device VARCHAR NOT NULL, reason VARCHAR NOT NULL, count BIGINT NOT NULL,
+    first_received DOUBLE NOT NULL, last_received DOUBLE NOT NULL, PRIMARY KEY (branch, device, reason));
+CREATE TABLE IF NOT EXISTS device_status (
+    branch VARCHAR NOT NULL, device VARCHAR NOT NULL, status VARCHAR NOT NULL, time DOUBLE NOT NULL,
+    PRIMARY KEY (branch, device));
+CREATE TABLE IF NOT EXISTS devices (
+    branch VARCHAR NOT NULL, device VARCHAR NOT NULL, type VARCHAR NOT NULL, floor VARCHAR NOT NULL, zone VARCHAR,
+    period_s DOUBLE NOT NULL, PRIMARY KEY (branch, device));
+"""
+
+_READING_COLS = "branch, device, quantity, time, unit, value, bool_value, string_value"
+
+
+class DuckDBStore(Store):
+    """Readings and dead letters in a DuckDB file.
+
+    DuckDB lets one process write a file at a time: run one ingest per file, and read it (``store
+    stats``, the dashboard) when the ingest is stopped, or use PostgreSQL for concurrent access.
+
+    Parameters
+    ----------
+    path
+        The database file (created with its tables when missing); ``":memory:"`` for a scratch store.
+    read_only
+        Open without writing (queries only).
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.url = f"duckdb://{self.path}" if self.path == ":memory:" else f"duckdb:///{Path(self.path).resolve()}"
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                raise StoreUnavailableError(f"cannot create the DuckDB file {self.path}: "
+                                            f"folder {parent} does not exist")
+            if read_only and not Path(self.path).exists():
+                raise StoreUnavailableError(f"DuckDB file {self.path} does not exist")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise StoreUnavailableError(
+                    f"DuckDB file {self.path} is open by another process (DuckDB allows one writer: stop the "
+                    f"ingest first, or use a PostgreSQL store for concurrent access): {msg}") from exc
+            raise StoreUnavailableError(f"cannot open DuckDB file {self.path}: {msg}") from exc
+        except duckdb.Error as exc:
+            raise StoreUnavailableError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+        if not read_only:
+            self.con.execute(SCHEMA_SQL)
+        else:
+            tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            if "readings" not in tables:
+                self.con.close()
+                raise StoreUnavailableError(f"DuckDB file {self.path} is not a telemetry store (it has no readings "
+                                            f"table; tables: {', '.join(sorted(tables)) or 'none'})")
+
+    def write(self, batch: Batch) -> WriteResult:
+        con = self.con
+        n = batch.readings.num_rows
+        con.begin()
+        try:
+            inserted = 0
+            if n:
+                con.register("_readings_in", batch.readings)
+                inserted = int(con.execute(f"INSERT OR IGNORE INTO readings ({_READING_COLS}) "
+                                           f"SELECT {_READING_COLS} FROM _readings_in").fetchone()[0])  # type: ignore[index]
+                con.unregister("_readings_in")
+            if batch.dead_letters.num_rows:
+                con.register("_dead_in", batch.dead_letters)
+                con.execute("INSERT INTO dead_letters SELECT received, topic, branch, device, reason, detail, record, "
+                            "payload, payload_bytes FROM _dead_in")
+                con.unregister("_dead_in")
+            if batch.rejection_counts.num_rows:
+                con.register("_counts_in", batch.rejection_counts)
+                con.execute("INSERT INTO rejection_counts SELECT branch, device, reason, count, first_received, "
+                            "last_received FROM _counts_in ON CONFLICT (branch, device, reason) DO UPDATE SET "
+                            "count = rejection_counts.count + excluded.count, "
+                            "last_received = greatest(rejection_counts.last_received, excluded.last_received)")
+                con.unregister("_counts_in")
+            if batch.statuses.num_rows:
+                # the last status of a device in the batch wins
+                con.register("_status_in", batch.statuses)
+                con.execute("INSERT OR REPLACE INTO device_status SELECT branch, device, arg_max(status, rowid_), "
+                            "max(time) FROM (SELECT *, row_number() OVER () AS rowid_ FROM _status_in) "
+                            "GROUP BY branch, device")
+                con.unregister("_status_in")
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
+        return WriteResult(inserted, n - inserted, batch.dead_letters.num_rows)
+
+    def register_devices(self, devices: pa.Table) -> None:
+        table = as_arrow(devices, DEVICE_SCHEMA, "device")
+        con = self.con
+        con.begin()
+        con.register("_devices_in", table)
+        con.execute("DELETE FROM devices WHERE branch IN (SELECT DISTINCT branch FROM _devices_in)")
+        con.execute("INSERT INTO devices SELECT branch, device, type, floor, zone, period_s FROM _devices_in")
+        con.unregister("_devices_in")
+        con.commit()
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return self.con.execute(sql.replace("%s", "?"), list(params)).df()
+
+    def close(self) -> None:
+        self.con.close()
