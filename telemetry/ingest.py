@@ -1,0 +1,451 @@
+"""The ingest: MQTT messages in, validated readings and dead letters committed, then acknowledged.
+
+Flow: paho's network thread puts each message on a bounded queue (nothing else). One worker
+thread takes messages off the queue, validates them (:class:`~telemetry.senml.Validator`) into a
+batch, and commits the batch when it holds ``batch_records`` readings or its first message is
+``linger_s`` old. Only after the commit does it acknowledge the batch's messages (QoS 1, manual
+ack), so a crash of the ingest or a restart of the broker loses nothing: unacknowledged messages
+stay in the persistent session and come again, and the store ignores readings it already has.
+
+The broker never has more than ``receive_maximum`` unacknowledged messages out to us (MQTT v5
+Receive Maximum), so the queue stays bounded: a slow store holds acknowledgements back and the
+broker holds the messages, instead of this process eating memory.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as paho
+import pyarrow as pa
+
+from .errors import StoreUnavailableError, TelemetryError
+from .mqtt import BrokerSettings, Subscription
+from .registry import DeviceRegistry
+from .senml import Columns, Limits, Outcome, Reason, Validator
+from .store.base import DEAD_LETTER_SCHEMA, REJECTION_COUNT_SCHEMA, STATUS_SCHEMA, Batch, Store, WriteResult
+from .topics import SUBSCRIPTION, shared
+
+CommitHook = Callable[[pa.Table, WriteResult, float], None]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How the ingest batches, bounds and names itself.
+
+    Parameters
+    ----------
+    client_id
+        MQTT client id of the persistent session (default ``smartlib-ingest-{host}[-{share}]``);
+        each process of a shared subscription needs its own.
+    share
+        Shared-subscription group (MQTT v5): processes in the same group split the messages.
+    batch_records
+        Commit when a batch holds this many readings.
+    linger_s
+        Commit at the latest this long after the first message of a batch arrived [s].
+    receive_maximum
+        Most unacknowledged messages the broker may have out to us; the queue holds twice that.
+    dead_letter_payload_bytes
+        Payload bytes kept per dead letter [bytes] (the full size is recorded too).
+    dead_letters_per_minute
+        Dead-letter rows kept per device and minute; past that a flood is only counted
+        (``rejection_counts`` stays exact), so bad messages cannot crowd out good ones.
+    limits
+        Payload, record and time-window bounds of the validator.
+    """
+
+    client_id: str = ""
+    share: str | None = None
+    batch_records: int = 5_000
+    linger_s: float = 0.02
+    receive_maximum: int = 10_000
+    dead_letter_payload_bytes: int = 2_048
+    dead_letters_per_minute: int = 120
+    limits: Limits = field(default_factory=Limits)
+    connect_timeout_s: float = 30.0
+    session_expiry_s: int = 7 * 86_400
+
+    def resolved_client_id(self) -> str:
+        if self.client_id:
+            return self.client_id
+        host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname()) or "host"
+        return f"smartlib-ingest-{host}" + (f"-{self.share}" if self.share else "")
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    """Counters since the start (a snapshot)."""
+
+    messages: int
+    records: int
+    inserted: int
+    duplicates: int
+    rejected: int
+    dead_letter_rows: int
+    statuses: int
+    batches: int
+    queue_depth: int
+    connected: bool
+    protocol: str
+    reconnects: int
+    store_errors: int
+    last_error: str | None
+    uptime_s: float
+
+
+class _DeadLetters:
+    """Rejections of the current batch: sampled rows plus exact counts per (branch, device, reason)."""
+
+    def __init__(self, payload_cap: int, per_minute: int) -> None:
+        self.payload_cap = payload_cap
+        self.per_minute = per_minute
+        self.cols: dict[str, list[Any]] = {n: [] for n in DEAD_LETTER_SCHEMA.names}
+        self.counts: dict[tuple[str, str, str], list[float]] = {}
+        self._window = -1
+        self._kept: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.cols["reason"])
+
+    def add(self, topic: str, payload: bytes, outcome: Outcome, received: float, key: tuple[str, str]) -> None:
+        window = int(received // 60)
+        if window != self._window:
+            self._window = window
+            self._kept.clear()
+        for rej in outcome.rejections:
+            ck = (key[0], key[1], rej.reason.value)
+            c = self.counts.get(ck)
+            if c is None:
+                self.counts[ck] = [1.0, received, received]
+            else:
+                c[0] += 1
+                c[2] = received
+            kept = self._kept.get(key, 0)
+            if kept >= self.per_minute:
+                continue
+            self._kept[key] = kept + 1
+            col = self.cols
+            col["received"].append(received)
+            col["topic"].append(topic)
+            col["branch"].append(outcome.branch)
+            col["device"].append(outcome.device)
+            col["reason"].append(rej.reason.value)
+            col["detail"].append(rej.detail)
+            col["record"].append(rej.record)
+            col["payload"].append(payload[:self.payload_cap])
+            col["payload_bytes"].append(len(payload))
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        rows = pa.table(self.cols, schema=DEAD_LETTER_SCHEMA)
+        keys = list(self.counts)
+        counts = pa.table({
+            "branch": [k[0] for k in keys], "device": [k[1] for k in keys], "reason": [k[2] for k in keys],
+            "count": [int(self.counts[k][0]) for k in keys], "first_received": [self.counts[k][1] for k in keys],
+            "last_received": [self.counts[k][2] for k in keys]}, schema=REJECTION_COUNT_SCHEMA)
+        return rows, counts
+
+    def clear(self) -> None:
+        for v in self.cols.values():
+            v.clear()
+        self.counts.clear()
+
+
+class Ingest:
+    """MQTT to store: validate, batch, commit, then acknowledge.
+
+    Parameters
+    ----------
+    broker
+        Broker address and credentials.
+    store
+        Where readings and dead letters go (used only by the worker thread).
+    registry
+        Known branches and devices (the scenarios' device lists).
+    config
+        Batching, bounds, client id, share group.
+    on_commit
+        Called after each commit with the readings committed, the write result and the commit
+        time [UTC epoch s] (benchmarks use it for latency).
+    """
+
+    def __init__(self, *, broker: BrokerSettings, store: Store, registry: DeviceRegistry,
+                 config: IngestConfig | None = None, on_commit: CommitHook | None = None) -> None:
+        self.broker = broker
+        self.store = store
+        self.registry = registry
+        self.config = config or IngestConfig()
+        self.on_commit = on_commit
+        self.validator = Validator(registry, self.config.limits)
+        self.client_id = self.config.resolved_client_id()
+        self._queue: queue.Queue[tuple[paho.MQTTMessage, int]] = queue.Queue(maxsize=2 * self.config.receive_maximum)
+        topic = shared(self.config.share, SUBSCRIPTION) if self.config.share else SUBSCRIPTION
+        self.subscription = Subscription(broker, client_id=self.client_id, topics=[topic], handler=self._enqueue,
+                                         receive_maximum=self.config.receive_maximum,
+                                         session_expiry_s=self.config.session_expiry_s)
+        self._stopping = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._started = time.monotonic()
+        self.error: BaseException | None = None
+        # counters (written by the worker only)
+        self._messages = 0
+        self._records = 0
+        self._inserted = 0
+        self._duplicates = 0
+        self._rejected = 0
+        self._dead_rows = 0
+        self._statuses = 0
+        self._batches = 0
+        self._store_errors = 0
+        self._last_error: str | None = None
+
+    def _enqueue(self, msg: paho.MQTTMessage, generation: int) -> None:
+        self._queue.put((msg, generation))
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        """Register the devices in the store, start the worker, connect and subscribe.
+
+        Raises
+        ------
+        BrokerUnavailableError
+            When the broker cannot be reached or refuses us.
+        """
+        self.store.register_devices(self.registry.to_arrow())
+        pa.array([0.0])  # pyarrow's first conversion imports pandas (a second or so): not inside a batch
+        self._started = time.monotonic()
+        self._worker = threading.Thread(target=self._run, name="smartlib-ingest-worker", daemon=True)
+        self._worker.start()
+        try:
+            self.subscription.start(timeout_s=self.config.connect_timeout_s)
+        except BaseException:
+            self._stopping.set()
+            self._worker.join()
+            raise
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Commit and acknowledge what was received, then disconnect (the session stays on the broker)."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+        self.subscription.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def stats(self) -> IngestStats:
+        sub = self.subscription
+        return IngestStats(
+            messages=self._messages, records=self._records, inserted=self._inserted, duplicates=self._duplicates,
+            rejected=self._rejected, dead_letter_rows=self._dead_rows, statuses=self._statuses,
+            batches=self._batches, queue_depth=self._queue.qsize(), connected=sub.connected, protocol=sub.protocol,
+            reconnects=max(0, sub.connects - 1), store_errors=self._store_errors,
+            last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started)
+
+    # ------------------------------------------------------------------ the worker
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # a bug: stop taking messages; nothing unacknowledged is lost
+            self.error = exc
+            self._last_error = f"ingest worker stopped: {type(exc).__name__}: {exc}"
+            self._stopping.set()
+
+    def _loop(self) -> None:
+        cfg = self.config
+        q = self._queue
+        validate = self.validator.validate
+        registry = self.registry
+        cols = Columns()
+        dead = _DeadLetters(cfg.dead_letter_payload_bytes, cfg.dead_letters_per_minute)
+        statuses: list[tuple[str, str, str, float]] = []
+        acks: list[tuple[int, int]] = []
+        first_at = 0.0
+        n_msgs = 0
+        while True:
+            if n_msgs:
+                wait = first_at + cfg.linger_s - time.monotonic()
+            else:
+                wait = 0.05
+            item: tuple[paho.MQTTMessage, int] | None
+            try:
+                item = q.get(timeout=wait) if wait > 0 else q.get_nowait()
+            except queue.Empty:
+                item = None
+            while item is not None:
+                msg, generation = item
+                if n_msgs == 0:
+                    first_at = time.monotonic()
+                n_msgs += 1
+                received = time.time()
+                try:
+                    topic = msg.topic
+                except UnicodeDecodeError:
+                    topic = msg._topic.decode("utf-8", "replace")
+                payload = bytes(msg.payload)
+                outcome = validate(topic, payload, received, cols)
+                if outcome.rejections:
+                    b, d = outcome.branch or "", outcome.device or ""
+                    if registry.get(b, d) is None:
+                        b, d = (b if registry.has_branch(b) else ""), ""
+                    dead.add(topic, payload, outcome, received, (b, d))
+                if outcome.status is not None:
+                    statuses.append((outcome.branch or "", outcome.device or "", outcome.status, received))
+                if msg.qos:
+                    acks.append((generation, msg.mid))
+                if len(cols) >= cfg.batch_records:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    item = None
+            stopping = self._stopping.is_set()
+            if n_msgs and (len(cols) >= cfg.batch_records or time.monotonic() - first_at >= cfg.linger_s
+                           or (stopping and q.empty())):
+                if not self._flush(cols, dead, statuses, acks, n_msgs):
+                    return  # stopping while the store is down: leave the rest to the broker
+                n_msgs = 0
+            if stopping and n_msgs == 0 and q.empty():
+                return
+
+    def _flush(self, cols: Columns, dead: _DeadLetters, statuses: list[tuple[str, str, str, float]],
+               acks: list[tuple[int, int]], n_msgs: int) -> bool:
+        readings = cols.to_arrow()
+        dl_rows, dl_counts = dead.tables()
+        st = pa.table({"branch": [s[0] for s in statuses], "device": [s[1] for s in statuses],
+                       "status": [s[2] for s in statuses], "time": [s[3] for s in statuses]}, schema=STATUS_SCHEMA)
+        batch = Batch(readings=readings, dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st)
+        delay = 0.1
+        gave_up_at = None
+        while True:
+            try:
+                result = self.store.write(batch)
+                break
+            except StoreUnavailableError as exc:
+                self._store_errors += 1
+                self._last_error = str(exc)
+                if self._stopping.is_set():
+                    gave_up_at = gave_up_at or time.monotonic() + 5.0
+                    if time.monotonic() > gave_up_at:
+                        return False
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        committed_at = time.time()
+        ack = self.subscription.ack
+        for generation, mid in acks:
+            ack(generation, mid)
+        self._messages += n_msgs
+        self._records += readings.num_rows
+        self._inserted += result.inserted
+        self._duplicates += result.duplicates
+        self._rejected += sum(int(c) for c in dl_counts.column("count").to_pylist())
+        self._dead_rows += result.dead_letters
+        self._statuses += len(statuses)
+        self._batches += 1
+        if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
+            self._last_error = None
+        if self.on_commit is not None:
+            self.on_commit(readings, result, committed_at)
+        cols.truncate(0)
+        dead.clear()
+        statuses.clear()
+        acks.clear()
+        return True
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config: IngestConfig,
+               status_interval_s: float = 1.0, console: Any = None, stop: threading.Event | None = None) -> IngestStats:
+    """Run the ingest until SIGINT or SIGTERM, showing a live status line; return the final counters.
+
+    Parameters
+    ----------
+    broker
+        Broker settings.
+    store_url
+        Store URL (see :func:`telemetry.store.open_store`).
+    scenarios
+        Directory (or file) of scenario files whose devices are accepted.
+    config
+        Ingest configuration.
+    status_interval_s
+        Seconds between status updates (a line each when not on a terminal).
+    console
+        A ``rich.console.Console`` to write to (default: stdout).
+    stop
+        Set it to stop (besides the signals).
+    """
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from .registry import load_registry
+    from .store import open_store
+
+    con: Console = console or Console()
+    registry = load_registry(scenarios)
+    store = open_store(store_url)
+    try:
+        ingest = Ingest(broker=broker, store=store, registry=registry, config=config)
+        stop_event = stop or threading.Event()
+        previous: dict[signal.Signals, Any] = {}
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop_event.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            ingest.start()
+            con.print(f"ingest {ingest.client_id}: {broker.url} ({ingest.subscription.protocol}"
+                      f"{', share ' + config.share if config.share else ''}) -> {store.url}; "
+                      f"{len(registry)} devices in {', '.join(registry.branches)}", highlight=False)
+            last = ingest.stats()
+            last_t = time.monotonic()
+
+            def line(s: IngestStats, dt: float) -> str:
+                mps = (s.messages - last.messages) / dt if dt > 0 else 0.0
+                rps = (s.records - last.records) / dt if dt > 0 else 0.0
+                state = "connected" if s.connected else "RECONNECTING"
+                err = f" | {s.last_error}" if s.last_error else ""
+                return (f"{state} | {mps:,.0f} msg/s {rps:,.0f} rec/s | messages {s.messages:,} stored {s.inserted:,} "
+                        f"dup {s.duplicates:,} rejected {s.rejected:,} | queue {s.queue_depth:,}{err}")
+
+            if con.is_terminal:
+                with Live(Text("starting"), console=con, refresh_per_second=4, transient=False) as live:
+                    while not stop_event.wait(status_interval_s) and ingest.running:
+                        s, now = ingest.stats(), time.monotonic()
+                        live.update(Text(line(s, now - last_t)))
+                        last, last_t = s, now
+            else:
+                while not stop_event.wait(status_interval_s) and ingest.running:
+                    s, now = ingest.stats(), time.monotonic()
+                    con.print(line(s, now - last_t), highlight=False)
+                    last, last_t = s, now
+            ingest.stop()
+            final = ingest.stats()
+            if ingest.error is not None:
+                raise TelemetryError(f"the ingest stopped on an error: {final.last_error}") from ingest.error
+            con.print(f"stopped: {final.messages:,} messages, {final.inserted:,} readings stored "
+                      f"({final.duplicates:,} already there), {final.rejected:,} rejected", highlight=False)
+            return final
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        store.close()
+
+
+__all__ = ["Ingest", "IngestConfig", "IngestStats", "Reason", "run_ingest"]

@@ -1,0 +1,463 @@
+"""MQTT transport: broker URLs, credentials, TLS, and paho-mqtt clients. It moves bytes; it decodes nothing.
+
+The ingest side is :class:`Subscription`: QoS 1, a persistent session, manual acknowledgement
+(a message is acknowledged only when the caller says its records are committed), MQTT v5 where
+the broker has it (3.1.1 otherwise), reconnects with backoff. Its paho callback only enqueues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from .errors import BrokerUnavailableError, BrokerURLError, TelemetryError
+
+ENV_USERNAME = "SMARTLIB_MQTT_USERNAME"
+ENV_PASSWORD = "SMARTLIB_MQTT_PASSWORD"
+ENV_PASSWORD_FILE = "SMARTLIB_MQTT_PASSWORD_FILE"
+URL_EXAMPLES = "mqtt://127.0.0.1:1883, mqtts://broker.example.org:8883 or mqtt://user:password@host"
+_SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883), "ssl": (True, 8883)}
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker is and how to log in.
+
+    Parameters
+    ----------
+    host, port
+        Broker address.
+    tls
+        Use TLS (``mqtts://``); ``ca_file`` (else the system CAs), ``cert_file``/``key_file`` for a
+        client certificate, ``insecure`` to skip the host name check (tests only).
+    username, password
+        Credentials (from the URL, options, ``SMARTLIB_MQTT_USERNAME``/``SMARTLIB_MQTT_PASSWORD``, or
+        a password file).
+    """
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+    @property
+    def url(self) -> str:
+        """The URL without the password (for messages)."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+    def with_credentials(self, username: str | None, password: str | None) -> BrokerSettings:
+        return replace(self, username=username, password=password)
+
+
+def parse_broker_url(url: str, *, username: str | None = None, password: str | None = None,
+                     password_file: str | Path | None = None, ca_file: str | Path | None = None,
+                     cert_file: str | Path | None = None, key_file: str | Path | None = None,
+                     insecure: bool = False, env: Mapping[str, str] | None = None) -> BrokerSettings:
+    """Read a broker URL and the credential and TLS options into :class:`BrokerSettings`.
+
+    Credentials are taken, first found first: the options, the URL (``mqtt://user:pass@host``),
+    the environment (``SMARTLIB_MQTT_USERNAME``, ``SMARTLIB_MQTT_PASSWORD`` or
+    ``SMARTLIB_MQTT_PASSWORD_FILE``).
+
+    Raises
+    ------
+    BrokerURLError
+        When the URL or a named file is unusable; the message says which part and shows examples.
+    """
+    env = os.environ if env is None else env
+    raw = url.strip()
+    if "://" not in raw:
+        raise BrokerURLError(f"broker URL {url!r} has no scheme; give one such as {URL_EXAMPLES}")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise BrokerURLError(f"broker URL {url!r}: {exc}; give one such as {URL_EXAMPLES}") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise BrokerURLError(f"broker URL {url!r}: scheme {scheme!r} is not mqtt:// or mqtts:// "
+                             f"(websockets are not supported); give one such as {URL_EXAMPLES}")
+    if not parts.hostname:
+        raise BrokerURLError(f"broker URL {url!r} names no host; give one such as {URL_EXAMPLES}")
+    if parts.path not in ("", "/") or parts.query:
+        raise BrokerURLError(f"broker URL {url!r}: unexpected path or query {parts.path}{parts.query}; "
+                             f"a broker URL is only scheme://host:port")
+    tls, default_port = _SCHEMES[scheme]
+    if port == 0:
+        raise BrokerURLError(f"broker URL {url!r}: port 0 is not a port")
+    user = username or (unquote(parts.username) if parts.username else None) or env.get(ENV_USERNAME) or None
+    pw = password
+    if pw is None and password_file is not None:
+        pw = _read_password(password_file, "--password-file")
+    if pw is None and parts.password:
+        pw = unquote(parts.password)
+    if pw is None and env.get(ENV_PASSWORD):
+        pw = env[ENV_PASSWORD]
+    if pw is None and env.get(ENV_PASSWORD_FILE):
+        pw = _read_password(env[ENV_PASSWORD_FILE], ENV_PASSWORD_FILE)
+    if pw is not None and user is None:
+        raise BrokerURLError(f"a password was given for broker {url!r} but no user name "
+                             f"(--username, mqtt://user@host or {ENV_USERNAME})")
+    for label, f in (("--tls-ca", ca_file), ("--tls-cert", cert_file), ("--tls-key", key_file)):
+        if f is not None and not Path(f).is_file():
+            raise BrokerURLError(f"{label} file {f} does not exist")
+    if (cert_file is None) != (key_file is None):
+        raise BrokerURLError("give both --tls-cert and --tls-key for a client certificate, or neither")
+    tls = tls or ca_file is not None or cert_file is not None
+    return BrokerSettings(parts.hostname, port or default_port, tls, user, pw,
+                          str(ca_file) if ca_file else None, str(cert_file) if cert_file else None,
+                          str(key_file) if key_file else None, insecure)
+
+
+def _read_password(path: str | Path, what: str) -> str:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BrokerURLError(f"cannot read the password file {p} ({what}): {exc.strerror}") from exc
+    line = text.splitlines()[0].strip() if text.strip() else ""
+    if not line:
+        raise BrokerURLError(f"the password file {p} ({what}) is empty")
+    return line
+
+
+def new_client(settings: BrokerSettings, *, client_id: str, v5: bool = True) -> paho.Client:
+    """A paho client with credentials and TLS set (not connected)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5 if v5 else paho.MQTTv311)
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        try:
+            client.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file,
+                           cert_reqs=ssl.CERT_REQUIRED)
+        except (OSError, ssl.SSLError) as exc:
+            raise BrokerURLError(f"TLS setup for {settings.url} failed: {exc}") from exc
+        if settings.insecure:
+            client.tls_insecure_set(True)
+    return client
+
+
+def _refused(rc: ReasonCode) -> ReasonCode | None:
+    # CONNACK success is 0 in both versions; a 3.1.1 refusal (1..5) read as a v5 reason code is not "is_failure"
+    return None if rc.value == 0 else rc
+
+
+_AUTH_FAILURES = {"Not authorized", "Bad user name or password", "Banned", "Client identifier not valid"}
+
+
+def _is_auth_failure(rc: ReasonCode) -> bool:
+    return str(rc) in _AUTH_FAILURES
+
+
+def _is_protocol_failure(rc: ReasonCode) -> bool:
+    return str(rc) in ("Unsupported protocol version", "Unacceptable protocol version")
+
+
+def connect_blocking(client: paho.Client, settings: BrokerSettings, *, timeout_s: float, **kwargs: Any) -> None:
+    """``client.connect`` with retries on refused/unreachable until ``timeout_s``; clear errors otherwise."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            client.connect(settings.host, settings.port, **kwargs)
+            return
+        except socket.gaierror as exc:
+            raise BrokerUnavailableError(f"broker {settings.url}: host {settings.host!r} not found "
+                                         f"({exc.strerror})") from exc
+        except ssl.SSLError as exc:
+            raise BrokerUnavailableError(f"broker {settings.url}: TLS handshake failed: {exc}") from exc
+        except OSError as exc:
+            if time.monotonic() + delay > deadline:
+                raise BrokerUnavailableError(f"broker {settings.url} cannot be reached: {exc.strerror or exc} "
+                                        f"(gave up after {timeout_s:g} s)") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+MessageHandler = Callable[[paho.MQTTMessage, int], None]
+
+
+class Subscription:
+    """A QoS 1 subscription on a persistent session with manual acknowledgement.
+
+    Each received message is handed to ``handler(message, generation)`` on paho's network thread;
+    the handler must only enqueue. The consumer later calls :meth:`ack` with the generation: acks
+    of messages received on an earlier connection are not sent (the broker redelivers those
+    messages on the new connection, and an old packet id may by then name another message).
+
+    Parameters
+    ----------
+    settings
+        Broker address and credentials.
+    client_id
+        Fixed client id: the broker keeps the session (subscriptions, unacknowledged messages)
+        under it while we are away.
+    topics
+        Topic filters (``$share/GROUP/...`` for a shared subscription; MQTT v5 only).
+    handler
+        Called with each message and the connection generation it arrived on.
+    receive_maximum
+        Most unacknowledged messages the broker may send us (MQTT v5; bounds the queue).
+    session_expiry_s
+        How long the broker keeps our session while we are disconnected [s] (MQTT v5).
+    """
+
+    def __init__(self, settings: BrokerSettings, *, client_id: str, topics: list[str], handler: MessageHandler,
+                 receive_maximum: int = 10_000, session_expiry_s: int = 7 * 86_400, keepalive_s: int = 30) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.topics = topics
+        self.handler = handler
+        self.receive_maximum = receive_maximum
+        self.session_expiry_s = session_expiry_s
+        self.keepalive_s = keepalive_s
+        self.generation = 0
+        self.connected = False
+        self.v5 = True
+        self.connects = 0
+        self.disconnects = 0
+        self.session_lost = 0
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+        self._connack = threading.Event()
+        self._connack_rc: ReasonCode | None = None
+        self._client: paho.Client | None = None
+
+    @property
+    def protocol(self) -> str:
+        return "MQTT 5" if self.v5 else "MQTT 3.1.1"
+
+    # paho callbacks: tiny, on the network thread
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self.handler(msg, self.generation)
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        self._connack_rc = rc
+        if _refused(rc) is None:
+            with self._lock:
+                self.generation += 1
+                self.connected = True
+            self.connects += 1
+            if self.connects > 1 and not flags.session_present:
+                self.session_lost += 1
+                self.last_error = "the broker had lost our session: messages sent while we were away may be lost"
+            if self.v5:
+                opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+                client.subscribe([(t, opts) for t in self.topics])
+            else:
+                client.subscribe([(t, 1) for t in self.topics])
+        else:
+            self.last_error = f"connection refused: {rc}"
+        self._connack.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        with self._lock:
+            self.generation += 1
+            self.connected = False
+        self.disconnects += 1
+        if rc.is_failure:
+            self.last_error = f"disconnected: {rc}"
+        self._connack.set()  # start() waits for CONNACK or this: a 3.1.1-only broker may just close on a v5 CONNECT
+
+    def _make(self, v5: bool) -> tuple[paho.Client, dict[str, Any]]:
+        client = new_client(self.settings, client_id=self.client_id, v5=v5)
+        client.manual_ack_set(True)
+        client.reconnect_delay_set(1, 30)
+        client.on_message = self._on_message
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            props.ReceiveMaximum = self.receive_maximum
+            kwargs: dict[str, Any] = {"clean_start": False, "properties": props, "keepalive": self.keepalive_s}
+        else:
+            kwargs = {"keepalive": self.keepalive_s}
+        return client, kwargs
+
+    def start(self, *, timeout_s: float = 30.0, v5: bool | None = None) -> None:
+        """Connect and subscribe; wait until the broker accepted us.
+
+        Parameters
+        ----------
+        timeout_s
+            How long to keep trying to reach the broker [s].
+        v5
+            Force MQTT 5 (True) or 3.1.1 (False); None tries 5 and falls back to 3.1.1.
+
+        Raises
+        ------
+        BrokerUnavailableError
+            Unreachable within the timeout, or refused (bad credentials, not authorised ...).
+        """
+        tries = [True, False] if v5 is None else [v5]
+        for attempt_v5 in tries:
+            self.v5 = attempt_v5
+            client, kwargs = self._make(attempt_v5)
+            if not attempt_v5 and self._shared():
+                raise BrokerUnavailableError(f"broker {self.settings.url} speaks only MQTT 3.1.1: shared subscriptions "
+                                        f"(--share) need MQTT 5")
+            self._connack.clear()
+            self._connack_rc = None
+            try:
+                connect_blocking(client, self.settings, timeout_s=timeout_s, **kwargs)
+            except BrokerUnavailableError:
+                raise
+            client.loop_start()
+            # some 3.1.1-only brokers (amqtt) never answer a v5 CONNECT: give them a short while, then try 3.1.1
+            wait_s = min(timeout_s, 2.0) if attempt_v5 and len(tries) > 1 else timeout_s
+            if not self._connack.wait(wait_s):
+                client.loop_stop()
+                client.disconnect()
+                if attempt_v5 and len(tries) > 1:
+                    continue  # some 3.1.1-only brokers drop a v5 CONNECT without answering
+                raise BrokerUnavailableError(f"broker {self.settings.url} did not answer our CONNECT "
+                                             f"within {wait_s:g} s")
+            rc = self._connack_rc
+            if rc is not None and _refused(rc) is not None:
+                client.loop_stop()
+                client.disconnect()
+                if attempt_v5 and len(tries) > 1 and _is_protocol_failure(rc):
+                    continue
+                hint = " (check the user name and password, and the broker's ACL)" if _is_auth_failure(rc) else ""
+                raise BrokerUnavailableError(f"broker {self.settings.url} refused us: {rc}{hint}")
+            if not self.connected:  # the broker closed the connection instead of answering (old 3.1.1 brokers)
+                client.loop_stop()
+                if attempt_v5 and len(tries) > 1:
+                    continue
+                raise BrokerUnavailableError(f"broker {self.settings.url} closed the connection")
+            self._client = client
+            return
+        raise BrokerUnavailableError(f"broker {self.settings.url} accepted neither MQTT 5 nor MQTT 3.1.1")
+
+    def _shared(self) -> bool:
+        return any(t.startswith("$share/") for t in self.topics)
+
+    def ack(self, generation: int, mid: int) -> bool:
+        """Acknowledge a QoS 1 message; False (not sent) when it came on an earlier connection."""
+        with self._lock:
+            if generation != self.generation or self._client is None:
+                return False
+            self._client.ack(mid, 1)
+            return True
+
+    def stop(self) -> None:
+        """Disconnect (the session, with anything not acknowledged, stays on the broker) and stop paho's thread."""
+        client = self._client
+        if client is None:
+            return
+        with self._lock:
+            self.generation += 1
+            self._client = None
+        client.disconnect()
+        client.loop_stop()
+
+
+def end_session(settings: BrokerSettings, client_id: str, *, timeout_s: float = 5.0) -> None:
+    """Remove a persistent session from the broker (connect once with a clean start, then leave).
+
+    Anything queued for that client id is discarded: use it to retire an ingest client id.
+    """
+    client = new_client(settings, client_id=client_id, v5=True)
+    done = threading.Event()
+    result: list[ReasonCode] = []
+
+    def on_connect(c: paho.Client, u: Any, f: Any, rc: ReasonCode, p: Any) -> None:
+        result.append(rc)
+        done.set()
+
+    client.on_connect = on_connect
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    connect_blocking(client, settings, timeout_s=timeout_s, clean_start=True, properties=props)
+    client.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            raise BrokerUnavailableError(f"broker {settings.url} did not answer within {timeout_s:g} s")
+        if _refused(result[0]) is not None:
+            raise BrokerUnavailableError(f"broker {settings.url} refused us: {result[0]}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class DeviceClient:
+    """One device's connection: Will ``offline`` (retained) on its status topic, ``online`` once connected.
+
+    Parameters
+    ----------
+    settings
+        Broker address and credentials.
+    branch, device
+        Who this client is (client id ``{branch}.{device}``).
+    status_topic
+        The device's retained status topic.
+    """
+
+    def __init__(self, settings: BrokerSettings, *, branch: str, device: str, status_topic: str,
+                 client_id: str | None = None, max_inflight: int = 100) -> None:
+        self.status_topic = status_topic
+        self.client = new_client(settings, client_id=client_id or f"{branch}.{device}", v5=True)
+        self.client.will_set(status_topic, b"offline", qos=1, retain=True)
+        self.client.max_inflight_messages_set(max_inflight)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(1, 10)
+        self.settings = settings
+        self._ready = threading.Event()
+        self._refused: ReasonCode | None = None
+        self.client.on_connect = self._on_connect
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        if _refused(rc) is not None:
+            self._refused = rc
+        else:
+            client.publish(self.status_topic, b"online", qos=1, retain=True)
+        self._ready.set()
+
+    def connect(self, *, timeout_s: float = 10.0) -> None:
+        connect_blocking(self.client, self.settings, timeout_s=timeout_s, keepalive=30)
+        self.client.loop_start()
+        if not self._ready.wait(timeout_s):
+            raise BrokerUnavailableError(f"broker {self.settings.url} did not answer within {timeout_s:g} s")
+        if self._refused is not None:
+            self.client.loop_stop()
+            raise BrokerUnavailableError(f"broker {self.settings.url} refused device {self.client._client_id!r}: "
+                                    f"{self._refused}")
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> paho.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=qos)
+
+    def close(self, *, timeout_s: float = 10.0) -> None:
+        """Say ``offline`` (a clean disconnect does not fire the Will), wait for delivery, disconnect."""
+        info = self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
+        with contextlib.suppress(RuntimeError, ValueError):
+            info.wait_for_publish(timeout_s)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+__all__ = ["BrokerSettings", "DeviceClient", "Subscription", "TelemetryError", "connect_blocking", "end_session",
+           "new_client", "parse_broker_url"]
