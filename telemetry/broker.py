@@ -46,6 +46,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port (we can bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_listening(host: str, port: int, timeout_s: float, alive: Any = None) -> bool:
     """Poll until something accepts TCP connections on host:port; False on timeout or when ``alive()`` is False."""
     deadline = time.monotonic() + timeout_s
@@ -240,6 +251,9 @@ class Mosquitto:
 
     def start(self, timeout_s: float = 10.0) -> Mosquitto:
         """Start the broker and wait until it accepts connections."""
+        if self._fixed_port is not None and not port_is_free(self.host, self.port):
+            raise BrokerUnavailableError(f"Mosquitto did not start on port {self.port}: the port is in use "
+                                         f"(leave out --port to get a free one)")
         for attempt in range(3):
             self._write_config()
             self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,

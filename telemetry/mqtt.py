@@ -330,21 +330,22 @@ class Subscription:
             # some 3.1.1-only brokers (amqtt) never answer a v5 CONNECT: give them a short while, then try 3.1.1
             wait_s = min(timeout_s, 2.0) if attempt_v5 and len(tries) > 1 else timeout_s
             if not self._connack.wait(wait_s):
+                client.disconnect()  # first: it ends paho's reconnect wait, so loop_stop returns at once
                 client.loop_stop()
-                client.disconnect()
                 if attempt_v5 and len(tries) > 1:
                     continue  # some 3.1.1-only brokers drop a v5 CONNECT without answering
                 raise BrokerUnavailableError(f"broker {self.settings.url} did not answer our CONNECT "
                                              f"within {wait_s:g} s")
             rc = self._connack_rc
             if rc is not None and _refused(rc) is not None:
+                client.disconnect()  # first: it ends paho's reconnect wait, so loop_stop returns at once
                 client.loop_stop()
-                client.disconnect()
                 if attempt_v5 and len(tries) > 1 and _is_protocol_failure(rc):
                     continue
                 hint = " (check the user name and password, and the broker's ACL)" if _is_auth_failure(rc) else ""
                 raise BrokerUnavailableError(f"broker {self.settings.url} refused us: {rc}{hint}")
             if not self.connected:  # the broker closed the connection instead of answering (old 3.1.1 brokers)
+                client.disconnect()
                 client.loop_stop()
                 if attempt_v5 and len(tries) > 1:
                     continue

@@ -19,10 +19,12 @@ import orjson
 import pytest
 
 from telemetry.broker import Mosquitto, find_mosquitto
+from telemetry.mqtt import BrokerSettings
 from telemetry.registry import DeviceInfo, DeviceRegistry, load_registry
 from telemetry.senml import Reason
 from telemetry.store import Store, open_store
 
+ROOT_DIR = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 PG_HOST = os.environ.get("SMARTLIB_TEST_PGHOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SMARTLIB_TEST_PGPORT", "5432"))
@@ -222,7 +224,7 @@ def bad_corpus(now: float) -> list[Case]:
 
 def good_message(i: int, now: float) -> tuple[str, bytes, list[tuple[str, str, float, float | bool | str]]]:
     """The i-th valid message (its times never collide with another's) and the readings it carries."""
-    t = float(int(now) - 3000 + i)
+    t = float(int(now) - 200_000 + i)
     kind = i % 4
     if kind == 0:
         recs = [("co2-reading", "co2", t, 500.0 + i % 300), ("co2-reading", "temperature", t, 21.0 + (i % 10) / 10)]
@@ -242,3 +244,88 @@ def good_message(i: int, now: float) -> tuple[str, bytes, list[tuple[str, str, f
     return (topic("em-1"), orjson.dumps([{"bn": "small/em-1/", "bt": t, "n": "energy", "u": "kWh", "v": 1000 + i},
                                          {"n": "power", "u": "W", "v": 1500}]),
             [("em-1", "energy", t, (1000.0 + i) * 1000.0), ("em-1", "power", t, 1500.0)])
+
+
+# ---------------------------------------------------------------------- a scenario file with those devices
+
+EXTRA_DEVICES = """\
+  - {id: kiosk-1, type: kiosk, floor: G, zone: hall, quantities: [transactions, status, queue_length], period_s: 60}
+  - {id: em-1, type: energy_meter, floor: G, zone: reading, quantities: [power, energy], period_s: 300}
+"""
+
+
+def write_telemetry_scenario(folder: Path) -> Path:
+    """The small test branch with the kiosk and energy meter of :func:`telemetry_registry`, as a file in ``folder``."""
+    text = (DATA / "small-branch.yaml").read_text(encoding="utf-8")
+    anchor = "  - {id: seat-win-1,"
+    i = text.index(anchor)
+    j = text.index("\n", i) + 1
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "small-telemetry.yaml"
+    path.write_text(text[:j] + EXTRA_DEVICES + text[j:], encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------- a plain QoS 1 publisher
+
+class TestPublisher:
+    """A paho MQTT 5 client publishing at QoS 1 that keeps what it sent until the broker acknowledged it.
+
+    Its session is persistent, so messages in flight survive a broker restart (paho resends them).
+    """
+
+    __test__ = False  # not a test class
+
+    def __init__(self, settings: BrokerSettings, client_id: str = "test-publisher", max_inflight: int = 200) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        from telemetry.mqtt import connect_blocking, new_client
+
+        self.settings = settings
+        self.client = new_client(settings, client_id=client_id, v5=True)
+        self.client.max_inflight_messages_set(max_inflight)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(1, 2)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 600
+        connect_blocking(self.client, settings, timeout_s=10, clean_start=False, properties=props)
+        self.client.loop_start()
+        self.infos: list[paho.MQTTMessageInfo] = []
+        wait_for(self.client.is_connected, 10, "the test publisher to connect")
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.infos.append(self.client.publish(topic, payload, qos=qos, retain=retain))
+
+    def wait_acknowledged(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for info in self.infos:
+            info.wait_for_publish(max(0.01, deadline - time.monotonic()))
+            assert info.is_published(), "the broker did not acknowledge a message in time"
+
+    def close(self) -> None:
+        """Leave with a clean session (nothing left queued on the broker)."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publish_all(settings: BrokerSettings, messages: list[tuple[str, bytes]], client_id: str = "test-publisher") -> None:
+    pub = TestPublisher(settings, client_id)
+    try:
+        for tp, payload in messages:
+            pub.publish(tp, payload)
+        pub.wait_acknowledged()
+    finally:
+        pub.close()
+
+
+def stored_set(store: Store) -> set[tuple[str, str, float, object]]:
+    """Every stored reading as (device, quantity, time, value) of its kind."""
+    df = store._query("SELECT device, quantity, time, value, bool_value, string_value FROM readings")
+    out = set()
+    for r in df.itertuples(index=False):
+        v = r.value if r.value == r.value and r.value is not None else (
+            bool(r.bool_value) if r.bool_value is not None and r.bool_value == r.bool_value else r.string_value)
+        out.add((r.device, r.quantity, float(r.time), v))
+    return out
