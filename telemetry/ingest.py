@@ -394,9 +394,9 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
     from .store import open_store
 
     con: Console = console or Console()
-    registry = load_registry(scenarios)
-    store = open_store(store_url)
+    store = open_store(store_url)  # first: a bad store URL is reported before the scenarios are read
     try:
+        registry = load_registry(scenarios)
         ingest = Ingest(broker=broker, store=store, registry=registry, config=config)
         stop_event = stop or threading.Event()
         previous: dict[signal.Signals, Any] = {}

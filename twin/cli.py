@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -151,6 +153,205 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write res
     from twin.demo import run_demo
 
     run_demo(out_dir, out)
+
+
+# --------------------------------------------------------------------------- telemetry (issue 5)
+# Thin commands: parse, call telemetry.commands, print. Mistakes become UserError (no traceback).
+
+store_app = typer.Typer(help="Telemetry stores: what is stored, what was rejected.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+BrokerOpt = Annotated[str, typer.Option("--broker", help="broker URL: mqtt://host:1883 or mqtts://host:8883")]
+StoreOpt = Annotated[str, typer.Option("--store", help="store URL: duckdb:///abs/file.duckdb, file.duckdb or "
+                                                       "postgresql://user@host:5432/db?schema=NAME")]
+UserOpt = Annotated[str | None, typer.Option("--username", help="MQTT user (else from the URL or "
+                                                                "$SMARTLIB_MQTT_USERNAME)")]
+PasswordFileOpt = Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the MQTT "
+                                                      "password (else $SMARTLIB_MQTT_PASSWORD[_FILE])")]
+TlsCaOpt = Annotated[Path | None, typer.Option("--tls-ca", help="CA certificate file (implies TLS)")]
+TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="client certificate file (TLS)")]
+TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="client key file (TLS)")]
+TlsInsecureOpt = Annotated[bool, typer.Option("--tls-insecure", help="skip the server host name check (tests)")]
+
+
+@contextlib.contextmanager
+def _telemetry_errors() -> Iterator[None]:
+    from telemetry.errors import TelemetryError
+
+    try:
+        yield
+    except TelemetryError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.command("publish")
+def publish(
+    broker: BrokerOpt,
+    results_dir: Annotated[Path | None, typer.Argument(help="results folder holding telemetry.parquet")] = None,
+    speed: Annotated[float, typer.Option(help="times faster than recorded; 0 = as fast as possible")] = 60.0,
+    synthetic: Annotated[str | None, typer.Option(help="publish a synthetic day of this scenario's devices "
+                                                       "instead (file or built-in name)")] = None,
+    hours: Annotated[float, typer.Option(help="--synthetic: hours of readings")] = 1.0,
+    seed: Annotated[int, typer.Option(help="--synthetic: random seed")] = 0,
+    keep_times: Annotated[bool, typer.Option("--keep-times", help="send recorded times (default: re-stamp "
+                                                                  "onto the replay's wall clock)")] = False,
+    qos: Annotated[int, typer.Option(help="MQTT QoS of telemetry messages (0 or 1)")] = 1,
+    username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
+) -> None:
+    """Replay telemetry as the devices would publish it (status topics, Wills), in real time or faster."""
+    from telemetry.commands import broker_settings, publish_command
+
+    with _telemetry_errors():
+        settings = broker_settings(broker, username=username, password_file=password_file, tls_ca=tls_ca,
+                                   tls_cert=tls_cert, tls_key=tls_key, tls_insecure=tls_insecure)
+        publish_command(settings=settings, results_dir=results_dir,
+                        synthetic=resolve_scenario(synthetic) if synthetic else None, hours=hours, seed=seed,
+                        speed=speed, keep_times=keep_times, qos=qos, console=out)
+
+
+@app.command("broker")
+def broker_cmd(
+    port: Annotated[int | None, typer.Option(help="TCP port on 127.0.0.1 (default: a free one)")] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", help="use the embedded amqtt demo broker")] = False,
+    workdir: Annotated[Path | None, typer.Option("--dir", help="folder for config, log and persistence")] = None,
+    persistence: Annotated[bool, typer.Option(help="keep sessions and retained messages across restarts")] = True,
+    password_file: Annotated[Path | None, typer.Option(help="Mosquitto password file, or user:password lines "
+                                                             "(else $SMARTLIB_MQTT_USERNAME/PASSWORD)")] = None,
+    acl_file: Annotated[Path | None, typer.Option(help="Mosquitto ACL file (see deploy/mosquitto/acl)")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="server certificate (serve TLS)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="server key (serve TLS)")] = None,
+    tls_ca: Annotated[Path | None, typer.Option(help="CA of client certificates")] = None,
+) -> None:
+    """Run a private MQTT broker (Mosquitto; the embedded amqtt broker when Mosquitto is missing)."""
+    from telemetry.commands import broker_command
+
+    with _telemetry_errors():
+        broker_command(port=port, embedded=embedded, workdir=workdir, persistence=persistence,
+                       password_file=password_file, acl_file=acl_file, tls_cert=tls_cert, tls_key=tls_key,
+                       tls_ca=tls_ca, console=out)
+
+
+@app.command("ingest")
+def ingest(
+    broker: BrokerOpt,
+    store: StoreOpt,
+    scenarios: Annotated[Path, typer.Option(help="folder (or file) of scenarios whose devices are accepted")]
+    = BUILTIN_DIR,
+    share: Annotated[str | None, typer.Option(help="MQTT 5 shared-subscription group to split the load")] = None,
+    client_id: Annotated[str | None, typer.Option(help="client id of the persistent session (one per "
+                                                       "process)")] = None,
+    batch_records: Annotated[int, typer.Option(help="commit at this many readings")] = 5000,
+    linger_s: Annotated[float, typer.Option(help="commit at the latest this long after a batch began [s]")] = 0.02,
+    max_past_s: Annotated[float, typer.Option(help="oldest reading accepted, before now [s]; 0 = any")] = 604800.0,
+    max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
+    status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
+    connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
+) -> None:
+    """Validate telemetry from MQTT into a store, with dead letters; stops cleanly on Ctrl-C/SIGTERM."""
+    from telemetry.commands import broker_settings, ingest_command
+
+    with _telemetry_errors():
+        settings = broker_settings(broker, username=username, password_file=password_file, tls_ca=tls_ca,
+                                   tls_cert=tls_cert, tls_key=tls_key, tls_insecure=tls_insecure)
+        ingest_command(settings=settings, store_url=store, scenarios=scenarios, share=share, client_id=client_id,
+                       batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
+                       max_future_s=max_future_s, status_interval_s=status_interval,
+                       connect_timeout_s=connect_timeout_s, console=out)
+
+
+@store_app.command("stats")
+def store_stats(store: StoreOpt, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Stored readings per branch, device and quantity, time range, and dead letters per reason."""
+    from telemetry.commands import store_stats_command
+
+    with _telemetry_errors():
+        store_stats_command(store_url=store, as_json=as_json, console=out)
+
+
+# --------------------------------------------------------------------------- evacuation (issue 3)
+
+@app.command("evacuate")
+def evacuate(
+    scenario: ScenarioArg,
+    variant: VariantOpt = None,
+    people: Annotated[int | None, typer.Option("--people", "-n", help="how many people (seats first, then standing "
+                                               "in zones); default: every seat taken")] = None,
+    occupancy: Annotated[Path | None, typer.Option("--occupancy", help="JSON or YAML file: zone id -> people")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="random seed (placement, walking speeds)")] = 0,
+    block: Annotated[list[str] | None, typer.Option("--block", help="an exit nobody may use (repeat for more)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write summary.json and evacuation.png")] = Path(
+        "out/evacuation"),
+    trajectories: Annotated[bool, typer.Option("--trajectories", help="also write PedPy trajectory files")] = False,
+    max_time: Annotated[float, typer.Option("--max-time", help="give up after this simulated time [s]")] = 1800.0,
+) -> None:
+    """Evacuate a building: everyone to the nearest open exit; times, exit flows, peak density."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geometry.build import load_building
+    from simulation.evacuation import (
+        EvacuationConfig,
+        EvacuationInputError,
+        read_occupancy,
+        run_evacuation,
+        write_outputs,
+    )
+
+    if people is not None and occupancy is not None:
+        raise fail("give --people or --occupancy, not both", 2)
+    if people is not None and people < 0:
+        raise fail(f"--people must be 0 or more, got {people}", 2)
+    if not max_time > 0:
+        raise fail(f"--max-time must be positive, got {max_time}", 2)
+    try:
+        occ = read_occupancy(occupancy) if occupancy is not None else None
+        config = EvacuationConfig(people=people, occupancy=occ, seed=seed, blocked=tuple(block or ()),
+                                  max_time_s=max_time)
+        building = load_building(resolve_scenario(scenario), variant)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("out"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("placing people", total=None)
+
+            def progress(t_s: float, out_n: int, total: int) -> None:
+                bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s")
+
+            result = run_evacuation(building, config, trajectories=trajectories, progress=progress)
+    except EvacuationInputError as exc:
+        raise fail(str(exc), 2) from None
+    paths = write_outputs(result, out_dir)
+    s = result.summary
+    t = s["evacuation_time_s"]
+    head = Table(title=f"evacuation of {s['name']}" + (f", variant {variant}" if variant else ""))
+    for col in ("people", "seated", "standing", "out", "left inside", "no way out", "evacuation time s",
+                "peak density /m2"):
+        head.add_column(col, justify="right")
+    head.add_row(str(s["people"]), str(s["seated"]), str(s["standing"]), str(s["evacuated"]), str(s["remaining"]),
+                 str(s["trapped"]), "-" if t is None else f"{t:.1f}", f"{s['peak_density']['per_m2']:.2f}")
+    out.print(head)
+    floors = Table(title="floors")
+    for col in ("floor", "people", "cleared at s", "peak density /m2"):
+        floors.add_column(col, justify="right" if col != "floor" else "left")
+    for fid, f in s["floors"].items():
+        floors.add_row(fid, str(f["people"]), f"{f['cleared_s']:.1f}", f"{f['peak_density_per_m2']:.2f}")
+    out.print(floors)
+    exits = Table(title="exits")
+    for col in ("exit", "floor", "width m", "people", "first s", "last s", "mean flow /s", "peak flow /(m s)"):
+        exits.add_column(col, justify="right" if col != "exit" else "left")
+    for eid, e in s["exits"].items():
+        exits.add_row(eid + (" (blocked)" if e["blocked"] else ""), e["floor"], f"{e['width_m']:g}", str(e["count"]),
+                      "-" if e["first_s"] is None else f"{e['first_s']:.1f}",
+                      "-" if e["last_s"] is None else f"{e['last_s']:.1f}",
+                      "-" if e["mean_flow_per_s"] is None else f"{e['mean_flow_per_s']:.2f}",
+                      "-" if e["peak_specific_flow_per_m_s"] is None else f"{e['peak_specific_flow_per_m_s']:.2f}")
+    out.print(exits)
+    for p in paths:
+        out.print(f"wrote {p}", highlight=False)
 
 
 def main() -> None:
