@@ -1,0 +1,549 @@
+"""Collision-free speed model (Tordeux, Chraibi, Seyfried 2016), many steps per call.
+
+One step, for every walking agent ``i`` at position ``x_i`` (all from the positions at the start
+of the step, so the result does not depend on the order or the number of threads):
+
+1. desired direction ``e0``: the negative gradient of the agent's navigation field, bilinear
+   between the four nearest cell centres (missing corners, i.e. blocked cells, are filled so the
+   gradient has no component into a wall; see :func:`field_direction`);
+2. neighbours ``j``: other walkers closer than ``cutoff_m`` whose connecting line crosses no wall
+   segment; walls: segments closer than ``cutoff_m``;
+3. direction ``e = normalise(e0 + sum_j R_ij + sum_w R_iw)`` with
+   ``R_ij = -a_n exp((r_i + r_j - d_ij) / D_n) (x_j - x_i) / d_ij`` and
+   ``R_iw = -a_w exp((r_i - d_iw) / D_w) (p_w - x_i) / d_iw`` (``p_w`` nearest point of the
+   segment); when the sum is zero the previous direction is kept;
+4. spacing ``s = min_j (d_ij - r_i - r_j)`` over neighbours in front (``e . (x_j - x_i) >= 0``)
+   and inside the corridor ``|e_perp . (x_j - x_i)| <= r_i + r_j``;
+5. speed ``v = min(max(s / T_i, 0), v0_i)``; ``x_i += v e dt``.
+
+This is the algorithm of JuPedSim's ``CollisionFreeSpeedModel`` (defaults a_n = 8,
+D_n = 0.1 m, a_w = 5, D_w = 0.02 m, T = 1 s, r = 0.2 m); the only difference is the desired
+direction, which comes from a distance field instead of a navigation mesh.
+
+Neighbour search uses a cell list rebuilt every step (counting sort, cells of ``cutoff_m / 2``);
+walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
+Agents on different floors live in one world frame where floors sit side by side, far enough
+apart that they never interact, so one call advances the whole building.
+
+References
+----------
+Tordeux, A., Chraibi, M., Seyfried, A. (2016). Collision-free speed model for pedestrian
+dynamics. In Traffic and Granular Flow '15, Springer, 225-232. arXiv:1512.05597.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .moves import MOVES
+
+INF = np.inf
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in the parallel kernels (at most the number of cores numba saw)."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+def max_threads() -> int:
+    """Most threads the parallel kernels can use (the size of their per-thread scratch)."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def get_threads() -> int:
+    """Threads the parallel kernels use now."""
+    return int(numba.get_num_threads())
+
+
+@njit(cache=True, inline="always")
+def _corner(dist, base, nx, ny, i, j):
+    if i < 0 or i >= ny or j < 0 or j >= nx:
+        return INF
+    v = dist[base + i * nx + j]
+    if np.isfinite(v):
+        return np.float64(v)
+    return INF
+
+
+@njit(cache=True, inline="always")
+def _fill(v, hz, o):
+    fv = v < INF
+    fh = hz < INF
+    if fv and fh:
+        if o < INF:
+            return v + hz - o
+        return 0.5 * (v + hz)
+    if fv:
+        return v
+    if fh:
+        return hz
+    return o
+
+
+@njit(cache=True)
+def field_direction(px, py, dist, base, nx, ny, x0, y0, h):
+    """Unit direction down the field at (px, py) [m], or (0, 0) where it has none.
+
+    The four cell centres around the point are interpolated bilinearly. A blocked corner takes
+    the value of its vertical and horizontal partners (planar extrapolation when three corners
+    are known, their mean when two diagonal ones are, a copy when one partner is), so the
+    gradient never points into a wall. With a flat patch the agent heads for the centre of its
+    lowest known corner.
+    """
+    gx = (px - x0) / h - 0.5
+    gy = (py - y0) / h - 0.5
+    j0 = int(np.floor(gx))
+    i0 = int(np.floor(gy))
+    fx = gx - j0
+    fy = gy - i0
+    a = _corner(dist, base, nx, ny, i0, j0)
+    b = _corner(dist, base, nx, ny, i0, j0 + 1)
+    c = _corner(dist, base, nx, ny, i0 + 1, j0)
+    d = _corner(dist, base, nx, ny, i0 + 1, j0 + 1)
+    if a == INF and b == INF and c == INF and d == INF:
+        return 0.0, 0.0
+    a2 = a if a < INF else _fill(c, b, d)
+    b2 = b if b < INF else _fill(d, a, c)
+    c2 = c if c < INF else _fill(a, d, b)
+    d2 = d if d < INF else _fill(b, c, a)
+    ddx = ((1.0 - fy) * (b2 - a2) + fy * (d2 - c2)) / h
+    ddy = ((1.0 - fx) * (c2 - a2) + fx * (d2 - b2)) / h
+    norm = np.sqrt(ddx * ddx + ddy * ddy)
+    if norm > 1e-9:
+        return -ddx / norm, -ddy / norm
+    best = a
+    bi, bj = i0, j0
+    if b < best:
+        best, bi, bj = b, i0, j0 + 1
+    if c < best:
+        best, bi, bj = c, i0 + 1, j0
+    if d < best:
+        best, bi, bj = d, i0 + 1, j0 + 1
+    tx = x0 + (bj + 0.5) * h - px
+    ty = y0 + (bi + 0.5) * h - py
+    tn = np.sqrt(tx * tx + ty * ty)
+    if tn > 1e-9:
+        return tx / tn, ty / tn
+    return 0.0, 0.0
+
+
+@njit(cache=True)
+def descent_direction(px, py, dist, base, nx, ny, x0, y0, h):
+    """Unit vector to the cheapest of the 16 neighbours of the cell holding (px, py), or (0, 0).
+
+    The discrete steepest descent of the field: unlike the interpolated gradient it never
+    averages the two sides of a ridge (where two ways round an obstacle are equally long), so
+    a stuck person following it leaves the ridge. Moves follow the field kernel's rules.
+    """
+    j = int(np.floor((px - x0) / h))
+    i = int(np.floor((py - y0) / h))
+    if i < 0 or i >= ny or j < 0 or j >= nx:
+        return 0.0, 0.0
+    best = dist[base + i * nx + j]
+    if not np.isfinite(best):
+        return 0.0, 0.0
+    bi = 0
+    bj = 0
+    for m in range(16):
+        ii = i + MOVES[m, 0]
+        jj = j + MOVES[m, 1]
+        if ii < 0 or ii >= ny or jj < 0 or jj >= nx:
+            continue
+        v = dist[base + ii * nx + jj]
+        if not np.isfinite(v) or v >= best:
+            continue
+        if not np.isfinite(dist[base + (i + MOVES[m, 2]) * nx + j + MOVES[m, 3]]):
+            continue
+        if not np.isfinite(dist[base + (i + MOVES[m, 4]) * nx + j + MOVES[m, 5]]):
+            continue
+        best = v
+        bi = MOVES[m, 0]
+        bj = MOVES[m, 1]
+    if bi == 0 and bj == 0:
+        return 0.0, 0.0
+    n = np.sqrt(float(bi * bi + bj * bj))
+    return bj / n, bi / n
+
+
+@njit(cache=True, inline="always")
+def _seg_closest(px, py, ax, ay, bx, by):
+    ex = bx - ax
+    ey = by - ay
+    ll = ex * ex + ey * ey
+    t = 0.0
+    if ll > 0.0:
+        t = ((px - ax) * ex + (py - ay) * ey) / ll
+        if t < 0.0:
+            t = 0.0
+        elif t > 1.0:
+            t = 1.0
+    return ax + t * ex, ay + t * ey
+
+
+@njit(cache=True, inline="always")
+def _cross(ox, oy, ax, ay, bx, by):
+    return (ax - ox) * (by - oy) - (ay - oy) * (bx - ox)
+
+
+@njit(cache=True, inline="always")
+def _on_seg(ax, ay, bx, by, px, py):
+    return min(ax, bx) <= px <= max(ax, bx) and min(ay, by) <= py <= max(ay, by)
+
+
+@njit(cache=True)
+def segments_intersect(ax, ay, bx, by, cx, cy, dx, dy):
+    """True when segment AB and segment CD share a point (touching counts)."""
+    if max(ax, bx) < min(cx, dx) or max(cx, dx) < min(ax, bx):
+        return False
+    if max(ay, by) < min(cy, dy) or max(cy, dy) < min(ay, by):
+        return False
+    d1 = _cross(cx, cy, dx, dy, ax, ay)
+    d2 = _cross(cx, cy, dx, dy, bx, by)
+    d3 = _cross(ax, ay, bx, by, cx, cy)
+    d4 = _cross(ax, ay, bx, by, dx, dy)
+    if ((d1 > 0 and d2 < 0) or (d1 < 0 and d2 > 0)) and ((d3 > 0 and d4 < 0) or (d3 < 0 and d4 > 0)):
+        return True
+    if d1 == 0 and _on_seg(cx, cy, dx, dy, ax, ay):
+        return True
+    if d2 == 0 and _on_seg(cx, cy, dx, dy, bx, by):
+        return True
+    if d3 == 0 and _on_seg(ax, ay, bx, by, cx, cy):
+        return True
+    return d4 == 0 and _on_seg(ax, ay, bx, by, dx, dy)
+
+
+@njit(cache=True, inline="always")
+def _visible(wx, wy, dx, dy, seg, local, nloc):
+    for q in range(nloc):
+        s = local[q]
+        if segments_intersect(wx, wy, wx + dx, wy + dy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def turn_sign(seed, i, epoch):
+    """+1 or -1, a fixed function of (seed, agent, epoch) (SplitMix64), the same on every thread."""
+    h = np.uint64(seed) + np.uint64(i) * np.uint64(0x9E3779B97F4A7C15)
+    h = h + np.uint64(epoch) * np.uint64(0xD1B54A32D192ED03)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    h = h ^ (h >> np.uint64(31))
+    if h & np.uint64(1):
+        return 1.0
+    return -1.0
+
+
+@njit(cache=True, parallel=True)
+def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_gap, stuck_s, best_d,
+                arrived_goal, arrived_step,
+                pool_dist, pool_goal, fl_nx, fl_ny, fl_x0, fl_y0, fl_shift, cell_m,
+                seg, bk_start, bk_items, bk_x0, bk_y0, bk_size, bk_nx, bk_ny,
+                cl_x0, cl_y0, cl_nx, cl_ny, periodic_x_m,
+                a_n, d_n, a_w, d_w, cutoff_m, patience_s, squeeze, turn_rad, progress_m, seed,
+                dt_s, n_steps, stop_on_arrival, n_threads):
+    """Advance all active agents by up to ``n_steps`` steps of ``dt_s``.
+
+    Parameters
+    ----------
+    pos, orient, vel : float64[n, 2]
+        Position in the floor's frame [m], last walking direction [1], velocity [m/s]; updated.
+    active : bool[n]
+        Walking agents; an agent that reaches a goal cell is set inactive.
+    floor : int32[n]
+        Floor index of each agent.
+    field_base : int64[n]
+        Offset of the agent's navigation field in ``pool_dist`` / ``pool_goal``.
+    v0, radius, time_gap : float64[n]
+        Desired speed [m/s], radius [m], time gap T [s].
+    arrived_goal, arrived_step : int32[n]
+        Set for agents that arrive: goal label reached, and the step (1-based, within this call).
+    pool_dist : float32[m]
+        Navigation fields (travel cost [m]) stored flat, row-major per field.
+    pool_goal : int16[m]
+        Goal label of each field cell, -1 where the cell is not a goal.
+    fl_nx, fl_ny : int64[f]; fl_x0, fl_y0, fl_shift : float64[f]
+        Grid shape and origin [m] of each floor, and where the floor sits in the world frame
+        along x [m].
+    cell_m : float
+        Grid cell size [m].
+    seg : float64[k, 4]
+        Wall segments (x1, y1, x2, y2) in the world frame [m].
+    bk_start, bk_items, bk_x0, bk_y0, bk_size, bk_nx, bk_ny
+        Wall buckets: segments of bucket b are ``bk_items[bk_start[b]:bk_start[b + 1]]``.
+    cl_x0, cl_y0, cl_nx, cl_ny
+        Cell list: origin [m] and number of cells (cells are ``cutoff_m / 2`` wide; with
+        ``periodic_x_m > 0`` the cells in x are ``periodic_x_m / cl_nx`` wide).
+    periodic_x_m : float
+        0, or the period of a corridor periodic in x (one floor only; x wraps to [0, L)) [m].
+    a_n, d_n, a_w, d_w : float
+        Neighbour and wall repulsion strength [1] and range [m].
+    cutoff_m : float
+        Neighbours and walls farther than this are ignored [m].
+    dt_s : float
+        Time step [s].
+    n_steps : int
+        Most steps to take.
+    stop_on_arrival : bool
+        Return after the first step in which someone arrived.
+    n_threads : int
+        Size of the per-thread scratch (``numba.config.NUMBA_NUM_THREADS``).
+
+    Returns
+    -------
+    int
+        Steps taken.
+    """
+    n = pos.shape[0]
+    na = 0
+    for i in range(n):
+        if active[i]:
+            na += 1
+            arrived_goal[i] = -1
+            arrived_step[i] = 0
+    act = np.empty(na, np.int64)
+    k = 0
+    for i in range(n):
+        if active[i]:
+            act[k] = i
+            k += 1
+    ncell = cl_nx * cl_ny
+    periodic = periodic_x_m > 0.0
+    if periodic:
+        csx = periodic_x_m / cl_nx
+    else:
+        csx = 0.5 * cutoff_m
+    csy = 0.5 * cutoff_m
+    counts = np.zeros(ncell + 1, np.int64)
+    start = np.zeros(ncell + 1, np.int64)
+    cell = np.empty(na, np.int64)
+    sidx = np.empty(na, np.int64)
+    sx = np.empty(na)
+    sy = np.empty(na)
+    srad = np.empty(na)
+    wxa = np.empty(na)
+    wya = np.empty(na)
+    ndx = np.empty(n)
+    ndy = np.empty(n)
+    nsp = np.empty(n)
+    maxb = 1
+    for b in range(bk_start.shape[0] - 1):
+        maxb = max(maxb, bk_start[b + 1] - bk_start[b])
+    scratch = np.empty((n_threads, maxb), np.int64)
+    cut2 = cutoff_m * cutoff_m
+    steps = 0
+    for step in range(n_steps):
+        if na == 0:
+            break
+        # ---- cell list (serial counting sort: deterministic order)
+        for c in range(ncell + 1):
+            counts[c] = 0
+        for k in range(na):
+            i = act[k]
+            wx = pos[i, 0] + fl_shift[floor[i]]
+            wy = pos[i, 1]
+            if periodic:
+                wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
+            wxa[k] = wx
+            wya[k] = wy
+            cx = int(np.floor((wx - cl_x0) / csx))
+            cy = int(np.floor((wy - cl_y0) / csy))
+            cx = min(max(cx, 0), cl_nx - 1)
+            cy = min(max(cy, 0), cl_ny - 1)
+            cell[k] = cy * cl_nx + cx
+            counts[cell[k]] += 1
+        acc = 0
+        for c in range(ncell):
+            start[c] = acc
+            acc += counts[c]
+            counts[c] = 0
+        start[ncell] = acc
+        for k in range(na):
+            c = cell[k]
+            s = start[c] + counts[c]
+            counts[c] += 1
+            i = act[k]
+            sidx[s] = i
+            sx[s] = wxa[k]
+            sy[s] = wya[k]
+            srad[s] = radius[i]
+        # ---- new directions and speeds from the old positions
+        for k in prange(na):
+            tid = numba.get_thread_id()
+            local = scratch[tid]
+            i = sidx[k]
+            wx = sx[k]
+            wy = sy[k]
+            ri = srad[k]
+            f = floor[i]
+            px = pos[i, 0]
+            py = pos[i, 1]
+            ex, ey = field_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
+                                     cell_m)
+            shrink = 1.0
+            if patience_s > 0.0 and stuck_s[i] >= patience_s:
+                shrink = squeeze
+                qx, qy = descent_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
+                                           cell_m)
+                if qx != 0.0 or qy != 0.0:
+                    ex = qx
+                    ey = qy
+                ang = turn_rad * turn_sign(seed, i, int(stuck_s[i] / patience_s))
+                ca = np.cos(ang)
+                sa = np.sin(ang)
+                ex, ey = ca * ex - sa * ey, sa * ex + ca * ey
+            # walls: repulsion and the local list used for line of sight
+            nloc = 0
+            bx = int(np.floor((wx - bk_x0) / bk_size))
+            by = int(np.floor((wy - bk_y0) / bk_size))
+            if bx >= 0 and bx < bk_nx and by >= 0 and by < bk_ny:
+                b = by * bk_nx + bx
+                for q in range(bk_start[b], bk_start[b + 1]):
+                    sg = bk_items[q]
+                    qx, qy = _seg_closest(wx, wy, seg[sg, 0], seg[sg, 1], seg[sg, 2], seg[sg, 3])
+                    vx = qx - wx
+                    vy = qy - wy
+                    dd = vx * vx + vy * vy
+                    if dd >= cut2:
+                        continue
+                    local[nloc] = sg
+                    nloc += 1
+                    dw = np.sqrt(dd)
+                    if dw > 1e-12:
+                        z = (ri - dw) / d_w
+                        if z > -700.0:
+                            mag = -a_w * np.exp(z) / dw
+                            ex += mag * vx
+                            ey += mag * vy
+            # neighbours: repulsion (cells of cutoff/2, two rings)
+            cx = int(np.floor((wx - cl_x0) / csx))
+            cy = int(np.floor((wy - cl_y0) / csy))
+            cx = min(max(cx, 0), cl_nx - 1)
+            cy = min(max(cy, 0), cl_ny - 1)
+            smin = INF
+            for pas in range(2):
+                if pas == 1:
+                    norm = np.sqrt(ex * ex + ey * ey)
+                    if norm > 0.0:
+                        ex = ex / norm
+                        ey = ey / norm
+                    else:
+                        ex = orient[i, 0]
+                        ey = orient[i, 1]
+                for yy in range(cy - 2, cy + 3):
+                    if yy < 0 or yy >= cl_ny:
+                        continue
+                    for part in range(2):
+                        lo = cx - 2
+                        hi = cx + 2
+                        if periodic:
+                            if part == 0:
+                                if lo < 0:
+                                    lo = lo + cl_nx
+                                    hi = cl_nx - 1
+                                elif hi >= cl_nx:
+                                    hi = cl_nx - 1
+                            else:
+                                if cx - 2 < 0:
+                                    lo = 0
+                                    hi = cx + 2
+                                elif cx + 2 >= cl_nx:
+                                    lo = 0
+                                    hi = cx + 2 - cl_nx
+                                else:
+                                    continue
+                        else:
+                            if part == 1:
+                                continue
+                            lo = max(lo, 0)
+                            hi = min(hi, cl_nx - 1)
+                        m0 = start[yy * cl_nx + lo]
+                        m1 = start[yy * cl_nx + hi + 1]
+                        for m in range(m0, m1):
+                            if m == k:
+                                continue
+                            dx = sx[m] - wx
+                            dy = sy[m] - wy
+                            if periodic:
+                                dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
+                            d2 = dx * dx + dy * dy
+                            if d2 > cut2 or d2 < 1e-18:
+                                continue
+                            ll = ri + srad[m]
+                            if pas == 0:
+                                if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
+                                    continue
+                                dist = np.sqrt(d2)
+                                mag = -a_n * np.exp((ll - dist) / d_n) / dist
+                                ex += mag * dx
+                                ey += mag * dy
+                            else:
+                                ll = ll * shrink
+                                if ex * dx + ey * dy < 0.0:
+                                    continue
+                                if abs(-ey * dx + ex * dy) > ll:
+                                    continue
+                                s = np.sqrt(d2) - ll
+                                if s < smin:
+                                    if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
+                                        continue
+                                    smin = s
+            sp = smin / time_gap[i]
+            if sp < 0.0:
+                sp = 0.0
+            if sp > v0[i]:
+                sp = v0[i]
+            ndx[i] = ex
+            ndy[i] = ey
+            nsp[i] = sp
+        # ---- move, wrap, arrive
+        narr = 0
+        for k in prange(na):
+            i = act[k]
+            vx = ndx[i] * nsp[i]
+            vy = ndy[i] * nsp[i]
+            vel[i, 0] = vx
+            vel[i, 1] = vy
+            orient[i, 0] = ndx[i]
+            orient[i, 1] = ndy[i]
+            x = pos[i, 0] + vx * dt_s
+            y = pos[i, 1] + vy * dt_s
+            if periodic:
+                xw = x - periodic_x_m * np.floor(x / periodic_x_m)
+                if xw != x:
+                    best_d[i] = INF  # a new lap: the field value jumps back up
+                x = xw
+            pos[i, 0] = x
+            pos[i, 1] = y
+            f = floor[i]
+            gj = int(np.floor((x - fl_x0[f]) / cell_m))
+            gi = int(np.floor((y - fl_y0[f]) / cell_m))
+            stuck_s[i] += dt_s
+            if gi >= 0 and gi < fl_ny[f] and gj >= 0 and gj < fl_nx[f]:
+                dval = pool_dist[field_base[i] + gi * fl_nx[f] + gj]
+                if dval < best_d[i] - progress_m:
+                    best_d[i] = dval
+                    stuck_s[i] = 0.0
+                g = pool_goal[field_base[i] + gi * fl_nx[f] + gj]
+                if g >= 0:
+                    arrived_goal[i] = g
+                    arrived_step[i] = step + 1
+                    narr += 1
+        steps = step + 1
+        if narr > 0:
+            kk = 0
+            for k in range(na):
+                i = act[k]
+                if arrived_step[i] == step + 1:
+                    active[i] = False
+                    vel[i, 0] = 0.0
+                    vel[i, 1] = 0.0
+                else:
+                    act[kk] = i
+                    kk += 1
+            na = kk
+            if stop_on_arrival:
+                break
+    return steps
