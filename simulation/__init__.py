@@ -23,3 +23,29 @@ __all__: list[str] = [
     "run_evacuation",
     "write_outputs",
 ]
+
+# library day (issue 4): imported on first use, so mesa, simpy and pandas stay out of `import simulation`
+__all__ += [
+    "DayResult",
+    "GridWalker",
+    "LibraryDay",
+    "Place",
+    "WalkResult",
+    "Walker",
+    "ZonePhysics",
+    "compute_kpis",
+    "erlang_c_wait",
+    "run_day",
+]
+
+_LAZY = {"DayResult": "day", "LibraryDay": "day", "run_day": "day", "GridWalker": "model.walker",
+         "Place": "model.walker", "WalkResult": "model.walker", "Walker": "model.walker",
+         "ZonePhysics": "physics", "compute_kpis": "kpis", "erlang_c_wait": "services"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'simulation' has no attribute '{name}'")
