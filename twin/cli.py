@@ -328,11 +328,15 @@ def evacuate(
     s = result.summary
     t = s["evacuation_time_s"]
     head = Table(title=f"evacuation of {s['name']}" + (f", variant {variant}" if variant else ""))
-    for col in ("people", "seated", "standing", "out", "left inside", "no way out", "evacuation time s",
-                "peak density /m2"):
-        head.add_column(col, justify="right")
-    head.add_row(str(s["people"]), str(s["seated"]), str(s["standing"]), str(s["evacuated"]), str(s["remaining"]),
-                 str(s["trapped"]), "-" if t is None else f"{t:.1f}", f"{s['peak_density']['per_m2']:.2f}")
+    head.add_column("")
+    head.add_column("value", justify="right")
+    for label, value in (("people (seated + standing)", f"{s['people']} ({s['seated']} + {s['standing']})"),
+                         ("out", str(s["evacuated"])), ("still inside at the end", str(s["remaining"])),
+                         ("with no way out", str(s["trapped"])),
+                         ("evacuation time s", "-" if t is None else f"{t:.1f}"),
+                         ("peak density /m2", f"{s['peak_density']['per_m2']:.2f} on {s['peak_density']['floor']}"),
+                         ("blocked exits", ", ".join(s["blocked_exits"]) or "none")):
+        head.add_row(label, value)
     out.print(head)
     floors = Table(title="floors")
     for col in ("floor", "people", "cleared at s", "peak density /m2"):
@@ -341,7 +345,7 @@ def evacuate(
         floors.add_row(fid, str(f["people"]), f"{f['cleared_s']:.1f}", f"{f['peak_density_per_m2']:.2f}")
     out.print(floors)
     exits = Table(title="exits")
-    for col in ("exit", "floor", "width m", "people", "first s", "last s", "mean flow /s", "peak flow /(m s)"):
+    for col in ("exit", "floor", "width m", "out", "first s", "last s", "flow /s", "peak /(m s)"):
         exits.add_column(col, justify="right" if col != "exit" else "left")
     for eid, e in s["exits"].items():
         exits.add_row(eid + (" (blocked)" if e["blocked"] else ""), e["floor"], f"{e['width_m']:g}", str(e["count"]),
