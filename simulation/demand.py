@@ -199,7 +199,10 @@ class VisitorType(Strict):
     help_p: float = Field(0.0, ge=0, le=1, description="probability of a question at a staffed desk")
     self_service_p: float = Field(0.85, ge=0, le=1, description="loans/returns at a kiosk when both exist")
     breaks_per_h: float = Field(0.0, ge=0, description="breaks (restroom, cafe) per hour seated [1/h]")
-    break_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=480, sd_s=240))
+    break_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=900, sd_s=450),
+                                  description="a cafe break, away from the seat [s] (typical)")
+    restroom_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=240, sd_s=120),
+                                     description="a restroom break, away from the seat [s] (typical)")
     cafe_p: float = Field(0.3, ge=0, le=1, description="share of breaks at a cafe (when there is one)")
     search_s: float = Field(300.0, ge=0, description="time spent looking for a seat before giving up [s]")
     speed_m_s: Distribution = Field(default_factory=lambda: Distribution(dist="normal", mean_s=1.34, sd_s=0.26,

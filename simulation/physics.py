@@ -10,7 +10,8 @@ The scenario's ``physics`` section (all optional; defaults below are cited)::
       step_s: 60
       outdoor: {co2_ppm: 420, temperature_c: 12, amplitude_c: 5, rh_pct: 60, solar_peak_w_m2: 400}
       co2_l_s_per_person: 0.0054
-      ventilation: {mode: design, people_l_s: 2.5, area_l_s_m2: 0.6, design_people_m2: 0.1}
+      ventilation: {mode: design, people_l_s: 2.5, area_l_s_m2: 0.6, design_people_m2: 0.1,
+                    by_kind: {cafe: {people_l_s: 3.8, area_l_s_m2: 0.9, design_people_m2: 1.0}}}
       thermal: {mass_j_m2k: 165000, u_wall_w_m2k: 0.35, window_ratio: 0.4}
       hvac: {heating_setpoint_c: 20, cooling_setpoint_c: 26, heating_w_m2: 80, cooling_w_m2: 80}
       lighting: {w_m2: 14}
@@ -260,13 +261,43 @@ class OutdoorSpec(Strict):
     sunset_h: float = Field(18.0, gt=0, le=24)
 
 
+class KindRates(Strict):
+    """ASHRAE 62.1 breathing-zone rates of one kind of space."""
+
+    people_l_s: float = Field(ge=0, description="Rp [L/s per person]")
+    area_l_s_m2: float = Field(ge=0, description="Ra [L/s per m2]")
+    design_people_m2: float = Field(ge=0, description="default occupant density [persons/m2]")
+
+
+#: ASHRAE 62.1-2019 Table 6.2.2.1 rates for the zone kinds that are not library space: cafe
+#: (cafeteria/fast-food dining), computer lab, event space (multiuse assembly), office (office
+#: space), circulation (corridors), entrance (lobbies/prefunction), group study (conference/meeting);
+#: restrooms by their exhaust (Table 6.5: 25 L/s per water closet or urinal, about one per 4 m2, typical).
+ASHRAE_RATES_BY_KIND: dict[str, dict[str, float]] = {
+    "cafe": {"people_l_s": 3.8, "area_l_s_m2": 0.9, "design_people_m2": 1.0},
+    "computer_lab": {"people_l_s": 5.0, "area_l_s_m2": 0.6, "design_people_m2": 0.25},
+    "event_space": {"people_l_s": 3.8, "area_l_s_m2": 0.3, "design_people_m2": 1.0},
+    "office": {"people_l_s": 2.5, "area_l_s_m2": 0.3, "design_people_m2": 0.05},
+    "circulation": {"people_l_s": 0.0, "area_l_s_m2": 0.3, "design_people_m2": 0.0},
+    "entrance": {"people_l_s": 3.8, "area_l_s_m2": 0.3, "design_people_m2": 0.3},
+    "group_study": {"people_l_s": 2.5, "area_l_s_m2": 0.3, "design_people_m2": 0.5},
+    "restroom": {"people_l_s": 0.0, "area_l_s_m2": 6.0, "design_people_m2": 0.0},
+}
+
+
 class VentilationSpec(Strict):
-    """Outdoor air: ``design`` (ASHRAE 62.1 at design occupancy), ``dcv`` (at actual occupancy) or ``fixed``."""
+    """Outdoor air: ``design`` (ASHRAE 62.1 at design occupancy), ``dcv`` (at actual occupancy) or ``fixed``.
+
+    ``people_l_s``, ``area_l_s_m2`` and ``design_people_m2`` are the library rates; ``by_kind``
+    gives other kinds of space their own.
+    """
 
     mode: Literal["design", "dcv", "fixed"] = "design"
     people_l_s: float = Field(2.5, ge=0, description="Rp [L/s per person] (ASHRAE 62.1, libraries)")
     area_l_s_m2: float = Field(0.6, ge=0, description="Ra [L/s per m2] (ASHRAE 62.1, libraries)")
     design_people_m2: float = Field(0.10, ge=0, description="design occupancy [persons/m2] (62.1 default)")
+    by_kind: dict[str, KindRates] = Field(default_factory=lambda: {k: KindRates(**v)
+                                                                   for k, v in ASHRAE_RATES_BY_KIND.items()})
     fixed_l_s_m2: float = Field(1.5, ge=0, description="outdoor air in 'fixed' mode [L/s per m2]")
     infiltration_ach: float = Field(0.2, ge=0, le=5, description="air changes per hour when off (typical)")
     heat_recovery: float = Field(0.0, ge=0, lt=1, description="heat recovery efficiency of the air handler")
@@ -502,8 +533,12 @@ class ZonePhysics:
         kinds = g.kinds
         self.fixed_vent = np.array([np.nan if (o := spec.zones.get(z)) is None or o.ventilation_l_s is None
                                     else o.ventilation_l_s for z in g.zone_ids])
-        self.design_vent = ashrae_ventilation_l_s(vent.design_people_m2 * g.area_m2, g.area_m2,
-                                                  people_l_s=vent.people_l_s, area_l_s_m2=vent.area_l_s_m2)
+        lib = KindRates(people_l_s=vent.people_l_s, area_l_s_m2=vent.area_l_s_m2,
+                        design_people_m2=vent.design_people_m2)
+        rates = [vent.by_kind.get(k, lib) for k in kinds]
+        self.rp = np.array([r.people_l_s for r in rates])
+        self.ra = np.array([r.area_l_s_m2 for r in rates])
+        self.design_vent = self.rp * np.array([r.design_people_m2 for r in rates]) * g.area_m2 + self.ra * g.area_m2
         self.heat_set = np.array([o.heating_setpoint_c if (o := spec.zones.get(z)) is not None
                                   and o.heating_setpoint_c is not None else hv.heating_setpoint_c for z in g.zone_ids])
         self.cool_set = np.array([o.cooling_setpoint_c if (o := spec.zones.get(z)) is not None
@@ -541,7 +576,7 @@ class ZonePhysics:
         if v.mode == "design":
             q = self.design_vent.copy()
         elif v.mode == "dcv":
-            q = ashrae_ventilation_l_s(people, g.area_m2, people_l_s=v.people_l_s, area_l_s_m2=v.area_l_s_m2)
+            q = self.rp * people + self.ra * g.area_m2
         else:
             q = v.fixed_l_s_m2 * g.area_m2
         q = np.where(np.isnan(self.fixed_vent), q, self.fixed_vent)

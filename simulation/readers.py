@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -80,11 +80,12 @@ class Plan:
 
 
 def break_schedule(stay_s: float, breaks_per_h: float, break_s: Any, cafe_p: float,
-                   rng: np.random.Generator) -> tuple[tuple[float, float, str], ...]:
+                   rng: np.random.Generator, restroom_s: Any = None) -> tuple[tuple[float, float, str], ...]:
     """Breaks during a stay: (start offset [s], length [s], ``cafe`` or ``restroom``).
 
-    Break starts form a Poisson process of rate ``breaks_per_h`` over the stay; a break that
-    would overlap the previous one starts after it.
+    Break starts form a Poisson process of rate ``breaks_per_h`` over the stay; a share ``cafe_p``
+    go to a cafe (length from ``break_s``), the others to a restroom (from ``restroom_s``, or
+    ``break_s`` when not given); a break that would overlap the previous one starts after it.
     """
     if breaks_per_h <= 0 or stay_s <= 0:
         return ()
@@ -92,8 +93,11 @@ def break_schedule(stay_s: float, breaks_per_h: float, break_s: Any, cafe_p: flo
     if n == 0:
         return ()
     starts = np.sort(rng.uniform(0.0, stay_s, n))
+    cafe = rng.random(n) < cafe_p
     lengths = np.atleast_1d(break_s.sample(rng, n))
-    where = np.where(rng.random(n) < cafe_p, "cafe", "restroom")
+    if restroom_s is not None:
+        lengths = np.where(cafe, lengths, np.atleast_1d(restroom_s.sample(rng, n)))
+    where = np.where(cafe, "cafe", "restroom")
     out = []
     free_from = 0.0
     for s, d, w in zip(starts, lengths, where, strict=True):
@@ -140,7 +144,7 @@ def plan_visit(vt: VisitorType, rng: np.random.Generator, *, subjects: Sequence[
     group_room = has_group_rooms and rng.random() < vt.group_room_p
     if group_room or rng.random() < vt.seat_p:
         stay = float(vt.stay_s.sample(rng))
-        breaks = break_schedule(stay, vt.breaks_per_h, vt.break_s, vt.cafe_p, rng)
+        breaks = break_schedule(stay, vt.breaks_per_h, vt.break_s, vt.cafe_p, rng, vt.restroom_s)
         steps.append(Step("group" if group_room else "seat", duration_s=stay, breaks=breaks))
     if rng.random() < vt.borrow_p:
         steps.append(Step("service", task="borrow"))
@@ -394,8 +398,13 @@ class Party:
             day.log("service_skipped", self, ref=task)
             return
         yield from self.walk(day, day.service_place(svc))
+        yield from self._use(day, svc, task)
+
+    def _use(self, day: LibraryDay, svc: Any, task: str,
+             patience_s: float = math.inf) -> Generator[simpy.Event, Any, None]:
+        """Queue at a service (until the closing call at most) and be served, logging each stage."""
         day.log("service_queue", self, ref=svc.id, value=float(svc.queue_length))
-        got = yield from svc.serve(task, day.rng, patience_s=self.call_s - day.env.now,
+        got = yield from svc.serve(task, day.rng, patience_s=min(patience_s, self.call_s - day.env.now),
                                    on_start=lambda w: day.log("service_start", self, ref=svc.id, value=w))
         if got is None:
             day.log("service_reneged", self, ref=svc.id, value=0.0)
@@ -425,6 +434,8 @@ class Party:
         env = day.env
         room = day.book_room(self, step.duration_s) if step.kind == "group" else None
         if room is not None:
+            # the booking is for at most the room's longest booking, from now
+            step = replace(step, duration_s=min(step.duration_s, room.until_s - env.now))
             place = day.room_place(room)
             yield from self.walk(day, place)
             seats = day.room_seats(room, self)
@@ -469,8 +480,8 @@ class Party:
             yield from self.walk(day, target)
             if where == "cafe":
                 svc = day.cafe_at(target)
-                if svc is not None:
-                    yield from svc.serve("cafe", day.rng, patience_s=self.call_s - env.now)
+                if svc is not None:  # queue no longer than the break was to last
+                    yield from self._use(day, svc, "cafe", patience_s=length)
             yield env.timeout(self._left_s(day, length))
             yield from self.walk(day, home)
             day.log("break_end", self, ref=target.ref)

@@ -66,6 +66,8 @@ XY = tuple[float, float]
 GROUP_ROOM_MAX_M2 = 60.0
 #: Floor area per person of a group room without seats [m2] (typical meeting-room density).
 GROUP_ROOM_M2_PER_PERSON = 2.5
+#: Cafe floor area per server at the counter [m2] (typical).
+CAFE_M2_PER_SERVER = 100.0
 
 
 # --------------------------------------------------------------------------- queueing formulas
@@ -155,7 +157,7 @@ class KioskSpec(Strict):
 class CafeSpec(Strict):
     zone: Name
     id: Name | None = None
-    servers: int = Field(1, ge=1, le=20)
+    servers: int | None = Field(None, ge=1, le=20, description="default: one per 100 m2 of cafe (typical)")
     at: tuple[float, float] | None = None
     service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(90, 60)))
 
@@ -417,8 +419,9 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
                         and building.zone(cs.zone).polygon.intersects(o.polygon)]
             c = counters[0].polygon.centroid if counters else building.zone(cs.zone).polygon.representative_point()
             xy = (float(c.x), float(c.y))
+        servers = cs.servers or max(1, math.ceil(building.zone(cs.zone).area_m2 / CAFE_M2_PER_SERVER))
         cafes.append(ServicePoint(cs.id or cs.zone, "cafe", fl, cs.zone, (float(xy[0]), float(xy[1])), ("cafe",),
-                                  {"cafe": cs.service_s}, cs.servers))
+                                  {"cafe": cs.service_s}, servers))
 
     seats_in: dict[str, list[str]] = {}
     for s in building.seats:

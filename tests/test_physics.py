@@ -32,6 +32,22 @@ def test_ashrae_62_1_library_rates() -> None:
     assert float(ashrae_ventilation_l_s(10, 100)) == pytest.approx(85.0)
 
 
+def test_design_ventilation_uses_the_rates_of_each_kind_of_space() -> None:
+    b = load_building(SCENARIOS / "central-library.yaml", check_reach=False)
+    zp = ZonePhysics(b, PhysicsSpec())
+    cafe, reading = zp.index["cafe-G"], zp.index["reading-L1"]
+    a_cafe, a_read = zp.geo.area_m2[cafe], zp.geo.area_m2[reading]
+    assert a_cafe == pytest.approx(16 * 17)
+    # cafeteria: 3.8 L/s per person at 100 per 100 m2, plus 0.9 L/s per m2 (ASHRAE 62.1 Table 6.2.2.1)
+    assert zp.design_vent[cafe] == pytest.approx((3.8 * 1.0 + 0.9) * a_cafe)
+    # library: 2.5 L/s per person at 10 per 100 m2, plus 0.6 L/s per m2
+    assert zp.design_vent[reading] == pytest.approx((2.5 * 0.1 + 0.6) * a_read)
+    n = np.zeros(len(zp.index))
+    assert zp.ventilation_l_s(n, hvac_on=True)[reading] == pytest.approx(zp.design_vent[reading])
+    # off hours: infiltration only (0.2 air changes an hour)
+    assert zp.ventilation_l_s(n, hvac_on=False)[reading] == pytest.approx(0.2 * zp.geo.volume_m3[reading] / 3.6)
+
+
 def test_co2_steady_state_formula() -> None:
     # 30 people, 180 L/s, 0.0054 L/s each: 420 + 1e6 x 0.162 / 180 = 1320 ppm
     assert float(co2_steady_state_ppm(30, 180.0)) == pytest.approx(1320.0)
