@@ -50,6 +50,29 @@ def test_littles_law_holds_within_3_percent(day: DayResult) -> None:
         assert terms["mean_in_building"] == pytest.approx(terms["lambda_w"], rel=0.03)
 
 
+def test_littles_law_holds_in_each_zone(day: DayResult) -> None:
+    """Per zone: mean readers from the zone table = (time each party spent there x its size) / day,
+    with the stays rebuilt from the journeys (arrival at the gate, each walk's destination, leaving)."""
+    ev = day.events.sort_values("t_s", kind="stable")
+    person_s: dict[str, float] = {}
+    for _, g in ev.loc[ev["event"].isin(["arrive", "walk", "leave"])].groupby("party"):
+        first = g.iloc[0]
+        assert first["event"] == "arrive"
+        size = int((g["event"] == "arrive").sum())
+        zone, since = first["zone_id"], first["t_s"]
+        for _, row in g.iloc[1:].iterrows():
+            if row["event"] == "arrive":
+                continue
+            person_s[zone] = person_s.get(zone, 0.0) + (row["t_s"] - since) * size
+            if row["event"] == "leave":
+                break
+            zone, since = row["zone_id"], row["t_s"]
+    table = day.zones.groupby("zone_id")["readers"].mean()
+    assert set(person_s) == {"hall", "reading"}
+    for zone, total in person_s.items():
+        assert table[zone] == pytest.approx(total / 86400.0, rel=0.03)
+
+
 def test_everyone_who_came_left_by_closing_through_balanced_counters(day: DayResult) -> None:
     ev = day.events
     arrive = ev.loc[ev["event"] == "arrive"].set_index("reader")["t_s"]
