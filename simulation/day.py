@@ -66,7 +66,7 @@ from .model.walker import (
     zone_places,
 )
 from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
-from .readers import Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -274,7 +274,7 @@ class LibraryDay:
         room_seats = [s for r in self.layout.group_rooms for s in r.seat_ids]
         self.seats = SeatBook(building, reserved=room_seats)
         self.seat_zone = np.array([self.zidx[z] for z in self.seats.zone_ids], dtype=np.int64)
-        self.seat_computer = self.seats.attrs[:, 4]
+        self.seat_computer = self.seats.attrs[:, SEAT_ATTRS.index("computer")]
 
         # services
         self.services: dict[str, Service] = {}
