@@ -14,6 +14,8 @@ broker holds the messages, instead of this process eating memory.
 
 from __future__ import annotations
 
+import collections
+import functools
 import queue
 import signal
 import socket
@@ -94,6 +96,7 @@ class IngestStats:
     statuses: int
     batches: int
     queue_depth: int
+    peak_queue_depth: int
     connected: bool
     protocol: str
     reconnects: int
@@ -102,25 +105,39 @@ class IngestStats:
     uptime_s: float
 
 
-class _DeadLetters:
-    """Rejections of the current batch: sampled rows plus exact counts per (branch, device, reason)."""
+class _Sampler:
+    """How many dead-letter rows each (branch, device) may still keep in the current minute."""
 
-    def __init__(self, payload_cap: int, per_minute: int) -> None:
-        self.payload_cap = payload_cap
+    def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self.cols: dict[str, list[Any]] = {n: [] for n in DEAD_LETTER_SCHEMA.names}
-        self.counts: dict[tuple[str, str, str], list[float]] = {}
         self._window = -1
         self._kept: dict[tuple[str, str], int] = {}
+
+    def keep(self, key: tuple[str, str], received: float) -> bool:
+        window = int(received // 60)
+        if window != self._window:
+            self._window = window
+            self._kept.clear()
+        kept = self._kept.get(key, 0)
+        if kept >= self.per_minute:
+            return False
+        self._kept[key] = kept + 1
+        return True
+
+
+class _DeadLetters:
+    """Rejections of one batch: sampled rows plus exact counts per (branch, device, reason)."""
+
+    def __init__(self, payload_cap: int, sampler: _Sampler) -> None:
+        self.payload_cap = payload_cap
+        self.sampler = sampler
+        self.cols: dict[str, list[Any]] = {n: [] for n in DEAD_LETTER_SCHEMA.names}
+        self.counts: dict[tuple[str, str, str], list[float]] = {}
 
     def __len__(self) -> int:
         return len(self.cols["reason"])
 
     def add(self, topic: str, payload: bytes, outcome: Outcome, received: float, key: tuple[str, str]) -> None:
-        window = int(received // 60)
-        if window != self._window:
-            self._window = window
-            self._kept.clear()
         for rej in outcome.rejections:
             ck = (key[0], key[1], rej.reason.value)
             c = self.counts.get(ck)
@@ -129,10 +146,8 @@ class _DeadLetters:
             else:
                 c[0] += 1
                 c[2] = received
-            kept = self._kept.get(key, 0)
-            if kept >= self.per_minute:
+            if not self.sampler.keep(key, received):
                 continue
-            self._kept[key] = kept + 1
             col = self.cols
             col["received"].append(received)
             col["topic"].append(topic)
@@ -152,11 +167,6 @@ class _DeadLetters:
             "count": [int(self.counts[k][0]) for k in keys], "first_received": [self.counts[k][1] for k in keys],
             "last_received": [self.counts[k][2] for k in keys]}, schema=REJECTION_COUNT_SCHEMA)
         return rows, counts
-
-    def clear(self) -> None:
-        for v in self.cols.values():
-            v.clear()
-        self.counts.clear()
 
 
 class Ingest:
@@ -186,13 +196,23 @@ class Ingest:
         self.on_commit = on_commit
         self.validator = Validator(registry, self.config.limits)
         self.client_id = self.config.resolved_client_id()
-        self._queue: queue.Queue[tuple[paho.MQTTMessage, int]] = queue.Queue(maxsize=2 * self.config.receive_maximum)
+        # a deque: append and popleft are atomic and far cheaper than queue.Queue; the worker sleeps on
+        # _wake only when the deque is empty (and says so in _waiting)
+        self._queue: collections.deque[tuple[paho.MQTTMessage, int]] = collections.deque()
+        self._max_queue = 2 * self.config.receive_maximum
+        self._peak_queue = 0
+        self._wake = threading.Event()
+        self._waiting = False
         topic = shared(self.config.share, SUBSCRIPTION) if self.config.share else SUBSCRIPTION
         self.subscription = Subscription(broker, client_id=self.client_id, topics=[topic], handler=self._enqueue,
                                          receive_maximum=self.config.receive_maximum,
                                          session_expiry_s=self.config.session_expiry_s)
         self._stopping = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._dead = threading.Event()  # a thread has stopped for good: the others stop too
+        self._commits: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)  # validated, awaiting commit
+        self._writing = False
+        self._validator: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self._started = time.monotonic()
         self.error: BaseException | None = None
         # counters (written by the worker only)
@@ -208,11 +228,41 @@ class Ingest:
         self._last_error: str | None = None
 
     def _enqueue(self, msg: paho.MQTTMessage, generation: int) -> None:
-        self._queue.put((msg, generation))
+        q = self._queue
+        # MQTT 5 flow control (Receive Maximum) keeps the queue under the bound; a 3.1.1 broker may not:
+        # then hold paho's network thread, and TCP makes the broker wait
+        while len(q) >= self._max_queue and not self._stopping.is_set():
+            time.sleep(0.001)
+        q.append((msg, generation))
+        if len(q) > self._peak_queue:
+            self._peak_queue = len(q)
+        if self._waiting:
+            self._wake.set()
+
+    def _take(self, timeout_s: float) -> tuple[paho.MQTTMessage, int] | None:
+        """The next message, waiting up to ``timeout_s`` for one; None when none came."""
+        q = self._queue
+        try:
+            return q.popleft()
+        except IndexError:
+            pass
+        if timeout_s <= 0:
+            return None
+        self._wake.clear()
+        self._waiting = True
+        try:
+            if not q:  # look again after saying we wait: an append in between has set _wake or is seen here
+                self._wake.wait(timeout_s)
+        finally:
+            self._waiting = False
+        try:
+            return q.popleft()
+        except IndexError:
+            return None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
-        """Register the devices in the store, start the worker, connect and subscribe.
+        """Register the devices in the store, start the validator and writer threads, connect and subscribe.
 
         Raises
         ------
@@ -222,65 +272,82 @@ class Ingest:
         self.store.register_devices(self.registry.to_arrow())
         pa.array([0.0])  # pyarrow's first conversion imports pandas (a second or so): not inside a batch
         self._started = time.monotonic()
-        self._worker = threading.Thread(target=self._run, name="smartlib-ingest-worker", daemon=True)
-        self._worker.start()
+        self._validator = threading.Thread(target=self._guard, args=(self._validate_loop,),
+                                           name="smartlib-ingest-validator", daemon=True)
+        self._writer = threading.Thread(target=self._guard, args=(self._write_loop,), name="smartlib-ingest-writer",
+                                        daemon=True)
+        self._validator.start()
+        self._writer.start()
         try:
             self.subscription.start(timeout_s=self.config.connect_timeout_s)
         except BaseException:
-            self._stopping.set()
-            self._worker.join()
+            self.stop()
             raise
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Commit and acknowledge what was received, then disconnect (the session stays on the broker)."""
         self._stopping.set()
-        if self._worker is not None:
-            self._worker.join(timeout_s)
+        self._wake.set()
+        for t in (self._validator, self._writer):
+            if t is not None:
+                t.join(timeout_s)
         self.subscription.stop()
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return all(t is not None and t.is_alive() for t in (self._validator, self._writer))
 
     def stats(self) -> IngestStats:
         sub = self.subscription
         return IngestStats(
             messages=self._messages, records=self._records, inserted=self._inserted, duplicates=self._duplicates,
             rejected=self._rejected, dead_letter_rows=self._dead_rows, statuses=self._statuses,
-            batches=self._batches, queue_depth=self._queue.qsize(), connected=sub.connected, protocol=sub.protocol,
+            batches=self._batches, queue_depth=len(self._queue), peak_queue_depth=self._peak_queue,
+            connected=sub.connected, protocol=sub.protocol,
             reconnects=max(0, sub.connects - 1), store_errors=self._store_errors,
             last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started)
 
-    # ------------------------------------------------------------------ the worker
-    def _run(self) -> None:
+    # ------------------------------------------------------------------ the threads
+    def _guard(self, loop: Callable[[], None]) -> None:
         try:
-            self._loop()
+            loop()
         except BaseException as exc:  # a bug: stop taking messages; nothing unacknowledged is lost
             self.error = exc
-            self._last_error = f"ingest worker stopped: {type(exc).__name__}: {exc}"
+            self._last_error = f"ingest {loop.__name__.strip('_')} stopped: {type(exc).__name__}: {exc}"
             self._stopping.set()
+            self._dead.set()
 
-    def _loop(self) -> None:
+    def _hand_over(self, pending: _Pending | None) -> bool:
+        """Give a batch (or the end marker) to the writer; False when the writer has gone."""
+        while not self._dead.is_set():
+            try:
+                self._commits.put(pending, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _validate_loop(self) -> None:
+        """Take messages off the queue, validate them into batches, hand full or lingering batches to the writer."""
         cfg = self.config
         q = self._queue
+        take = self._take
         validate = self.validator.validate
         registry = self.registry
-        cols = Columns()
-        dead = _DeadLetters(cfg.dead_letter_payload_bytes, cfg.dead_letters_per_minute)
+        new_dead = functools.partial(_DeadLetters, cfg.dead_letter_payload_bytes, _Sampler(cfg.dead_letters_per_minute))
+        cols, dead = Columns(), new_dead()
         statuses: list[tuple[str, str, str, float]] = []
         acks: list[tuple[int, int]] = []
         first_at = 0.0
         n_msgs = 0
-        while True:
-            if n_msgs:
-                wait = first_at + cfg.linger_s - time.monotonic()
-            else:
+        while not self._dead.is_set():
+            if not n_msgs:
                 wait = 0.05
-            item: tuple[paho.MQTTMessage, int] | None
-            try:
-                item = q.get(timeout=wait) if wait > 0 else q.get_nowait()
-            except queue.Empty:
-                item = None
+            elif self._writer_busy():
+                wait = 0.002  # group commit: while the writer is busy, the batch keeps growing
+            else:
+                wait = first_at + cfg.linger_s - time.monotonic()
+            item = take(wait)
             while item is not None:
                 msg, generation = item
                 if n_msgs == 0:
@@ -305,61 +372,81 @@ class Ingest:
                 if len(cols) >= cfg.batch_records:
                     break
                 try:
-                    item = q.get_nowait()
-                except queue.Empty:
+                    item = q.popleft()
+                except IndexError:
                     item = None
             stopping = self._stopping.is_set()
-            if n_msgs and (len(cols) >= cfg.batch_records or time.monotonic() - first_at >= cfg.linger_s
-                           or (stopping and q.empty())):
-                if not self._flush(cols, dead, statuses, acks, n_msgs):
-                    return  # stopping while the store is down: leave the rest to the broker
-                n_msgs = 0
-            if stopping and n_msgs == 0 and q.empty():
+            if n_msgs and (len(cols) >= cfg.batch_records or (stopping and not q) or (
+                    time.monotonic() - first_at >= cfg.linger_s and not self._writer_busy())):
+                if not self._hand_over(_Pending.of(cols, dead, statuses, acks, n_msgs)):
+                    return
+                cols, dead, statuses, acks, n_msgs = Columns(), new_dead(), [], [], 0
+            if stopping and n_msgs == 0 and not q:
+                self._hand_over(None)
                 return
 
-    def _flush(self, cols: Columns, dead: _DeadLetters, statuses: list[tuple[str, str, str, float]],
-               acks: list[tuple[int, int]], n_msgs: int) -> bool:
-        readings = cols.to_arrow()
+    def _writer_busy(self) -> bool:
+        return self._writing or not self._commits.empty()
+
+    def _write_loop(self) -> None:
+        """Commit batches in order; acknowledge each batch's messages only after its commit."""
+        while True:
+            self._writing = False
+            pending = self._commits.get()
+            if pending is None:
+                return
+            self._writing = True
+            delay = 0.1
+            gave_up_at = None
+            while True:
+                try:
+                    result = self.store.write(pending.batch)
+                    break
+                except StoreUnavailableError as exc:
+                    self._store_errors += 1
+                    self._last_error = str(exc)
+                    if self._stopping.is_set():
+                        gave_up_at = gave_up_at or time.monotonic() + 5.0
+                        if time.monotonic() > gave_up_at:
+                            self._dead.set()  # stopping while the store is down: the broker keeps the rest
+                            return
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            committed_at = time.time()
+            self.subscription.ack_many(pending.acks)
+            readings = pending.batch.readings
+            self._messages += pending.messages
+            self._records += readings.num_rows
+            self._inserted += result.inserted
+            self._duplicates += result.duplicates
+            self._rejected += pending.rejected
+            self._dead_rows += result.dead_letters
+            self._statuses += pending.batch.statuses.num_rows
+            self._batches += 1
+            if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
+                self._last_error = None
+            if self.on_commit is not None:
+                self.on_commit(readings, result, committed_at)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A validated batch on its way to the writer, with the acknowledgements it releases."""
+
+    batch: Batch
+    acks: list[tuple[int, int]]
+    messages: int
+    rejected: int
+
+    @classmethod
+    def of(cls, cols: Columns, dead: _DeadLetters, statuses: list[tuple[str, str, str, float]],
+           acks: list[tuple[int, int]], n_msgs: int) -> _Pending:
         dl_rows, dl_counts = dead.tables()
         st = pa.table({"branch": [s[0] for s in statuses], "device": [s[1] for s in statuses],
                        "status": [s[2] for s in statuses], "time": [s[3] for s in statuses]}, schema=STATUS_SCHEMA)
-        batch = Batch(readings=readings, dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st)
-        delay = 0.1
-        gave_up_at = None
-        while True:
-            try:
-                result = self.store.write(batch)
-                break
-            except StoreUnavailableError as exc:
-                self._store_errors += 1
-                self._last_error = str(exc)
-                if self._stopping.is_set():
-                    gave_up_at = gave_up_at or time.monotonic() + 5.0
-                    if time.monotonic() > gave_up_at:
-                        return False
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        committed_at = time.time()
-        ack = self.subscription.ack
-        for generation, mid in acks:
-            ack(generation, mid)
-        self._messages += n_msgs
-        self._records += readings.num_rows
-        self._inserted += result.inserted
-        self._duplicates += result.duplicates
-        self._rejected += sum(int(c) for c in dl_counts.column("count").to_pylist())
-        self._dead_rows += result.dead_letters
-        self._statuses += len(statuses)
-        self._batches += 1
-        if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
-            self._last_error = None
-        if self.on_commit is not None:
-            self.on_commit(readings, result, committed_at)
-        cols.truncate(0)
-        dead.clear()
-        statuses.clear()
-        acks.clear()
-        return True
+        rejected = sum(int(c[0]) for c in dead.counts.values())
+        return cls(Batch(readings=cols.to_arrow(), dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st),
+                   acks, n_msgs, rejected)
 
 
 # ---------------------------------------------------------------------- the command
