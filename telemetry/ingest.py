@@ -32,7 +32,7 @@ import pyarrow as pa
 from .errors import StoreUnavailableError, TelemetryError
 from .mqtt import BrokerSettings, Subscription
 from .registry import DeviceRegistry
-from .senml import Columns, Limits, Outcome, Reason, Validator
+from .senml import Columns, Limits, Outcome, Reason, Rejection, Validator
 from .store.base import DEAD_LETTER_SCHEMA, REJECTION_COUNT_SCHEMA, STATUS_SCHEMA, Batch, Store, WriteResult
 from .topics import SUBSCRIPTION, shared
 
@@ -359,7 +359,11 @@ class Ingest:
                 except UnicodeDecodeError:
                     topic = msg._topic.decode("utf-8", "replace")
                 payload = bytes(msg.payload)
-                outcome = validate(topic, payload, received, cols)
+                try:
+                    outcome = validate(topic, payload, received, cols)
+                except Exception as exc:  # a validator bug: keep the message as a dead letter and go on
+                    outcome = Outcome(None, None, 0, (Rejection(
+                        Reason.INTERNAL_ERROR, f"validator failed: {type(exc).__name__}: {exc}"),))
                 if outcome.rejections:
                     b, d = outcome.branch or "", outcome.device or ""
                     if registry.get(b, d) is None:
@@ -392,7 +396,12 @@ class Ingest:
         """Commit batches in order; acknowledge each batch's messages only after its commit."""
         while True:
             self._writing = False
-            pending = self._commits.get()
+            try:
+                pending = self._commits.get(timeout=0.1)
+            except queue.Empty:
+                if self._dead.is_set():  # the validator has gone (a bug) and will send no end marker
+                    return
+                continue
             if pending is None:
                 return
             self._writing = True

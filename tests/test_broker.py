@@ -263,3 +263,42 @@ def test_smartlib_broker_command_runs_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_tls_options_are_passed_through_to_mosquitto_and_the_clients(tmp_path: Path) -> None:
+    import shutil
+
+    require(find_mosquitto() is not None, "Mosquitto (/usr/sbin/mosquitto)")
+    require(shutil.which("openssl") is not None, "openssl (to make a test certificate)")
+    cert, key = tmp_path / "broker.crt", tmp_path / "broker.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    from telemetry.broker import TLSFiles
+    from telemetry.mqtt import parse_broker_url
+
+    b = broker_from_options(workdir=tmp_path / "tls", tls=TLSFiles(str(cert), str(key)), env={})
+    assert isinstance(b, Mosquitto)
+    b.start()
+    try:
+        assert b.url.startswith("mqtts://")
+        settings = parse_broker_url(b.url, ca_file=cert, env={})  # verifies the certificate and host
+        assert settings.tls and settings.ca_file == str(cert)
+        store = open_store(str(tmp_path / "tls.duckdb"))
+        ing = Ingest(broker=settings, store=store, registry=telemetry_registry(),
+                     config=IngestConfig(client_id="tls-ingest"))
+        ing.start()
+        now = time.time()
+        msgs = [good_message(i, now) for i in range(10)]
+        publish_all(settings, [(tp, p) for tp, p, _ in msgs])
+        wait_for(lambda: ing.stats().messages >= 10, 20, "messages over TLS")
+        ing.stop()
+        assert stored_set(store) == {r for _, _, recs in msgs for r in recs}
+        store.close()
+        # without the CA the certificate is not trusted: a clear refusal, no hang
+        untrusted = Subscription(parse_broker_url(b.url, env={}), client_id="no-ca", topics=["x"],
+                                 handler=lambda m, g: None)
+        with pytest.raises(BrokerUnavailableError, match=r"TLS handshake failed|certificate"):
+            untrusted.start(timeout_s=3, v5=True)
+    finally:
+        b.close()

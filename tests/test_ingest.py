@@ -332,3 +332,31 @@ def test_the_queue_stays_bounded_and_a_small_window_still_drains_everything(brok
     # Mosquitto 2.0 keeps the client's window only roughly; the ingest's own bound holds
     assert 0 < ing.stats().peak_queue_depth <= 40
     store.close()
+
+
+def test_a_validator_failure_on_one_message_is_a_dead_letter_and_the_ingest_goes_on(
+        broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from telemetry.senml import Validator
+
+    real = Validator.validate
+
+    def fragile(self, topic, payload, received, out):  # type: ignore[no-untyped-def]
+        if payload == b'["poison"]':
+            raise RecursionError("simulated bug")
+        return real(self, topic, payload, received, out)
+
+    monkeypatch.setattr(Validator, "validate", fragile)
+    store = open_store(str(tmp_path / "poison.duckdb"))
+    ing = _ingest(broker, store)
+    now = time.time()
+    msgs = [good_message(i, now) for i in range(20)]
+    stream = [(tp, p) for tp, p, _ in msgs[:10]] + [("smartlib/v1/small/co2-reading/telemetry", b'["poison"]')] + \
+        [(tp, p) for tp, p, _ in msgs[10:]]
+    publish_all(broker.settings, stream)
+    wait_for(lambda: ing.stats().messages >= 21, 20, "all 21 messages")
+    assert ing.running and ing.error is None
+    ing.stop()
+    assert stored_set(store) == {r for _, _, recs in msgs for r in recs}
+    letters = store.dead_letters()
+    assert letters["reason"].tolist() == ["internal_error"] and "simulated bug" in letters["detail"].iloc[0]
+    store.close()
