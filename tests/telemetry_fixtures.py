@@ -305,7 +305,7 @@ class TestPublisher:
             assert info.is_published(), "the broker did not acknowledge a message in time"
 
     def close(self) -> None:
-        """Leave with a clean session (nothing left queued on the broker)."""
+        """Disconnect. Its session dies with the test's private broker (tests never share a broker)."""
         self.client.disconnect()
         self.client.loop_stop()
 
