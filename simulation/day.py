@@ -217,13 +217,14 @@ class LibraryDay:
     start
         First day (default: ``demand.start_date``).
     walker
-        Builds the :class:`~simulation.model.walker.Walker` (default: :class:`GridWalker`).
+        Builds the :class:`~simulation.model.walker.Walker` (default: :class:`GridWalker`), or its
+        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.crowdwalk.walker_factory`).
     cell_m
         Walkable-grid cell for walking distances [m].
     """
 
     def __init__(self, building: Building, src: ScenarioSource, *, seed: int, days: int = 1,
-                 start: dt.date | None = None, walker: WalkerFactory | None = None,
+                 start: dt.date | None = None, walker: WalkerFactory | str | None = None,
                  cell_m: float = DEFAULT_CELL_M) -> None:
         if days < 1:
             raise ValueError(f"days must be at least 1, got {days}")
@@ -317,6 +318,10 @@ class LibraryDay:
         self.children = [self.router.register(p) for p in zone_places(building, ["children"])]
         self.zone_place = {p.ref: self.router.register(p) for p in zone_places(building, {z.kind for z in
                                                                                           building.zones})}
+        if isinstance(walker, str):
+            from .crowdwalk import walker_factory
+
+            walker = walker_factory(walker)
         self.walker: Walker = walker(self) if walker is not None else GridWalker(self.env, self.router, self.lifts)
 
         # records
@@ -715,7 +720,8 @@ class LibraryDay:
                 "timezone": self.src.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
                 "open_intervals_s": self.open_intervals, "in_building_at_end": self.in_building,
                 "devices_not_simulated": [{"device": d, "why": w} for d, w in self.sensors.unbound],
-                "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed}
+                "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed,
+                "walker_stats": dict(getattr(self.walker, "stats", {}))}
         return DayResult(kpis, zones, events, telemetry, energy, meta)
 
     def _zones_table(self) -> pd.DataFrame:
@@ -743,7 +749,8 @@ class LibraryDay:
 
 
 def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, days: int = 1,
-            progress: bool = True, start: dt.date | None = None, walker: WalkerFactory | None = None) -> DayResult:
+            progress: bool = True, start: dt.date | None = None,
+            walker: WalkerFactory | str | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
 
     Parameters
@@ -760,7 +767,8 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     progress
         Show a progress bar (rich) while running.
     walker
-        Factory of the walker (default: the grid walker; phase 2 passes the crowd kernel's).
+        Factory of the walker, or its name: ``"grid"`` (the default: shortest path / speed) or
+        ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.crowdwalk`).
 
     Raises
     ------

@@ -1,0 +1,429 @@
+"""The crowd walker: readers of a library day walk in the crowd kernel (phase 2 of the Walker protocol).
+
+:class:`CrowdWalker` implements :class:`~simulation.model.walker.Walker` with one
+:class:`~simulation.crowd.Crowd` for the whole building. A walk is planned with
+``crowd.navigator.route``: walk legs are ``Crowd.add`` / ``Crowd.set_target`` (every member of a
+party is a walker of its own, each to their own seat at a table), stair legs are a delay of the
+flight's length at stair speed and then ``Crowd.place`` on the landing of the other floor, lift
+legs queue for and ride the day's SimPy lifts.
+
+One SimPy process (:meth:`CrowdWalker._run`) owns the movement, as in the engine loop of the
+design: while anyone walks it calls :meth:`Crowd.advance` up to the time of the next scheduled
+SimPy event (``env.peek()``), returning early at the first arrival, yields a timeout for the time
+advanced and succeeds the arrival events of those who arrived; while nobody walks it sleeps on a
+"walker added" event. Python runs once per SimPy event or arrival, never once per time step, and
+seated readers (idle in the crowd) cost nothing.
+
+Use it through :func:`walker_factory` or ``run_day(..., walker="crowd")``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numba
+import numpy as np
+import shapely
+import simpy
+
+from .crowd import Crowd
+from .model.walker import (
+    STAIR_SPEED_RATIO,
+    GridRouter,
+    GridWalker,
+    Leg,
+    NoWayError,
+    Place,
+    Route,
+    Walker,
+    WalkResult,
+)
+from .navigation import POINT_RADIUS_M, NoRouteError, Target
+from .navigation import Route as NavRoute
+
+if TYPE_CHECKING:
+    from .day import LibraryDay
+
+XY = tuple[float, float]
+
+#: Time step of the crowd in a library day [s]. Readers mostly walk alone or in small parties, so
+#: a step of 0.05 s (five times JuPedSim's 0.01 s) keeps the speed model stable (time gap 0.7 s)
+#: and makes a day five times cheaper.
+DAY_DT_S = 0.05
+#: A walk leg still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time plus
+#: ``WATCHDOG_EXTRA_S`` counts as stuck; the walker is put at its target (counted in ``stats``).
+WATCHDOG_FACTOR = 4.0
+WATCHDOG_EXTRA_S = 120.0
+#: Room a point target needs around it to be reachable by a body (radius 0.2 m) [m], measured
+#: from the cell centre to the nearest blocked cell centre.
+CLEAR_M = 0.5
+#: Offsets [m] at which the members of a party start around their place (leader first).
+PARTY_OFFSETS_M: tuple[XY, ...] = ((0.0, 0.0), (0.55, 0.0), (-0.55, 0.0), (0.0, 0.55), (0.0, -0.55),
+                                   (0.55, 0.55), (-0.55, 0.55), (0.55, -0.55), (-0.55, -0.55))
+
+
+class CrowdWalker:
+    """Readers walk in the crowd kernel; one SimPy process moves everyone walking.
+
+    Parameters
+    ----------
+    env
+        The SimPy environment (its clock and the crowd's run together from ``env.now``).
+    crowd
+        The crowd over the building's floors.
+    router
+        Grid router of the day: the reported ``distance_m`` of a walk is its shortest path on the
+        walkable grid (as with :class:`~simulation.model.walker.GridWalker`, so walking
+        distances compare across walkers); the time is the crowd's.
+    lifts
+        Link id -> :class:`~simulation.services.Lift` (SimPy resources ridden on lift legs).
+    seat_ids
+        Seat index -> seat id, so that members of a party walk to their own seats
+        (``member.seat``) when the party walks to a seat.
+    max_chunk_s
+        Longest single :meth:`Crowd.advance` when no SimPy event is scheduled [s].
+    parallel_from
+        The kernel runs on all threads only when at least this many people walk (see
+        :meth:`_advance`).
+
+    Attributes
+    ----------
+    stats
+        ``walks``, ``legs``, ``advances`` (calls of the kernel), ``rescued`` (walkers put at their
+        target by the watchdog), ``stairs``, ``lift_rides``.
+    """
+
+    def __init__(self, env: simpy.Environment, crowd: Crowd, *, router: GridRouter | None = None,
+                 lifts: Mapping[str, Any] | None = None, seat_ids: Sequence[str] = (),
+                 max_chunk_s: float = 600.0, parallel_from: int = 256) -> None:
+        if not max_chunk_s > 0:
+            raise ValueError(f"max_chunk_s must be positive, got {max_chunk_s}")
+        self.env = env
+        self.crowd = crowd
+        self.nav = crowd.navigator
+        self.router = router
+        self.lifts = dict(lifts or {})
+        self.seat_ids = list(seat_ids)
+        self.max_chunk_s = float(max_chunk_s)
+        self.parallel_from = int(parallel_from)
+        self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
+        self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
+        self._wake: simpy.Event | None = None
+        self._targets: dict[tuple[Place, int], Target] = {}
+        self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0}
+        self.process = env.process(self._run())
+
+    @classmethod
+    def for_day(cls, day: LibraryDay, *, dt_s: float = DAY_DT_S, max_fields: int = 512) -> CrowdWalker:
+        """The crowd walker of a library day (its building, grid cell, lifts, seats; seed = the day's seed)."""
+        crowd = Crowd.from_building(day.building, cell_m=day.router.floors[next(iter(day.router.floors))].grid.cell_m,
+                                    dt_s=dt_s, seed=day.seed, max_fields=max_fields)
+        return cls(day.env, crowd, router=day.router, lifts=day.lifts, seat_ids=day.seats.ids)
+
+    # ------------------------------------------------------------------ targets
+    def _snap(self, floor_id: str, x: float, y: float, max_m: float = 3.0, clear_m: float = 0.0) -> XY:
+        """The nearest point to (x, y) with ``clear_m`` of room around it [m].
+
+        The point itself when its cell is walkable and clear; else the centre of the nearest walkable
+        cell at least ``clear_m`` from anything blocked (within ``max_m``), else of the nearest
+        walkable cell. Points tucked into a corner beside a kiosk or along a shelf are not reachable
+        for a body of 0.2 m radius, so desks and shelves are approached from where there is room.
+        """
+        sp = self.nav.spaces[floor_id]
+        g = sp.grid
+        i, j = g.cell_of(x, y)
+        if g.inside(i, j) and g.walkable[i, j] and sp.clearance_m[i, j] >= clear_m:
+            return (x, y)
+        if clear_m > 0:
+            gx, gy = g.centers()
+            d = np.hypot(gx - x, gy - y)
+            ok = g.walkable & (sp.clearance_m >= clear_m) & (d <= max_m)
+            if ok.any():
+                k = int(np.argmin(np.where(ok, d, np.inf)))
+                return float(gx.flat[k]), float(gy.flat[k])
+        c = g.nearest_walkable(x, y, max_m)
+        if c is None:
+            raise NoWayError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
+        return g.center(*c)
+
+    def _subject_xy(self, place: Place) -> XY:
+        """A point in an aisle beside the shelves of a subject, the closest to their centre [m]."""
+        floor = self.nav.building.floor(place.floor_id) if self.nav.building is not None else None
+        shelves = [o.polygon for o in floor.obstacles if place.ref in o.subjects] if floor is not None else []
+        if not shelves:
+            return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
+        sp = self.nav.spaces[place.floor_id]
+        g = sp.grid
+        gx, gy = g.centers()
+        near = np.asarray(shapely.dwithin(shapely.union_all(shelves), shapely.points(gx, gy), 1.0)) & g.walkable
+        for ok in (near & (sp.clearance_m >= CLEAR_M), near):
+            ii, jj = np.nonzero(ok)
+            if ii.size:
+                k = int(np.argmin(np.hypot(gx[ii, jj] - place.x, gy[ii, jj] - place.y)))
+                return float(gx[ii[k], jj[k]]), float(gy[ii[k], jj[k]])
+        return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
+
+    def target(self, place: Place, party_size: int = 1) -> Target:
+        """The navigation target of a place (cached): seat, point, zone, opening, stop.
+
+        Point-like places (desks, kiosks, shelves) are reached within a radius that grows with the
+        party, so a party does not have to squeeze into one spot.
+        """
+        key = (place, party_size if place.kind in ("service", "point", "subject") else 1)
+        got = self._targets.get(key)
+        if got is not None:
+            return got
+        radius = POINT_RADIUS_M + 0.3 * math.sqrt(max(key[1], 1) - 1)
+        if place.kind == "seat":
+            t = Target.seat(place.floor_id, place.ref)
+        elif place.kind == "zone":
+            t = Target.zone(place.floor_id, place.ref)
+        elif place.kind == "entrance":
+            t = Target.opening(place.floor_id, place.ref)
+        elif place.kind == "stop":
+            t = Target.stop(place.floor_id, place.ref)
+        elif place.kind == "subject":
+            t = Target.point(place.floor_id, *self._subject_xy(place), radius_m=radius)
+        else:  # service, point
+            t = Target.point(place.floor_id, *self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M),
+                             radius_m=radius)
+        self._targets[key] = t
+        return t
+
+    def _target_xy(self, target: Target, fallback: XY) -> XY:
+        """Where someone put at ``target`` by the watchdog stands [m]."""
+        if target.kind == "point":
+            return float(target.ref[0]), float(target.ref[1])  # type: ignore[arg-type]
+        if target.kind == "stop":
+            return self.nav.stop_xy(str(target.ref[0]), target.floor_id)
+        if target.kind == "seat" and self.nav.building is not None:
+            s = next((s for s in self.nav.building.floor(target.floor_id).seats if s.id == target.ref[0]), None)
+            if s is not None:
+                return (s.x, s.y)
+        return fallback
+
+    # ------------------------------------------------------------------ the walk
+    def walk(self, agent: Any, floor_id: str, from_xy: XY, to: Place) -> simpy.Event:
+        """A SimPy process that ends when every member of ``agent`` is at ``to``; value: :class:`WalkResult`.
+
+        ``agent`` is a party (``members``, ``speed_m_s``, ``use_lifts``) or a single agent with a
+        ``unique_id`` and ``speed_m_s``.
+        """
+        members = list(getattr(agent, "members", None) or [agent])
+        speed = float(agent.speed_m_s)
+        use_lifts = bool(getattr(agent, "use_lifts", False)) and bool(self.lifts)
+        return self.env.process(self._go(members, speed, use_lifts, floor_id, from_xy, to))
+
+    def _go(self, members: Sequence[Any], speed: float, use_lifts: bool, floor_id: str, from_xy: XY,
+            to: Place) -> Generator[simpy.Event, Any, WalkResult]:
+        env, crowd, nav = self.env, self.crowd, self.nav
+        t0 = env.now
+        self.stats["walks"] += 1
+        self._sync()
+        target = self.target(to, len(members))
+        lead = self._crowd_id.get(members[0].unique_id)
+        if lead is not None and crowd.location(lead)[0] == floor_id:
+            _, lx, ly = crowd.location(lead)
+        else:
+            lx, ly = self._snap(floor_id, *from_xy)
+        try:
+            nav_route = nav.route(floor_id, lx, ly, target, walk_speed_m_s=speed,
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
+        except NoRouteError:
+            # the leader stands where the raster has no way on (squeezed against a wall): plan from the place
+            if lead is not None:
+                crowd.place(lead, floor_id, *self._snap(floor_id, *from_xy))
+            nav_route = nav.route(floor_id, *self._snap(floor_id, *from_xy), target, walk_speed_m_s=speed,
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
+        first = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
+        ids = self._ensure(members, floor_id, from_xy, first)
+        legs = nav_route.legs
+        for k, leg in enumerate(legs):
+            self.stats["legs"] += 1
+            if leg.kind == "walk":
+                assert leg.target is not None
+                last = k == len(legs) - 1
+                per_member = self._member_targets(members, to, leg.target) if last else [leg.target] * len(ids)
+                yield from self._walk_leg(ids, per_member, speed, leg.duration_s, to.xy)
+            else:
+                assert leg.link_id is not None and leg.to_floor_id is not None
+                for i in ids:
+                    crowd.stop(i)
+                lift = self.lifts.get(leg.link_id) if leg.kind == "lift" else None
+                if lift is not None:
+                    self.stats["lift_rides"] += 1
+                    yield from lift.ride(leg.floor_id, leg.to_floor_id)
+                else:
+                    self.stats["stairs"] += 1
+                    yield env.timeout(leg.duration_s)
+                self._sync()
+                self._put(ids, leg.to_floor_id, nav.stop_xy(leg.link_id, leg.to_floor_id))
+        if to.kind == "entrance":  # out through the door: leave the crowd (a new visit starts anew)
+            for m, i in zip(members, ids, strict=True):
+                crowd.remove(i)
+                del self._crowd_id[m.unique_id]
+        else:
+            for i in ids:
+                crowd.stop(i)
+        route = self._grid_route(floor_id, from_xy, to, use_lifts, nav_route)
+        return WalkResult(route.distance_m, env.now - t0, route)
+
+    def _member_targets(self, members: Sequence[Any], to: Place, target: Target) -> list[Target]:
+        """Each member's target on the last leg: their own seat when the party goes to a seat."""
+        out = []
+        for m in members:
+            seat = getattr(m, "seat", -1)
+            if to.kind == "seat" and isinstance(seat, (int, np.integer)) and 0 <= seat < len(self.seat_ids):
+                out.append(Target.seat(to.floor_id, self.seat_ids[seat]))
+            else:
+                out.append(target)
+        return out
+
+    def _grid_route(self, floor_id: str, from_xy: XY, to: Place, use_lifts: bool, nav_route: NavRoute) -> Route:
+        """The walk's route on the day's grid (its length is the reported distance), else the crowd's legs."""
+        if self.router is not None:
+            try:
+                return self.router.route(self.router.place_at(floor_id, from_xy), to, use_lifts=use_lifts)
+            except NoWayError:
+                pass
+        return Route(tuple(Leg(leg.kind, leg.floor_id, leg.to_floor_id or leg.floor_id, leg.distance_m, leg.link_id)
+                           for leg in nav_route.legs))
+
+    def _ensure(self, members: Sequence[Any], floor_id: str, from_xy: XY, first: Target | None) -> list[int]:
+        """Crowd ids of the members, standing where they are (added around ``from_xy`` when new).
+
+        New members are added heading for ``first`` (the first leg's target: a field needed anyway).
+        """
+        ids: list[int] = []
+        new: list[Any] = []
+        for m in members:
+            i = self._crowd_id.get(m.unique_id)
+            if i is not None and self.crowd.location(i)[0] == floor_id:
+                ids.append(i)
+            else:
+                if i is not None:
+                    self.crowd.remove(i)
+                    del self._crowd_id[m.unique_id]
+                new.append(m)
+                ids.append(-1)
+        if new:
+            spots = self._spots(floor_id, from_xy, len(members))
+            anchor = first if first is not None else Target.point(floor_id, *spots[0])
+            for k, m in enumerate(members):
+                if ids[k] < 0:
+                    i = self.crowd.add(floor_id, *spots[k], anchor)
+                    self.crowd.stop(i)
+                    self._crowd_id[m.unique_id] = i
+                    ids[k] = i
+        return ids
+
+    def _spots(self, floor_id: str, xy: XY, n: int) -> list[XY]:
+        """``n`` walkable starting points around ``xy`` (the first at ``xy``, snapped) [m]."""
+        g = self.nav.spaces[floor_id].grid
+        base = self._snap(floor_id, *xy)
+        out = [base]
+        for dx, dy in PARTY_OFFSETS_M[1:]:
+            if len(out) == n:
+                break
+            x, y = base[0] + dx, base[1] + dy
+            i, j = g.cell_of(x, y)
+            if g.inside(i, j) and g.walkable[i, j]:
+                out.append((x, y))
+        while len(out) < n:
+            out.append(out[len(out) % max(len(out), 1)])
+        return out
+
+    def _put(self, ids: Iterable[int], floor_id: str, xy: XY) -> None:
+        """Put walkers around ``xy`` on a floor (off a stair or lift), idle."""
+        ids = list(ids)
+        for i, spot in zip(ids, self._spots(floor_id, xy, len(ids)), strict=True):
+            self.crowd.place(i, floor_id, *spot)
+
+    def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
+                  fallback: XY) -> Generator[simpy.Event, Any, None]:
+        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there)."""
+        env = self.env
+        events = []
+        for i, t in zip(ids, targets, strict=True):
+            self.crowd.set_target(i, t, speed)
+            ev = env.event()
+            self._waiting[i] = ev
+            events.append(ev)
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+        done = env.all_of(events)
+        yield done | env.timeout(WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S)
+        if not done.triggered:
+            for i, t, ev in zip(ids, targets, events, strict=True):
+                if not ev.triggered:
+                    self._waiting.pop(i, None)
+                    self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
+                    self.stats["rescued"] += 1
+
+    # ------------------------------------------------------------------ the crowd process
+    def _sync(self) -> None:
+        """Bring an idle crowd's clock to ``env.now`` (free when nobody walks)."""
+        if not self._waiting and self.crowd.time_s < self.env.now:
+            self.crowd.advance(self.env.now)
+
+    def _advance(self, until_s: float) -> tuple[float, list[int]]:
+        """One kernel call; on one thread unless at least ``parallel_from`` people walk.
+
+        A parallel region per time step costs far more than moving a handful of readers (about
+        0.1-20 ms a step on two busy cores against 5-20 us on one thread, measured), and a library
+        day mostly has a few walkers at a time.
+        """
+        self.stats["advances"] += 1
+        if len(self._waiting) >= self.parallel_from:
+            return self.crowd.advance(until_s, stop_on_arrival=True)
+        before = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return self.crowd.advance(until_s, stop_on_arrival=True)
+        finally:
+            numba.set_num_threads(before)
+
+    def _run(self) -> Generator[simpy.Event, Any, None]:
+        """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
+        env, crowd = self.env, self.crowd
+        while True:
+            if not self._waiting:
+                self._wake = env.event()
+                yield self._wake
+                self._wake = None
+                continue
+            nxt = env.peek()
+            if nxt <= env.now:  # let everything due now happen first (it may add walkers)
+                yield env.timeout(0.0)
+                continue
+            until = min(nxt, env.now + self.max_chunk_s)
+            if crowd.time_s < until:
+                t_s, arrived = self._advance(until)
+            else:  # the crowd is already there (it stops on whole steps)
+                t_s, arrived = crowd.time_s, []
+            if t_s > env.now:
+                yield env.timeout(t_s - env.now)
+            for i in arrived:
+                ev = self._waiting.pop(i, None)
+                if ev is not None and not ev.triggered:
+                    ev.succeed()
+
+
+WALKERS: tuple[str, ...] = ("grid", "crowd")
+
+
+def walker_factory(name: str) -> Callable[[LibraryDay], Walker]:
+    """The walker factory for ``run_day(walker=...)`` by name: ``grid`` (shortest path / speed) or ``crowd``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
+    if name == "grid":
+        return lambda day: GridWalker(day.env, day.router, day.lifts)
+    if name == "crowd":
+        return CrowdWalker.for_day
+    raise ValueError(f"unknown walker '{name}' (walkers: {', '.join(WALKERS)})")
