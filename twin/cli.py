@@ -358,6 +358,94 @@ def evacuate(
         out.print(f"wrote {p}", highlight=False)
 
 
+
+# --------------------------------------------------------------------------- library day (issue 4)
+
+DAY_WALKERS = ("grid", "crowd")  # simulation.crowdwalk.WALKERS, without importing numba for a wrong option
+WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: grid (shortest path / speed, fast) or "
+                                                         "crowd (the crowd kernel, everyone walking at once)")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: the same seed gives the same day")]
+DaysOpt = Annotated[int, typer.Option("--days", help="days to simulate from the scenario's start date")]
+
+
+def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: str):  # type: ignore[no-untyped-def]
+    """Check the day options and load the scenario (mistakes: UserError, ScenarioError)."""
+    if days < 1:
+        raise UserError(f"--days must be 1 or more, got {days}")
+    if walker not in DAY_WALKERS:
+        raise UserError(f"--walker must be one of {', '.join(DAY_WALKERS)}, got '{walker}'")
+    from geometry.build import load_scenario
+    from simulation.report import check_variants
+
+    src = load_scenario(resolve_scenario(scenario))
+    known = list(src.scenario.variants)
+    bad = check_variants(known, [v for v in variants if v is not None])
+    if bad:
+        raise UserError(f"no variant '{bad[0]}' in {src.file} (variants: {', '.join(known) or 'none'})")
+    return src
+
+
+def _run_day(src, variant: str | None, *, seed: int, days: int, walker: str):  # type: ignore[no-untyped-def]
+    from geometry.build import build_building
+    from simulation.day import run_day
+
+    return run_day(build_building(src, variant), src, seed=seed, days=days, progress=True, walker=walker)
+
+
+@app.command("simulate")
+def simulate(
+    scenario: ScenarioArg,
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    days: DaysOpt = 1,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write kpis.json, the tables and day.png")] = Path(
+        "out/simulate"),
+    walker: WalkerOpt = "grid",
+) -> None:
+    """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
+    from simulation.report import day_picture, headline
+
+    src = _day_inputs(scenario, [variant], days, walker)
+    result = _run_day(src, variant, seed=seed, days=days, walker=walker)
+    paths = result.write(out_dir)
+    name = src.scenario.branch.id + (f", variant {variant}" if variant else "")
+    paths.append(day_picture(result.zones, Path(out_dir) / "day.png", title=f"{name}: {days} day(s), seed {seed}"))
+    table = Table(title=f"{name}: {days} day(s) from {result.meta['start']}, seed {seed}, {walker} walker")
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    for label, value in headline(result.kpis):
+        table.add_row(label, value)
+    out.print(table)
+    for p in paths:
+        out.print(f"wrote {p}", highlight=False)
+
+
+@app.command("compare")
+def compare(
+    scenario: ScenarioArg,
+    variants: Annotated[str, typer.Option("--variants", help="comma-separated variant names, e.g. A,B")],
+    seed: SeedOpt = 0,
+    days: DaysOpt = 1,
+    walker: WalkerOpt = "grid",
+) -> None:
+    """KPIs of the base scenario and each variant side by side, with the differences (same seed)."""
+    from simulation.report import compare_rows
+
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    if not names:
+        raise UserError("--variants needs at least one variant name (comma-separated)")
+    src = _day_inputs(scenario, [*names], days, walker)
+    runs = {"base": _run_day(src, None, seed=seed, days=days, walker=walker).kpis}
+    for v in names:
+        runs[v] = _run_day(src, v, seed=seed, days=days, walker=walker).kpis
+    cols, rows = compare_rows(runs)
+    table = Table(title=f"{src.scenario.branch.id}: base and {', '.join(names)}, seed {seed}, {days} day(s)")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "kpi" else "right")
+    for r in rows:
+        table.add_row(*r)
+    out.print(table)
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
