@@ -112,6 +112,7 @@ class CrowdWalker:
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
+        self._points: dict[Place, XY] = {}
         self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0}
         self.process = env.process(self._run())
 
@@ -149,7 +150,13 @@ class CrowdWalker:
         return g.center(*c)
 
     def _subject_xy(self, place: Place) -> XY:
-        """A point in an aisle beside the shelves of a subject, the closest to their centre [m]."""
+        """A point in an aisle beside the shelves of a subject, the closest to their centre [m] (cached)."""
+        got = self._points.get(place)
+        if got is None:
+            got = self._points[place] = self._aisle_xy(place)
+        return got
+
+    def _aisle_xy(self, place: Place) -> XY:
         floor = self.nav.building.floor(place.floor_id) if self.nav.building is not None else None
         shelves = [o.polygon for o in floor.obstacles if place.ref in o.subjects] if floor is not None else []
         if not shelves:
@@ -187,8 +194,10 @@ class CrowdWalker:
         elif place.kind == "subject":
             t = Target.point(place.floor_id, *self._subject_xy(place), radius_m=radius)
         else:  # service, point
-            t = Target.point(place.floor_id, *self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M),
-                             radius_m=radius)
+            xy = self._points.get(place)
+            if xy is None:
+                xy = self._points[place] = self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
+            t = Target.point(place.floor_id, *xy, radius_m=radius)
         self._targets[key] = t
         return t
 
