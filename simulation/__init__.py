@@ -26,6 +26,7 @@ __all__: list[str] = [
 
 # library day (issue 4): imported on first use, so mesa, simpy and pandas stay out of `import simulation`
 __all__ += [
+    "CrowdWalker",
     "DayResult",
     "GridWalker",
     "LibraryDay",
@@ -36,11 +37,13 @@ __all__ += [
     "compute_kpis",
     "erlang_c_wait",
     "run_day",
+    "walker_factory",
 ]
 
 _LAZY = {"DayResult": "day", "LibraryDay": "day", "run_day": "day", "GridWalker": "model.walker",
          "Place": "model.walker", "WalkResult": "model.walker", "Walker": "model.walker",
-         "ZonePhysics": "physics", "compute_kpis": "kpis", "erlang_c_wait": "services"}
+         "ZonePhysics": "physics", "compute_kpis": "kpis", "erlang_c_wait": "services",
+         "CrowdWalker": "crowdwalk", "walker_factory": "crowdwalk"}
 
 
 def __getattr__(name: str) -> object:
