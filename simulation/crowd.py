@@ -215,6 +215,8 @@ class Crowd:
         self._reached: list[str | None] = []
         self._steps = 0
         self.agent_steps = 0
+        #: Below this many walkers a call runs on one thread (same results, less overhead).
+        self.parallel_min_walkers = 500
 
     # ---------------------------------------------------------------- construction
 
@@ -438,6 +440,21 @@ class Crowd:
         """Simulated time [s] (a whole number of steps)."""
         return self._steps * self.dt_s
 
+    def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool) -> int:
+        p = self.params
+        nav = self.navigator
+        start, items, bx0, by0, bsize, bnx, bny = self._bk
+        cx0, cy0, cnx, cny = self._cl
+        return int(kernels.csm_advance(
+            self._pos[:n], self._orient[:n], self._vel[:n], self._active[:n], self._floor[:n], self._base[:n],
+            self._v0[:n], self._radius[:n], self._tgap[:n], self._stuck[:n], self._best[:n], self._agoal[:n],
+            self._astep[:n],
+            nav.dist, nav.goal, self._fl_nx, self._fl_ny, self._fl_x0, self._fl_y0, self._fl_shift, nav.cell_m,
+            self._seg, start, items, bx0, by0, bsize, bnx, bny, cx0, cy0, cnx, cny, self.periodic_x_m,
+            p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
+            p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
+            self.dt_s, n_steps, bool(stop_on_arrival), kernels.max_threads()))
+
     def advance(self, until_s: float, *, stop_on_arrival: bool = True) -> tuple[float, list[int]]:
         """Move all walkers until ``until_s`` [s] or, with ``stop_on_arrival``, the first arrival.
 
@@ -458,21 +475,19 @@ class Crowd:
             return self.time_s, []
         n = self._n
         was = self._active[:n].copy()
-        p = self.params
         nav = self.navigator
-        start, items, bx0, by0, bsize, bnx, bny = self._bk
-        cx0, cy0, cnx, cny = self._cl
         t0_steps = self._steps
-        steps = kernels.csm_advance(
-            self._pos[:n], self._orient[:n], self._vel[:n], self._active[:n], self._floor[:n], self._base[:n],
-            self._v0[:n], self._radius[:n], self._tgap[:n], self._stuck[:n], self._best[:n], self._agoal[:n],
-            self._astep[:n],
-            nav.dist, nav.goal, self._fl_nx, self._fl_ny, self._fl_x0, self._fl_y0, self._fl_shift, nav.cell_m,
-            self._seg, start, items, bx0, by0, bsize, bnx, bny, cx0, cy0, cnx, cny, self.periodic_x_m,
-            p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
-            p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
-            self.dt_s, n_steps, bool(stop_on_arrival),
-            kernels.max_threads())
+        # a parallel region per step costs tens of microseconds (milliseconds on a busy machine):
+        # small crowds run on one thread; results are the same either way
+        threads = kernels.get_threads()
+        few = int(was.sum()) < self.parallel_min_walkers and threads > 1
+        if few:
+            kernels.set_threads(1)
+        try:
+            steps = self._kernel_call(n, n_steps, stop_on_arrival)
+        finally:
+            if few:
+                kernels.set_threads(threads)
         arrived = np.flatnonzero(was & ~self._active[:n])
         if not (stop_on_arrival and arrived.size):
             steps = n_steps  # the kernel stops early only at an arrival or when nobody walks any more

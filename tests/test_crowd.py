@@ -94,14 +94,24 @@ def test_numba_step_equals_numpy_reference_in_a_periodic_corridor() -> None:
     assert (crowd.positions()[:, 0] >= 0).all() and (crowd.positions()[:, 0] < 10).all()
 
 
+def test_numba_step_equals_numpy_reference_with_hundreds_of_neighbours_each() -> None:
+    # a long cutoff gives everyone more neighbours than the kernel keeps between its passes
+    crowd = Crowd.from_polygons(box(0, 0, 16, 16), params=CSMParameters(cutoff_m=9.0))
+    rng = np.random.default_rng(8)
+    crowd.add_many("0", _scatter(rng, 500, box(0, 0, 16, 16), gap=0.45), Target.point("0", 15.0, 8.0), 1.3)
+    crowd.advance(0.3, stop_on_arrival=False)
+    _compare(crowd, 2)
+
+
 def test_same_seed_same_result_on_one_or_two_threads() -> None:
     results = []
     before = kernels.get_threads()
     try:
-        for threads in (1, 2, 1):
+        for threads in (1, 2):
             kernels.set_threads(threads)
             crowd = _room_with_door(7, n=150)
-            t, _ = crowd.advance(8.0, stop_on_arrival=False)
+            crowd.parallel_min_walkers = 0  # small crowds otherwise run on one thread
+            t, _ = crowd.advance(5.0, stop_on_arrival=False)
             results.append((t, crowd.state()["pos"], [crowd.arrival_time_s(i) for i in range(150)]))
     finally:
         kernels.set_threads(before)

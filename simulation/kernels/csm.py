@@ -40,6 +40,8 @@ from numba import njit, prange
 from .moves import MOVES
 
 INF = np.inf
+#: Visible neighbours kept per agent between the two passes of a step (more: the second pass rescans).
+NB_CAP = 256
 
 
 def set_threads(n: int) -> None:
@@ -332,6 +334,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
+    nbscratch = np.empty((n_threads, NB_CAP, 4))
     cut2 = cutoff_m * cutoff_m
     steps = 0
     for step in range(n_steps):
@@ -373,6 +376,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         for k in prange(na):
             tid = numba.get_thread_id()
             local = scratch[tid]
+            nb = nbscratch[tid]
             i = sidx[k]
             wx = sx[k]
             wy = sy[k]
@@ -423,6 +427,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             cx = min(max(cx, 0), cl_nx - 1)
             cy = min(max(cy, 0), cl_ny - 1)
             smin = INF
+            cnt = 0
             for pas in range(2):
                 if pas == 1:
                     norm = np.sqrt(ex * ex + ey * ey)
@@ -432,6 +437,20 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                     else:
                         ex = orient[i, 0]
                         ey = orient[i, 1]
+                    if cnt <= NB_CAP:
+                        # the visible neighbours were kept in pass 0: no second scan
+                        for q in range(cnt):
+                            dx = nb[q, 0]
+                            dy = nb[q, 1]
+                            ll = nb[q, 2] * shrink
+                            if ex * dx + ey * dy < 0.0:
+                                continue
+                            if abs(-ey * dx + ex * dy) > ll:
+                                continue
+                            s = nb[q, 3] - ll
+                            if s < smin:
+                                smin = s
+                        break
                 for yy in range(cy - 2, cy + 3):
                     if yy < 0 or yy >= cl_ny:
                         continue
@@ -479,6 +498,12 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                                 mag = -a_n * np.exp((ll - dist) / d_n) / dist
                                 ex += mag * dx
                                 ey += mag * dy
+                                if cnt < NB_CAP:
+                                    nb[cnt, 0] = dx
+                                    nb[cnt, 1] = dy
+                                    nb[cnt, 2] = ll
+                                    nb[cnt, 3] = dist
+                                cnt += 1
                             else:
                                 ll = ll * shrink
                                 if ex * dx + ey * dy < 0.0:

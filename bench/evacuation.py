@@ -1,0 +1,96 @@
+"""Evacuation of the central library at full seat occupancy: wall time and peak memory.
+
+Loads ``scenarios/central-library.yaml`` (5 floors, 12,000 m2, every seat taken), runs
+:func:`simulation.run_evacuation` and prints where the time went (building, fields and
+placement, movement), the simulated evacuation time, the agent-steps per second of the whole
+run, and memory: the process's peak resident size (``ru_maxrss``) and the peak of Python-level
+allocations during the run (``tracemalloc``, numpy arrays included).
+
+    .venv/bin/python bench/evacuation.py [--scenario central-library] [--seed 0] [--trajectories] [--reps 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="central-library")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--trajectories", action="store_true", help="also keep trajectories (memory)")
+    ap.add_argument("--out", type=Path, default=None, help="write summary.json and the picture here")
+    a = ap.parse_args()
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from geometry import load_building
+    from simulation import EvacuationConfig, kernels, run_evacuation, write_outputs
+
+    console = Console()
+    path = ROOT / "scenarios" / f"{a.scenario}.yaml"
+    if not path.exists():
+        path = Path(a.scenario)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    building = load_building(path)
+    t_load = time.perf_counter() - t0
+    # compile or load the kernels outside the timed run
+    run_evacuation(load_building(ROOT / "tests" / "data" / "small-branch.yaml"), EvacuationConfig(people=5))
+    rows = []
+    for rep in range(a.reps):
+        tracemalloc.start()
+        t1 = time.perf_counter()
+        first: list[float] = []
+        cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*cols, console=console, transient=True) as bar:
+            task = bar.add_task("fields and placement", total=None)
+
+            def progress(t_s: float, out_n: int, total: int, first: list[float] = first, task: int = task) -> None:
+                if not first:
+                    first.append(time.perf_counter())
+                bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s")
+
+            result = run_evacuation(building, EvacuationConfig(seed=a.seed + rep), trajectories=a.trajectories,
+                                    progress=progress)
+        t2 = time.perf_counter()
+        _, peak_py = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rows.append((result.summary, first[0] - t1 if first else 0.0, t2 - (first[0] if first else t1), t2 - t1,
+                     peak_py / 2**20))
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    s = rows[-1][0]
+    table = Table(title=f"evacuation of {s['name']} at full seat occupancy ({building.area_m2:,.0f} m2, "
+                        f"{len(building.floors)} floors, {kernels.get_threads()} threads)")
+    for col in ("seed", "people", "evacuation s", "load building s", "fields + placement s", "movement s",
+                "total s", "agent-steps/s", "peak traced MiB"):
+        table.add_column(col, justify="right")
+    for (summ, setup, move, total, peak), rep in zip(rows, range(a.reps), strict=True):
+        ev = summ["evacuation_time_s"]
+        table.add_row(str(a.seed + rep), f"{summ['people']:,}", "-" if ev is None else f"{ev:.1f}", f"{t_load:.2f}",
+                      f"{setup:.2f}", f"{move:.2f}", f"{total:.2f}", f"{summ['agent_steps'] / move:,.0f}",
+                      f"{peak:.0f}")
+    console.print(table)
+    console.print(f"peak resident memory of the process: {rss1:,.0f} MiB (after imports and kernel loading: "
+                  f"{rss0:,.0f} MiB at start)")
+    console.print("exits used: " + ", ".join(f"{k} {v['count']}" for k, v in s["exits"].items() if v["count"]))
+    if a.out is not None:
+        for p in write_outputs(result, a.out):
+            console.print(f"wrote {p}")
+
+
+if __name__ == "__main__":
+    main()
