@@ -603,10 +603,12 @@ def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
         ny, nx = d["peak"].shape
         pext = (g.x0 + k * b / 2, g.x0 + k * b / 2 + nx * b, g.y0 + k * b / 2, g.y0 + k * b / 2 + ny * b)
         im = ax.imshow(peak, origin="lower", extent=pext, cmap="YlOrRd", vmin=0, vmax=vmax, alpha=0.85)
+        blocked = set(result.summary["blocked_exits"])
         for e, poly in sp.exits.items():
             c = poly.centroid
-            ax.plot(c.x, c.y, marker="s", color="tab:green", ms=5)
-            ax.annotate(e, (c.x, c.y), fontsize=6, color="tab:green")
+            colour = "tab:red" if e in blocked else "tab:green"
+            ax.plot(c.x, c.y, marker="x" if e in blocked else "s", color=colour, ms=6)
+            ax.annotate(e + (" (blocked)" if e in blocked else ""), (c.x, c.y), fontsize=6, color=colour)
         info = result.summary["floors"][fid]
         ax.set_title(f"floor {fid}: {info['people']} people, clear at {info['cleared_s']:.0f} s, "
                      f"peak {info['peak_density_per_m2']:.1f}/m2", fontsize=8)
