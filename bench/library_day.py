@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=200)
     rows = []
     for branch in args.branches.split(","):
         for walker in args.walkers.split(","):
