@@ -50,6 +50,7 @@ Weidmann, U. (1993). Transporttechnik der Fussgaenger. Schriftenreihe des IVT 90
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ from geometry.model import Building
 
 from . import kernels
 from .kernels.reference import field_direction_reference
-from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, Target, floor_spaces
+from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, NoRouteError, Target, floor_spaces
 
 WALKING, IDLE, REMOVED = 1, 0, 2
 
@@ -217,6 +218,11 @@ class Crowd:
         self.agent_steps = 0
         #: Below this many walkers a call runs on one thread (same results, less overhead).
         self.parallel_min_walkers = 500
+        #: Time one thread against all and use the faster (see :meth:`_pick_threads`).
+        self.auto_threads = True
+        self._calls = 0
+        self._timed = 0
+        self._cost: dict[int, float] = {}
 
     # ---------------------------------------------------------------- construction
 
@@ -336,6 +342,7 @@ class Crowd:
         if k and not ((tg >= 0.1) & (tg <= 10)).all():
             raise ValueError("time_gap_s must be in [0.1, 10] s")
         off = self.navigator.offset(target)
+        self._check_reachable(floor_id, off, xy, target)
         ids = np.arange(self._n, self._n + k)
         self._grow(self._n + k)
         f = self.navigator.floor_index[floor_id]
@@ -364,6 +371,25 @@ class Crowd:
         return int(self.add_many(floor_id, [[x, y]], target, desired_speed_m_s, radius_m=radius_m,
                                  time_gap_s=time_gap_s)[0])
 
+    def _check_reachable(self, floor_id: str, off: int, xy: NDArray[np.float64], target: Target) -> None:
+        """Raise unless each start has a reachable cell among the four around it (what the kernel reads)."""
+        f = self.navigator.floor_index[floor_id]
+        nx_, ny_ = int(self._fl_nx[f]), int(self._fl_ny[f])
+        h = self.navigator.cell_m
+        field = self.navigator.dist[off: off + nx_ * ny_].reshape(ny_, nx_)
+        j0 = np.floor((xy[:, 0] - self._fl_x0[f]) / h - 0.5).astype(np.int64)
+        i0 = np.floor((xy[:, 1] - self._fl_y0[f]) / h - 0.5).astype(np.int64)
+        ok = np.zeros(len(xy), bool)
+        for di in (0, 1):
+            for dj in (0, 1):
+                i, j = i0 + di, j0 + dj
+                inside = (i >= 0) & (i < ny_) & (j >= 0) & (j < nx_)
+                ok[inside] |= np.isfinite(field[i[inside], j[inside]])
+        if not ok.all():
+            x, y = xy[int(np.argmin(ok))]
+            raise NoRouteError(f"{int((~ok).sum())} start(s) cannot reach {target.kind} {target.ref} on floor "
+                               f"'{floor_id}', e.g. ({x:.2f}, {y:.2f}): inside a wall or obstacle, or cut off")
+
     def _initial_orientation(self, f: int, off: int, xy: NDArray[np.float64]) -> NDArray[np.float64]:
         nx_, ny_ = int(self._fl_nx[f]), int(self._fl_ny[f])
         field = self.navigator.dist[off: off + nx_ * ny_].reshape(ny_, nx_)
@@ -390,6 +416,7 @@ class Crowd:
         i = self._id(agent_id)
         self._check_target(self.navigator.floor_ids[self._floor[i]], target)
         off = self.navigator.offset(target)
+        self._check_reachable(self.navigator.floor_ids[self._floor[i]], off, self._pos[i: i + 1], target)
         self._release(i)
         self.navigator.pin(off)
         self._base[i] = off
@@ -440,6 +467,36 @@ class Crowd:
         """Simulated time [s] (a whole number of steps)."""
         return self._steps * self.dt_s
 
+    def _pick_threads(self, walkers: int, threads: int) -> int:
+        """Threads for this call: 1 for small crowds; else the faster of 1 and all, as measured.
+
+        A parallel region per step costs tens of microseconds on an idle machine and milliseconds
+        when other processes hold the cores, so with ``auto_threads`` the crowd times both
+        settings and re-checks the slower one every 25 calls. Results do not depend on it.
+        """
+        if threads <= 1 or walkers < self.parallel_min_walkers:
+            return 1
+        if not self.auto_threads:
+            return threads
+        self._calls += 1
+        one, many = self._cost.get(1), self._cost.get(threads)
+        if one is None:
+            return 1
+        if many is None:
+            return threads
+        fast, slow = (1, threads) if one <= many else (threads, 1)
+        return slow if self._calls % 25 == 0 else fast
+
+    def _learn(self, threads: int, elapsed_s: float, agent_steps: int) -> None:
+        if agent_steps < 2000 or elapsed_s <= 0:
+            return
+        self._timed += 1
+        if self._timed == 1:
+            return  # the first call may include loading or compiling the kernel
+        rate = elapsed_s / agent_steps
+        old = self._cost.get(threads)
+        self._cost[threads] = rate if old is None else 0.7 * old + 0.3 * rate
+
     def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool) -> int:
         p = self.params
         nav = self.navigator
@@ -477,23 +534,25 @@ class Crowd:
         was = self._active[:n].copy()
         nav = self.navigator
         t0_steps = self._steps
-        # a parallel region per step costs tens of microseconds (milliseconds on a busy machine):
-        # small crowds run on one thread; results are the same either way
         threads = kernels.get_threads()
-        few = int(was.sum()) < self.parallel_min_walkers and threads > 1
-        if few:
-            kernels.set_threads(1)
+        use = self._pick_threads(int(was.sum()), threads)
+        if use != threads:
+            kernels.set_threads(use)
+        clock = time.perf_counter()
         try:
             steps = self._kernel_call(n, n_steps, stop_on_arrival)
         finally:
-            if few:
+            if use != threads:
                 kernels.set_threads(threads)
+        elapsed = time.perf_counter() - clock
         arrived = np.flatnonzero(was & ~self._active[:n])
+        # walkers still active walked all steps; arrivals walked until their step
+        done = int((was & self._active[:n]).sum()) * int(steps) + int(self._astep[arrived].sum())
+        self.agent_steps += done
+        self._learn(use, elapsed, done)
         if not (stop_on_arrival and arrived.size):
             steps = n_steps  # the kernel stops early only at an arrival or when nobody walks any more
         self._steps += int(steps)
-        # walkers still active walked all steps; arrivals walked until their step
-        self.agent_steps += int((was & self._active[:n]).sum()) * int(steps) + int(self._astep[arrived].sum())
         for i in arrived:
             self._status[i] = IDLE
             off = int(self._base[i])

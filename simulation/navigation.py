@@ -743,7 +743,9 @@ class Navigator:
                 changed = True
             if not changed:
                 break
-        for fid, (d, q, labels) in fields.items():
+        # the asked-for floor last, so a small cache cannot drop it straight away
+        for fid in sorted(fields, key=lambda f: f == target.floor_id):
+            d, q, labels = fields[fid]
             t = Target("evacuation", fid, target.ref)
             if t not in self._slots:
                 self._store(t, d, q, labels)

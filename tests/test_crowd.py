@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import Point, box
 from test_navigation import TWO_FLOORS_YAML
 
-from simulation import Crowd, CSMParameters, Target, kernels, periodic_corridor
+from simulation import Crowd, CSMParameters, NoRouteError, Target, kernels, periodic_corridor
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +111,7 @@ def test_same_seed_same_result_on_one_or_two_threads() -> None:
             kernels.set_threads(threads)
             crowd = _room_with_door(7, n=150)
             crowd.parallel_min_walkers = 0  # small crowds otherwise run on one thread
+            crowd.auto_threads = False
             t, _ = crowd.advance(5.0, stop_on_arrival=False)
             results.append((t, crowd.state()["pos"], [crowd.arrival_time_s(i) for i in range(150)]))
     finally:
@@ -209,6 +210,11 @@ def test_bad_calls_say_what_is_wrong() -> None:
         crowd.add("0", math.nan, 1, t)
     with pytest.raises(TypeError, match="must be a Target"):
         crowd.add("0", 1, 1, "somewhere")  # type: ignore[arg-type]
+    with pytest.raises(NoRouteError, match=r"inside a wall or obstacle"):
+        Crowd.from_polygons(box(0, 0, 10, 10), [box(4, 4, 6, 6)]).add("0", 5, 5, Target.point("0", 1, 1))
+    walled = Crowd.from_polygons(box(0, 0, 10, 10), [box(4.8, 0, 5.2, 10)])  # two rooms, no door
+    with pytest.raises(NoRouteError, match=r"cannot reach point"):
+        walled.add("0", 1, 1, Target.point("0", 9, 9))
     with pytest.raises(ValueError, match="dt_s"):
         Crowd.from_polygons(box(0, 0, 10, 10), dt_s=0)
     with pytest.raises(ValueError, match="time_gap_s"):

@@ -523,9 +523,9 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             ndx[i] = ex
             ndy[i] = ey
             nsp[i] = sp
-        # ---- move, wrap, arrive
+        # ---- move, wrap, arrive (serial: cheap, and one parallel region per step is enough)
         narr = 0
-        for k in prange(na):
+        for k in range(na):
             i = act[k]
             vx = ndx[i] * nsp[i]
             vy = ndy[i] * nsp[i]
