@@ -412,8 +412,9 @@ class CrowdWalker:
                 t_s, arrived = self._advance(until)
             else:  # the crowd is already there (it stops on whole steps)
                 t_s, arrived = crowd.time_s, []
-            if t_s > env.now:
-                yield env.timeout(t_s - env.now)
+            # always move the clock on: the next event may be a rounding error later than now, too
+            # close for a whole step (advance then takes none), and a loop without a yield never ends
+            yield env.timeout(max((t_s if arrived else max(t_s, until)) - env.now, 0.0))
             for i in arrived:
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
