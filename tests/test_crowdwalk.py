@@ -166,3 +166,18 @@ def test_walker_names() -> None:
     with pytest.raises(ValueError, match=r"unknown walker 'teleport'.*grid, crowd"):
         walker_factory("teleport")
     assert np.isfinite(CrowdWalker.for_day(LibraryDay(b, src, seed=1)).crowd.time_s)
+
+
+def test_events_a_rounding_error_apart_do_not_stall_the_crowd() -> None:
+    """An event less than a step after now (float sums) must not make the crowd process spin in place."""
+    d, w = _walker_day()
+    start, to = d.entrances[0], d.zone_place["reading"]
+
+    def ticks():  # type: ignore[no-untyped-def]
+        for _ in range(50):
+            yield d.env.timeout(1e-12)
+
+    proc = d.walker.walk(_party(1, 1.3), start.floor_id, start.xy, to)
+    d.env.process(ticks())
+    d.env.run(until=proc)
+    assert proc.value.duration_s > 1.0 and w.crowd.walking.size == 0
