@@ -40,7 +40,7 @@ def main() -> None:
     from geometry import load_building
     from simulation import EvacuationConfig, kernels, run_evacuation, write_outputs
 
-    console = Console()
+    console = Console(width=max(120, Console().width))
     path = ROOT / "scenarios" / f"{a.scenario}.yaml"
     if not path.exists():
         path = Path(a.scenario)
@@ -51,41 +51,51 @@ def main() -> None:
     # compile or load the kernels outside the timed run
     run_evacuation(load_building(ROOT / "tests" / "data" / "small-branch.yaml"), EvacuationConfig(people=5))
     rows = []
-    for rep in range(a.reps):
-        tracemalloc.start()
+
+    def once(seed: int, trace: bool) -> tuple[dict, float, float, float, float, object]:  # type: ignore[type-arg]
+        if trace:
+            tracemalloc.start()
         t1 = time.perf_counter()
         first: list[float] = []
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*cols, console=console, transient=True) as bar:
-            task = bar.add_task("fields and placement", total=None)
+            task = bar.add_task("fields and placement" + (" (tracing memory)" if trace else ""), total=None)
 
-            def progress(t_s: float, out_n: int, total: int, first: list[float] = first, task: int = task) -> None:
+            def progress(t_s: float, out_n: int, total: int) -> None:
                 if not first:
                     first.append(time.perf_counter())
-                bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s")
+                bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s"
+                           + (" (tracing memory)" if trace else ""))
 
-            result = run_evacuation(building, EvacuationConfig(seed=a.seed + rep), trajectories=a.trajectories,
+            result = run_evacuation(building, EvacuationConfig(seed=seed), trajectories=a.trajectories,
                                     progress=progress)
         t2 = time.perf_counter()
-        _, peak_py = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        rows.append((result.summary, first[0] - t1 if first else 0.0, t2 - (first[0] if first else t1), t2 - t1,
-                     peak_py / 2**20))
+        peak = 0.0
+        if trace:
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        start = first[0] if first else t1
+        return result.summary, start - t1, t2 - start, t2 - t1, peak, result
+
+    for rep in range(a.reps):
+        rows.append(once(a.seed + rep, trace=False))
+    peak_py = once(a.seed, trace=True)[4]
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = rows[-1][0]
+    result = rows[-1][5]
     table = Table(title=f"evacuation of {s['name']} at full seat occupancy ({building.area_m2:,.0f} m2, "
-                        f"{len(building.floors)} floors, {kernels.get_threads()} threads)")
+                        f"{len(building.floors)} floors, {kernels.max_threads()} cores)")
     for col in ("seed", "people", "evacuation s", "load building s", "fields + placement s", "movement s",
-                "total s", "agent-steps/s", "peak traced MiB"):
+                "total s", "agent-steps", "agent-steps/s (movement)"):
         table.add_column(col, justify="right")
-    for (summ, setup, move, total, peak), rep in zip(rows, range(a.reps), strict=True):
+    for rep, (summ, setup, move, total, _, _) in enumerate(rows):
         ev = summ["evacuation_time_s"]
         table.add_row(str(a.seed + rep), f"{summ['people']:,}", "-" if ev is None else f"{ev:.1f}", f"{t_load:.2f}",
-                      f"{setup:.2f}", f"{move:.2f}", f"{total:.2f}", f"{summ['agent_steps'] / move:,.0f}",
-                      f"{peak:.0f}")
+                      f"{setup:.2f}", f"{move:.2f}", f"{total:.2f}", f"{summ['agent_steps']:,}",
+                      f"{summ['agent_steps'] / move:,.0f}")
     console.print(table)
-    console.print(f"peak resident memory of the process: {rss1:,.0f} MiB (after imports and kernel loading: "
-                  f"{rss0:,.0f} MiB at start)")
+    console.print(f"memory: peak resident size of the process {rss1:,.0f} MiB ({rss0:,.0f} MiB after imports); "
+                  f"peak traced Python/numpy allocations during one run {peak_py:,.1f} MiB")
     console.print("exits used: " + ", ".join(f"{k} {v['count']}" for k, v in s["exits"].items() if v["count"]))
     if a.out is not None:
         for p in write_outputs(result, a.out):

@@ -111,7 +111,7 @@ def main() -> None:
     from simulation import kernels
 
     cores = kernels.max_threads()
-    console = Console()
+    console = Console(width=max(120, Console().width))
     ours(200, 5, a.seed, cores)  # compile or load the kernels before timing
     rows = []
     with Progress(console=console, transient=True) as bar:

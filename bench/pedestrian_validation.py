@@ -128,7 +128,7 @@ def main() -> None:
 
     calibrated, published = CSMParameters(), CSMParameters.jupedsim()
     seeds = range(a.seeds)
-    console = Console()
+    console = Console(width=max(120, Console().width))
     fd: dict[str, list[list[float]]] = {"calibrated": [], "published": []}
     bn: dict[str, list[list[float]]] = {"calibrated": [], "published": [], "JuPedSim": []}
     total = len(DENSITIES) * 2 + len(WIDTHS) * (2 if a.no_jupedsim else 3)

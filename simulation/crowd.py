@@ -28,7 +28,7 @@ Time
     ``stop_on_arrival``, until the end of the first step in which someone arrived. Arrived
     walkers stop; ``reached(id)`` says which goal (e.g. which exit), ``arrival_time_s(id)`` when.
 Read
-    ``time_s``, ``walking`` (ids), ``positions(ids=None)``, ``location(id) -> (floor, x, y)``,
+    ``time_s``, ``walking`` (ids), ``walking_on(floor_id)``, ``positions(ids=None)``, ``location(id) -> (floor, x, y)``,
     ``velocities(ids=None)``, ``frame() -> pandas.DataFrame``.
 Routes across floors
     ``crowd.navigator.route(floor_id, x, y, target, use_lifts=False) -> Route`` with walk, stair
@@ -595,6 +595,12 @@ class Crowd:
     def walking(self) -> NDArray[np.int64]:
         """Ids of the people walking now."""
         return np.flatnonzero(self._active[: self._n])
+
+    def walking_on(self, floor_id: str) -> NDArray[np.int64]:
+        """Ids of the people walking on one floor now."""
+        f = self.navigator.floor_index[floor_id]
+        n = self._n
+        return np.flatnonzero(self._active[:n] & (self._floor[:n] == f))
 
     @property
     def ids(self) -> NDArray[np.int64]:

@@ -389,38 +389,35 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
     frame = 0
 
     def record(frame_no: int) -> None:
-        walking = crowd.walking
-        if walking.size == 0:
-            return
-        fl = np.array(crowd.floors_of(walking), dtype=object)
-        pos = crowd.positions(walking)
         for fid in nav.floor_ids:
-            m = fl == fid
-            if not m.any():
+            ids = crowd.walking_on(fid)
+            if ids.size == 0:
                 continue
-            density.add(fid, pos[m], frame_no * config.frame_s)
+            pos = crowd.positions(ids)
+            density.add(fid, pos, frame_no * config.frame_s)
             if traj is not None:
-                traj[fid].append(np.column_stack([walking[m], np.full(int(m.sum()), frame_no), pos[m]]))
+                traj[fid].append(np.column_stack([ids, np.full(ids.size, frame_no), pos]))
+
+    landings: dict[tuple[str, float, float], NDArray[np.float64]] = {}
 
     def landing_spot(fid: str, x: float, y: float) -> tuple[float, float] | None:
-        sp = nav.spaces[fid]
-        g = sp.grid
-        walking = crowd.walking
-        on = np.array([f == fid for f in crowd.floors_of(walking)], bool)
-        others = crowd.positions(walking[on])
-        i0, j0 = g.cell_of(x, y)
-        r = math.ceil(1.5 / g.cell_m)
-        cands = []
-        for i in range(i0 - r, i0 + r + 1):
-            for j in range(j0 - r, j0 + r + 1):
-                if g.inside(i, j) and g.walkable[i, j] and sp.clearance_m[i, j] >= 0.3 + 0.5 * g.cell_m:
-                    cx, cy = g.center(i, j)
-                    d = math.hypot(cx - x, cy - y)
-                    if d <= 1.5:
-                        cands.append((d, cx, cy))
-        for _, cx, cy in sorted(cands):
+        """The free cell centre nearest to a stair's landing (within 1.5 m), or None."""
+        key = (fid, x, y)
+        if key not in landings:
+            sp = nav.spaces[fid]
+            g = sp.grid
+            gx, gy = g.centers()
+            d = np.hypot(gx - x, gy - y)
+            ok = g.walkable & (sp.clearance_m >= 0.3 + 0.5 * g.cell_m) & (d <= 1.5)
+            order = np.argsort(d[ok], kind="stable")
+            landings[key] = np.column_stack([gx[ok][order], gy[ok][order]])
+        cands = landings[key]
+        others = crowd.positions(crowd.walking_on(fid))
+        if others.size:
+            others = others[np.hypot(others[:, 0] - x, others[:, 1] - y) < 2.0]
+        for cx, cy in cands:
             if others.size == 0 or np.min(np.hypot(others[:, 0] - cx, others[:, 1] - cy)) >= 0.45:
-                return (cx, cy)
+                return (float(cx), float(cy))
         return None
 
     record(0)
