@@ -322,7 +322,10 @@ class CrowdWalker:
             anchor = first if first is not None else Target.point(floor_id, *spots[0])
             for k, m in enumerate(members):
                 if ids[k] < 0:
-                    i = self.crowd.add(floor_id, *spots[k], anchor)
+                    try:
+                        i = self.crowd.add(floor_id, *spots[k], anchor)
+                    except NoRouteError:  # a spot beside the leader's cut off from the target: start at the leader's
+                        i = self.crowd.add(floor_id, *spots[0], anchor)
                     self.crowd.stop(i)
                     self._crowd_id[m.unique_id] = i
                     ids[k] = i
@@ -356,16 +359,26 @@ class CrowdWalker:
         env = self.env
         events = []
         for i, t in zip(ids, targets, strict=True):
-            self.crowd.set_target(i, t, speed)
+            try:
+                self.crowd.set_target(i, t, speed)
+            except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
+                fl, x, y = self.crowd.location(i)
+                self.crowd.place(i, fl, *self._snap(fl, x, y, clear_m=CLEAR_M))
+                try:
+                    self.crowd.set_target(i, t, speed)
+                except NoRouteError:  # still no way: put them there (counted as rescued)
+                    self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
+                    self.stats["rescued"] += 1
+                    continue
             ev = env.event()
             self._waiting[i] = ev
-            events.append(ev)
+            events.append((i, t, ev))
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
-        done = env.all_of(events)
+        done = env.all_of([ev for _, _, ev in events])
         yield done | env.timeout(WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S)
         if not done.triggered:
-            for i, t, ev in zip(ids, targets, events, strict=True):
+            for i, t, ev in events:
                 if not ev.triggered:
                     self._waiting.pop(i, None)
                     self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
