@@ -28,6 +28,7 @@ demo: venv
 	$(BIN)/smartlib demo
 
 test: venv system
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
@@ -36,6 +37,9 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/movement.py
+	$(BIN)/python bench/evacuation.py
+	$(BIN)/python bench/library_day.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache
