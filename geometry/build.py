@@ -45,7 +45,8 @@ class ScenarioSource:
 
 # --------------------------------------------------------------------------- validation
 
-def _pydantic_problems(exc: ValidationError, lines: LineMap, prefix: Loc = ()) -> list[Problem]:
+def pydantic_problems(exc: ValidationError, lines: LineMap | None, prefix: Loc = ()) -> list[Problem]:
+    """Pydantic errors as :class:`Problem` objects, located in the file when ``lines`` is given."""
     out = []
     for err in exc.errors(include_url=False):
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -60,7 +61,7 @@ def _pydantic_problems(exc: ValidationError, lines: LineMap, prefix: Loc = ()) -
             shown = repr(err["input"])
             if len(shown) < 60:
                 msg += f" (got {shown})"
-        out.append(Problem(loc, msg, lines.line(loc)))
+        out.append(Problem(loc, msg, lines.line(loc) if lines is not None else None))
     return out
 
 
@@ -72,7 +73,7 @@ def validate_document(raw: Any, file: str, lines: LineMap, prefix: Loc = ()) -> 
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(file, _pydantic_problems(exc, lines, prefix)) from None
+        raise ScenarioError(file, pydantic_problems(exc, lines, prefix)) from None
 
 
 def load_scenario(path: str | Path, text: str | None = None) -> ScenarioSource:
@@ -128,7 +129,7 @@ def apply_variant(src: ScenarioSource, variant: str | None) -> ScenarioSource:
     try:
         scen = Scenario.model_validate(raw)
     except ValidationError as exc:
-        probs = _pydantic_problems(exc, src.lines)
+        probs = pydantic_problems(exc, src.lines)
         loc = ("variants", variant)
         raise ScenarioError(src.file, [Problem(p.loc, f"{p.message} (in variant '{variant}')",
                                                src.lines.line(loc)) for p in probs]) from None

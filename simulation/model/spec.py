@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from geometry.build import ScenarioSource, apply_variant
+from geometry.build import ScenarioSource, apply_variant, pydantic_problems
 from geometry.errors import Loc, Problem, ScenarioError
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,22 +57,7 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 def problems_of(exc: ValidationError, src: ScenarioSource | None, prefix: Loc) -> list[Problem]:
     """Pydantic errors as :class:`Problem` objects located in the scenario file."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = str(err["msg"])
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field '{loc[-1]}'"
-        elif err["type"] == "missing":
-            msg = f"missing required field '{loc[-1]}'"
-        elif "input" in err and err["type"] not in ("model_type", "dict_type"):
-            shown = repr(err["input"])
-            if len(shown) < 60:
-                msg += f" (got {shown})"
-        out.append(Problem(loc, msg, src.lines.line(loc) if src is not None else None))
-    return out
+    return pydantic_problems(exc, src.lines if src is not None else None, prefix)
 
 
 def section_raw(src: ScenarioSource, section: str, variant: str | None = None) -> dict[str, Any]:
