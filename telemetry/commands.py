@@ -8,19 +8,17 @@ a message naming what and where; the CLI prints it without a traceback.
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
 
 from .broker import EmbeddedBroker, TLSFiles, broker_from_options
 from .errors import TelemetryError
-from .ingest import IngestConfig, IngestStats, run_ingest
+from .ingest import IngestConfig, IngestStats, run_ingest, stop_on_signals
 from .mqtt import BrokerSettings, parse_broker_url
 from .publisher import ReplayStats, load_telemetry, run_publish
 from .registry import load_registry
@@ -65,33 +63,23 @@ def broker_command(*, port: int | None, embedded: bool, workdir: Path | None, pe
     broker = broker_from_options(port=port, embedded=embedded, workdir=workdir, persistence=persistence,
                                  password_file=password_file, acl_file=acl_file, tls=tls)
     broker.start()
-    stop_event = stop or threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_event.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, on_signal)
-    try:
-        if isinstance(broker, EmbeddedBroker):
-            console.print("[yellow]Mosquitto is not installed (or --embedded): running the embedded amqtt broker. "
-                          "Demo use only: MQTT 3.1.1 (no shared subscriptions), a few thousand msg/s, nothing kept "
-                          "across restarts, no credentials or ACLs.[/]", highlight=False)
-        else:
-            console.print(f"Mosquitto ({broker.binary}), config {broker.config_path}, log {broker.log_path}",
-                          highlight=False)
-        # the URL alone on stdout's last line, for scripts: URL=$(smartlib broker | ...)
-        console.print(f"broker listening on {broker.url}  (Ctrl-C to stop)", highlight=False)
-        sys.stdout.flush()
-        while not stop_event.wait(0.5):
-            if not isinstance(broker, EmbeddedBroker) and not broker.running:
-                raise TelemetryError(f"Mosquitto exited; see its log {broker.log_path}")
-    finally:
-        broker.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals(stop) as stop_event:
+        try:
+            if isinstance(broker, EmbeddedBroker):
+                console.print("[yellow]Mosquitto is not installed (or --embedded): running the embedded amqtt broker. "
+                              "Demo use only: MQTT 3.1.1 (no shared subscriptions), a few thousand msg/s, nothing kept "
+                              "across restarts, no credentials or ACLs.[/]", highlight=False)
+            else:
+                console.print(f"Mosquitto ({broker.binary}), config {broker.config_path}, log {broker.log_path}",
+                              highlight=False)
+            # the URL alone on stdout's last line, for scripts: URL=$(smartlib broker | ...)
+            console.print(f"broker listening on {broker.url}  (Ctrl-C to stop)", highlight=False)
+            sys.stdout.flush()
+            while not stop_event.wait(0.5):
+                if not isinstance(broker, EmbeddedBroker) and not broker.running:
+                    raise TelemetryError(f"Mosquitto exited; see its log {broker.log_path}")
+        finally:
+            broker.stop()
     console.print("broker stopped", highlight=False)
 
 

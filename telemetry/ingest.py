@@ -15,13 +15,14 @@ broker holds the messages, instead of this process eating memory.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import queue
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -461,6 +462,28 @@ class _Pending:
 # ---------------------------------------------------------------------- the command
 
 
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """An event that SIGINT or SIGTERM sets while inside; the old handlers come back on leaving.
+
+    Handlers are installed only in the main thread (elsewhere only ``stop`` stops).
+    """
+    event = stop or threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        event.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        yield event
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config: IngestConfig,
                status_interval_s: float = 1.0, console: Any = None, stop: threading.Event | None = None) -> IngestStats:
     """Run the ingest until SIGINT or SIGTERM, showing a live status line; return the final counters.
@@ -494,16 +517,7 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
     try:
         registry = load_registry(scenarios)
         ingest = Ingest(broker=broker, store=store, registry=registry, config=config)
-        stop_event = stop or threading.Event()
-        previous: dict[signal.Signals, Any] = {}
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop_event.set()
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, on_signal)
-        try:
+        with stop_on_signals(stop) as stop_event:
             ingest.start()
             con.print(f"ingest {ingest.client_id}: {broker.url} ({ingest.subscription.protocol}"
                       f"{', share ' + config.share if config.share else ''}) -> {store.url}; "
@@ -537,9 +551,6 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
             con.print(f"stopped: {final.messages:,} messages, {final.inserted:,} readings stored "
                       f"({final.duplicates:,} already there), {final.rejected:,} rejected", highlight=False)
             return final
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
     finally:
         store.close()
 
