@@ -38,7 +38,8 @@ def main() -> None:
     from rich.table import Table
 
     from geometry import load_building
-    from simulation import EvacuationConfig, kernels, run_evacuation, write_outputs
+    from simulation import EvacuationConfig, run_evacuation, write_outputs
+    from simulation.crowd import kernels
 
     console = Console(width=max(120, Console().width))
     path = ROOT / "scenarios" / f"{a.scenario}.yaml"

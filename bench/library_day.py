@@ -30,7 +30,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from geometry import build_building, load_scenario
-from simulation.day import run_day
+from simulation.day.library_day import run_day
 src = load_scenario(sys.argv[1])
 building = build_building(src, None)
 t1 = time.perf_counter()

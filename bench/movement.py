@@ -62,9 +62,9 @@ def positions(n: int, side: float, seed: int = 0, margin: float = 0.5) -> np.nda
 def ours(n: int, iters: int, seed: int, threads: int) -> float:
     from shapely.geometry import box
 
-    from simulation import kernels
-    from simulation.crowd import Crowd, CSMParameters
-    from simulation.navigation import Target
+    from simulation.crowd import kernels
+    from simulation.crowd.movement import Crowd, CSMParameters
+    from simulation.crowd.navigation import Target
 
     kernels.set_threads(threads)
     side = room_side(n)
@@ -108,7 +108,7 @@ def main() -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from simulation import kernels
+    from simulation.crowd import kernels
 
     cores = kernels.max_threads()
     console = Console(width=max(120, Console().width))

@@ -9,7 +9,8 @@ import pytest
 from shapely.geometry import Point, box
 from test_navigation import TWO_FLOORS_YAML
 
-from simulation import Crowd, CSMParameters, NoRouteError, Target, kernels, periodic_corridor
+from simulation import Crowd, CSMParameters, NoRouteError, Target, periodic_corridor
+from simulation.crowd import kernels
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from conftest import DATA
 
 from geometry import build_building, load_scenario
-from simulation.crowdwalk import CrowdWalker, walker_factory
-from simulation.day import DayResult, LibraryDay, run_day
-from simulation.kpis import flat
-from simulation.model.walker import GridWalker, Place, WalkResult
+from simulation.day.crowdwalk import CrowdWalker, walker_factory
+from simulation.day.kpis import flat
+from simulation.day.library_day import DayResult, LibraryDay, run_day
+from simulation.day.walker import GridWalker, Place, WalkResult
 
 OPEN_S, CLOSE_S = 9 * 3600.0, 21 * 3600.0  # day-small: Mo-Su 09:00-21:00
 

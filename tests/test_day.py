@@ -11,8 +11,8 @@ import pytest
 from conftest import DATA
 
 from geometry import build_building, load_scenario
-from simulation.day import EVENT_COLUMNS, ZONE_COLUMNS, DayResult, run_day
-from simulation.kpis import flat, littles_law
+from simulation.day.kpis import flat, littles_law
+from simulation.day.library_day import EVENT_COLUMNS, ZONE_COLUMNS, DayResult, run_day
 
 OPEN_S, CLOSE_S = 9 * 3600.0, 21 * 3600.0  # day-small: Mo-Su 09:00-21:00
 

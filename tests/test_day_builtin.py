@@ -13,7 +13,7 @@ import pytest
 from conftest import SCENARIOS
 
 from geometry import build_building, load_scenario
-from simulation.day import DayResult, run_day
+from simulation.day.library_day import DayResult, run_day
 
 
 def _conserved(res: DayResult, close_s: float) -> None:

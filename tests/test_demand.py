@@ -11,7 +11,7 @@ from conftest import DATA, SCENARIOS
 
 from geometry import build_building, load_scenario
 from geometry.errors import ScenarioError
-from simulation.demand import (
+from simulation.day.demand import (
     DayType,
     Distribution,
     hourly_rate_pieces,

@@ -13,7 +13,7 @@ from test_navigation import TWO_FLOORS_YAML
 
 from geometry import load_building
 from simulation import Crowd, EvacuationConfig, EvacuationInputError, run_evacuation
-from simulation.evacuation import place_people, read_occupancy
+from simulation.crowd.evacuation import place_people, read_occupancy
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.kpis import (
+from simulation.day.kpis import (
     co2_hours_above,
     energy_kwh,
     flat,

@@ -10,10 +10,10 @@ import pytest
 from shapely.geometry import Point, box
 
 from geometry import load_building
-from simulation import kernels
-from simulation.kernels.moves import MOVES
-from simulation.kernels.reference import dijkstra16_reference, field_direction_reference
-from simulation.navigation import FloorSpace, Navigator, NoRouteError, Target, floor_spaces
+from simulation.crowd import kernels
+from simulation.crowd.kernels.moves import MOVES
+from simulation.crowd.kernels.reference import dijkstra16_reference, field_direction_reference
+from simulation.crowd.navigation import FloorSpace, Navigator, NoRouteError, Target, floor_spaces
 
 # Two floors: a ground floor with two exits, an upper floor reached by a stair (8 m) and a lift.
 TWO_FLOORS_YAML = """\

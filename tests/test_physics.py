@@ -10,7 +10,7 @@ from conftest import DATA, SCENARIOS
 
 from geometry import build_building, load_building, load_scenario
 from geometry.errors import ScenarioError
-from simulation.physics import (
+from simulation.day.physics import (
     PhysicsSpec,
     ZonePhysics,
     ashrae_ventilation_l_s,

@@ -10,17 +10,8 @@ import simpy
 from conftest import DATA, SCENARIOS
 
 from geometry import load_building
-from simulation.demand import Distribution, SeatPreferences, VisitorType
-from simulation.model.walker import (
-    STAIR_SPEED_RATIO,
-    GridRouter,
-    GridWalker,
-    Place,
-    Walker,
-    entrance_places,
-    subject_places,
-)
-from simulation.readers import (
+from simulation.day.demand import Distribution, SeatPreferences, VisitorType
+from simulation.day.readers import (
     SEAT_ATTRS,
     SeatBook,
     break_schedule,
@@ -30,6 +21,15 @@ from simulation.readers import (
     plan_visit,
     seat_table_keys,
     seat_utilities,
+)
+from simulation.day.walker import (
+    STAIR_SPEED_RATIO,
+    GridRouter,
+    GridWalker,
+    Place,
+    Walker,
+    entrance_places,
+    subject_places,
 )
 
 

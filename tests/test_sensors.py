@@ -8,8 +8,8 @@ from conftest import DATA
 
 from geometry import build_building, load_scenario
 from geometry.quantities import QUANTITIES
-from simulation.day import DayResult, run_day
-from simulation.sensors import TELEMETRY_COLUMNS, TELEMETRY_SCHEMA, VirtualSensors, telemetry_arrow
+from simulation.day.library_day import DayResult, run_day
+from simulation.day.sensors import TELEMETRY_COLUMNS, TELEMETRY_SCHEMA, VirtualSensors, telemetry_arrow
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from conftest import DATA
 
 from geometry import build_building, load_scenario
 from geometry.errors import ScenarioError
-from simulation.demand import Distribution
-from simulation.model.hours import OpeningHours
-from simulation.services import (
+from simulation.day.demand import Distribution
+from simulation.day.hours import OpeningHours
+from simulation.day.services import (
     GroupRoomPoint,
     GroupRooms,
     Lift,
@@ -140,7 +140,7 @@ def test_staff_member_opens_desk_for_shift_and_takes_shelving_rounds() -> None:
     env = simpy.Environment()
     import mesa
 
-    from simulation.services import ShelvingSpec
+    from simulation.day.services import ShelvingSpec
 
     model = mesa.Model(rng=np.random.default_rng(1))
     desk = _desk(env, 60.0, 2)

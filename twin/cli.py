@@ -294,7 +294,7 @@ def evacuate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from geometry.build import load_building
-    from simulation.evacuation import (
+    from simulation.crowd.evacuation import (
         EvacuationConfig,
         EvacuationInputError,
         read_occupancy,
@@ -361,7 +361,7 @@ def evacuate(
 
 # --------------------------------------------------------------------------- library day (issue 4)
 
-DAY_WALKERS = ("grid", "crowd")  # simulation.crowdwalk.WALKERS, without importing numba for a wrong option
+DAY_WALKERS = ("grid", "crowd")  # simulation.day.crowdwalk.WALKERS, without importing numba for a wrong option
 WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: grid (shortest path / speed, fast) or "
                                                          "crowd (the crowd kernel, everyone walking at once)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: the same seed gives the same day")]
@@ -375,7 +375,7 @@ def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: st
     if walker not in DAY_WALKERS:
         raise UserError(f"--walker must be one of {', '.join(DAY_WALKERS)}, got '{walker}'")
     from geometry.build import load_scenario
-    from simulation.report import check_variants
+    from simulation.day.report import check_variants
 
     src = load_scenario(resolve_scenario(scenario))
     known = list(src.scenario.variants)
@@ -387,7 +387,7 @@ def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: st
 
 def _run_day(src, variant: str | None, *, seed: int, days: int, walker: str):  # type: ignore[no-untyped-def]
     from geometry.build import build_building
-    from simulation.day import run_day
+    from simulation.day.library_day import run_day
 
     return run_day(build_building(src, variant), src, seed=seed, days=days, progress=True, walker=walker)
 
@@ -403,7 +403,7 @@ def simulate(
     walker: WalkerOpt = "grid",
 ) -> None:
     """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
-    from simulation.report import day_picture, headline
+    from simulation.day.report import day_picture, headline
 
     src = _day_inputs(scenario, [variant], days, walker)
     result = _run_day(src, variant, seed=seed, days=days, walker=walker)
@@ -429,7 +429,7 @@ def compare(
     walker: WalkerOpt = "grid",
 ) -> None:
     """KPIs of the base scenario and each variant side by side, with the differences (same seed)."""
-    from simulation.report import compare_rows
+    from simulation.day.report import compare_rows
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
     if not names:

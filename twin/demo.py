@@ -74,7 +74,7 @@ def model_branches(out_dir: Path, console: Console) -> list[BranchSummary]:
 
 def simulate_day(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
     """One simulated day of the demo branch; returns its KPIs and writes its tables."""
-    from simulation.day import run_day
+    from simulation.day.library_day import run_day
 
     src = load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml")
     result = run_day(build_building(src), src, seed=seed, progress=True)

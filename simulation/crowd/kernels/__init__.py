@@ -3,7 +3,7 @@
 Each kernel is a plain function over numpy arrays, compiled on first use and cached on disk
 (``cache=True``; ``NUMBA_CACHE_DIR`` picks the folder). Importing this package does not import
 numba: the names below load their module on first attribute access, so ``import simulation``
-stays fast. Every kernel has a pure-numpy twin in :mod:`simulation.kernels.reference` that the
+stays fast. Every kernel has a pure-numpy twin in :mod:`simulation.crowd.kernels.reference` that the
 tests compare it with.
 
 ========================  ==========================================================

@@ -6,7 +6,7 @@ shortest grid paths are within 2.7 % of the straight line instead of the 8.2 % o
 orthogonal cells it cuts past to be walkable; a knight step needs both cells its straight line
 passes through, so no move jumps over a wall one cell thick or cuts the corner of an obstacle.
 
-The numpy/heapq twin is :func:`simulation.kernels.reference.dijkstra16_reference`.
+The numpy/heapq twin is :func:`simulation.crowd.kernels.reference.dijkstra16_reference`.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ from shapely.geometry import LineString, Point
 from geometry.build import ScenarioSource
 from geometry.model import Building, Zone
 
-from .model.spec import Strict, scenario_problem, section_raw, validate_section
+from .spec import Strict, scenario_problem, section_raw, validate_section
 
 F = NDArray[np.float64]
 

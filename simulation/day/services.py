@@ -55,9 +55,9 @@ from geometry.build import ScenarioSource
 from geometry.model import Building, Link
 
 from .demand import Distribution, Name
-from .model.hours import OpeningHours, weekdays_in
-from .model.ledger import Integrator
-from .model.spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
+from .hours import OpeningHours, weekdays_in
+from .ledger import Integrator
+from .spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
 
 Task = Literal["borrow", "return", "help"]
 XY = tuple[float, float]

@@ -1,6 +1,6 @@
 """Key performance indicators of a simulated day, as pure functions over its tables.
 
-Inputs are the tables :func:`simulation.day.run_day` returns:
+Inputs are the tables :func:`simulation.day.library_day.library_day.run_day` returns:
 
 - ``events``: one row per event, columns ``t_s`` (simulation time [s]), ``event``, ``reader``,
   ``party``, ``visitor_type``, ``size`` (persons the row stands for), ``floor_id``, ``zone_id``,

@@ -51,8 +51,8 @@ from pydantic import Field, field_validator, model_validator
 from geometry.build import ScenarioSource
 from geometry.model import Building
 
-from .model.hours import WEEKDAYS
-from .model.spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
+from .hours import WEEKDAYS
+from .spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
 
 Kind = Literal["central", "district", "service_point"]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]

@@ -18,7 +18,7 @@ from .moves import MOVES
 def dijkstra16_reference(walkable: NDArray[np.bool_], cost: NDArray[np.float64], seed_cells: NDArray[np.int64],
                          seed_values: NDArray[np.float64], seed_labels: NDArray[np.int32],
                          cell_m: float) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
-    """Same result as :func:`simulation.kernels.navfield.dijkstra16`, with ``heapq``."""
+    """Same result as :func:`simulation.crowd.kernels.navfield.dijkstra16`, with ``heapq``."""
     ny, nx = walkable.shape
     n = ny * nx
     dist = np.full(n, np.inf)
@@ -162,7 +162,7 @@ def descent_direction_reference(px: float, py: float, dist: NDArray[np.float32],
 
 
 def turn_sign_reference(seed: int, i: NDArray[np.int64], epoch: NDArray[np.int64]) -> NDArray[np.float64]:
-    """+1 or -1 per (seed, agent, epoch): SplitMix64, as :func:`simulation.kernels.csm.turn_sign`."""
+    """+1 or -1 per (seed, agent, epoch): SplitMix64, as :func:`simulation.crowd.kernels.csm.turn_sign`."""
     u = np.uint64
     with np.errstate(over="ignore"):
         h = u(seed) + np.asarray(i).astype(u) * u(0x9E3779B97F4A7C15)
@@ -185,7 +185,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
                        progress_m: float, seed: int, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
     """One step of the collision-free speed model for all active agents, all pairs, every wall.
 
-    Same arguments as :func:`simulation.kernels.csm.csm_advance` (without the search structures).
+    Same arguments as :func:`simulation.crowd.kernels.csm.csm_advance` (without the search structures).
     Returns new ``pos``, ``orient``, ``vel``, ``stuck_s``, ``best_d`` and ``arrived_goal`` (-1 for
     none) arrays; inactive agents keep their state.
     """

@@ -13,13 +13,13 @@
 What runs (all SimPy processes on one :class:`simpy.Environment`, time in seconds from local
 midnight of the first day):
 
-- arrivals: the parties of every day, sampled up front (:mod:`simulation.demand`), each
-  starting its journey (:meth:`simulation.readers.Party.journey`) at its arrival time;
-- staff (:class:`~simulation.services.StaffMember`) on their shifts, opening and closing desk
+- arrivals: the parties of every day, sampled up front (:mod:`simulation.day.library_day.demand`), each
+  starting its journey (:meth:`simulation.day.library_day.readers.Party.journey`) at its arrival time;
+- staff (:class:`~simulation.day.library_day.services.StaffMember`) on their shifts, opening and closing desk
   positions; kiosks and cafes open on their hours;
-- zone physics (:class:`~simulation.physics.ZonePhysics`) every ``physics.step_s``, fed with the
+- zone physics (:class:`~simulation.day.library_day.physics.ZonePhysics`) every ``physics.step_s``, fed with the
   exact mean occupancy of each zone over the step (kept per event by ledgers);
-- virtual sensors (:class:`~simulation.sensors.VirtualSensors`), one process per device period.
+- virtual sensors (:class:`~simulation.day.library_day.sensors.VirtualSensors`), one process per device period.
 
 Nothing runs per agent per time step: a reader seated for three hours is one timeout.
 
@@ -52,19 +52,7 @@ from geometry.model import OUTSIDE, Building
 
 from .demand import PartyArrival, load_demand, sample_day_arrivals
 from .kpis import compute_kpis
-from .model.ledger import Ledger
-from .model.walker import (
-    GridRouter,
-    GridWalker,
-    NoWayError,
-    Place,
-    Walker,
-    WalkResult,
-    entrance_places,
-    shelf_counts,
-    subject_places,
-    zone_places,
-)
+from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
 from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
@@ -78,6 +66,18 @@ from .services import (
     load_staff,
     service_layout,
     staff_shifts,
+)
+from .walker import (
+    GridRouter,
+    GridWalker,
+    NoWayError,
+    Place,
+    Walker,
+    WalkResult,
+    entrance_places,
+    shelf_counts,
+    subject_places,
+    zone_places,
 )
 
 EVENT_COLUMNS: tuple[str, ...] = ("t_s", "time", "event", "reader", "party", "visitor_type", "size", "floor_id",
@@ -96,7 +96,7 @@ class DayResult:
     Attributes
     ----------
     kpis
-        Indicators (:func:`simulation.kpis.compute_kpis`), JSON-ready.
+        Indicators (:func:`simulation.day.library_day.kpis.compute_kpis`), JSON-ready.
     zones
         Per physics step per zone: :data:`ZONE_COLUMNS` (occupancy and readers are means over the
         step starting at ``t_s``; CO2, temperature, humidity at its end; ``power_w`` the zone's
@@ -104,7 +104,7 @@ class DayResult:
     events
         One row per event: :data:`EVENT_COLUMNS` (``t_s`` simulation time [s], ``time`` UTC epoch [s]).
     telemetry
-        Virtual-sensor readings in the telemetry columns (:data:`simulation.sensors.TELEMETRY_COLUMNS`).
+        Virtual-sensor readings in the telemetry columns (:data:`simulation.day.library_day.sensors.TELEMETRY_COLUMNS`).
     energy
         Per physics step: ``t_s``, ``time``, ``dt_s`` and ``<end use>_w`` building means [W].
     meta
@@ -217,8 +217,8 @@ class LibraryDay:
     start
         First day (default: ``demand.start_date``).
     walker
-        Builds the :class:`~simulation.model.walker.Walker` (default: :class:`GridWalker`), or its
-        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.crowdwalk.walker_factory`).
+        Builds the :class:`~simulation.day.library_day.walker.Walker` (default: :class:`GridWalker`), or its
+        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.library_day.crowdwalk.walker_factory`).
     cell_m
         Walkable-grid cell for walking distances [m].
     """
@@ -768,7 +768,7 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
         Show a progress bar (rich) while running.
     walker
         Factory of the walker, or its name: ``"grid"`` (the default: shortest path / speed) or
-        ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.crowdwalk`).
+        ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.day.library_day.crowdwalk`).
 
     Raises
     ------
