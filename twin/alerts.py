@@ -105,6 +105,11 @@ class Debouncer:
         self._worst = 0.0
         self._last_t: float | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No alert active and no crossing pending: a value at or below the limit changes nothing."""
+        return self.active is None and self._above_since is None
+
     def _message(self, value: float, limit: float) -> str:
         what = {"co2": "CO2", "over_capacity": "occupancy", "device_offline": "device",
                 "queue": "queue"}[self.kind]

@@ -41,7 +41,9 @@ from telemetry.records import Reading
 from .alerts import AlertRule, Debouncer
 from .estimate import (
     co2_category,
+    co2_linear_response,
     co2_occupancy_estimate,
+    co2_occupancy_linear,
     fuse,
     reconcile,
     seat_sample_estimate,
@@ -62,6 +64,9 @@ from .state import (
 
 #: Problems listed per batch (the rest are only counted).
 MAX_PROBLEMS = 5
+
+#: Indoor-air quantities checked for plausibility as they arrive.
+_ENV_QUANTITIES = frozenset({"co2", "temperature", "humidity"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,7 +265,21 @@ class BranchTwin:
         entrances = {o.id for o in b.openings if o.is_entrance}
         self.building_counted = bool(entrances) and entrances <= counted
         # working state
-        self.latest: dict[tuple[str, str], LatestValue] = {}
+        self.latest: dict[tuple[str, str], tuple[float, float | bool | str, str]] = {}  # -> (time, value, unit)
+        self._info: dict[str, tuple[Device, DeviceTracker, _Counter | None]] = {
+            d.id: (d, self.trackers[d.id], self.counters.get(d.id)) for d in b.devices}
+        self._seat_devices = [(dev, self.zidx[z], self.trackers[dev]) for dev, z in self.seat_zone.items()
+                              if z in self.zidx]
+        self._occupancy_devices = [
+            (d.id, self.zidx[d.zone_id], self.trackers[d.id], self._noise[d.id].get("occupancy", 0.0)
+             or cfg.occupancy_sensor_sd) for d in b.devices
+            if d.type == "occupancy" and d.zone_id in self.zidx and "occupancy" in d.quantities]
+        self._co2_devices = [(d.id, self.zidx[d.zone_id], self.trackers[d.id]) for d in b.devices
+                             if "co2" in d.quantities and d.zone_id in self.zidx]
+        self._open_now = False
+        self._total_std = 0.0
+        self._co2_response: dict[tuple[int, bool, float], tuple[float, float, float]] = {}
+        self._epoch_span = (math.inf, -math.inf, -math.inf)  # (from, to, epoch): _epoch's last answer
         self.co2: dict[str, _Co2] = {}
         self.energy_first: dict[str, float] = {}
         self.clock: float | None = None  # the newest reading time applied [UTC epoch s]
@@ -303,22 +322,25 @@ class BranchTwin:
 
     def _epoch(self, t: float) -> float:
         """The last instant at or before ``t`` the branch was known empty (closing + margin) [UTC epoch s]."""
-        lt = self._local(t)
-        d = lt.date()
-        for back in range(9):
-            day = d - dt.timedelta(days=back)
-            e = self._epoch_cache.get(day)
-            if e is None:
-                iv = self.hours.intervals(day.weekday())
-                if iv:
-                    close = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz).timestamp() + iv[-1][1]
-                    e = close + self.config.empty_after_close_s
-                else:
-                    e = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz).timestamp()
-                self._epoch_cache[day] = e
-            if e <= t:
-                return e
-        return -math.inf
+        lo, hi, e = self._epoch_span
+        if lo <= t < hi:
+            return e
+        d = self._local(t).date()
+        resets = [self._reset(d + dt.timedelta(days=k)) for k in range(-8, 3)]
+        e = max((r for r in resets if r <= t), default=-math.inf)
+        nxt = min((r for r in resets if r > t), default=t + 1.0)
+        self._epoch_span = (e if math.isfinite(e) else t, nxt, e)
+        return e
+
+    def _reset(self, day: dt.date) -> float:
+        """When the branch is known empty on ``day``: its closing plus the margin, or midnight if closed."""
+        e = self._epoch_cache.get(day)
+        if e is None:
+            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz).timestamp()
+            iv = self.hours.intervals(day.weekday())
+            e = midnight + iv[-1][1] + self.config.empty_after_close_s if iv else midnight
+            self._epoch_cache[day] = e
+        return e
 
     # ------------------------------------------------------------------ feeding
     def apply(self, readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> ApplyResult:
@@ -336,7 +358,9 @@ class BranchTwin:
         ApplyResult
             What was applied and what was ignored, with sentences naming it.
         """
-        rows = _rows(readings)
+        cols = _columns(readings)
+        if cols is None:
+            return ApplyResult()
         applied = dup = late = unknown = 0
         problems: list[str] = []
 
@@ -344,37 +368,78 @@ class BranchTwin:
             if len(problems) < MAX_PROBLEMS:
                 problems.append(text)
 
-        for branch, device, quantity, unit, t, value, bvalue, svalue in rows:
-            if branch != self.branch:
+        own = self.branch
+        info = self._info
+        latest = self.latest
+        env_q = _ENV_QUANTITIES
+        next_tick = self._next_tick
+        tmax = self.clock
+        for branch, device, q, unit, t, v, bv, sv in zip(*cols, strict=True):
+            if branch != own:
                 unknown += 1
-                problem(f"reading of branch '{branch}' given to the twin of '{self.branch}'")
+                problem(f"reading of branch '{branch}' given to the twin of '{own}'")
                 continue
-            d = self.devices.get(device)
-            if d is None:
+            di = info.get(device)
+            if di is None:
                 unknown += 1
-                problem(f"device '{device}' is not in branch '{self.branch}'")
+                problem(f"device '{device}' is not in branch '{own}'")
                 continue
-            if quantity not in d.quantities:
+            d, tr, counter = di
+            if q not in d.quantities:
                 unknown += 1
-                problem(f"device '{device}' does not measure '{quantity}' (it measures {', '.join(d.quantities)})")
+                problem(f"device '{device}' does not measure '{q}' (it measures {', '.join(d.quantities)})")
                 continue
-            if not math.isfinite(t):
+            if v is None:
+                v = bv if bv is not None else sv
+                if v is None:
+                    unknown += 1
+                    problem(f"device '{device}' {q} at {t}: no value")
+                    continue
+            elif not -math.inf < v < math.inf:
                 unknown += 1
-                problem(f"device '{device}' {quantity}: time {t} is not a number")
+                problem(f"device '{device}' {q} at {t}: value {v} is not a finite number")
                 continue
-            self._advance_to(t)
-            v: float | bool | str | None = value if value is not None else bvalue if bvalue is not None else svalue
-            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            if not -math.inf < t < math.inf:
                 unknown += 1
-                problem(f"device '{device}' {quantity} at {t}: no value")
+                problem(f"device '{device}' {q}: time {t} is not a number")
                 continue
-            outcome = self._reading(d, quantity, unit, t, v)
-            if outcome == "applied":
-                applied += 1
-            elif outcome == "duplicate":
-                dup += 1
-            else:
-                late += 1
+            if next_tick is None or t > next_tick:
+                self._advance_to(t)
+                next_tick = self._next_tick
+            if tmax is None or t > tmax:
+                tmax = t
+            if counter is not None and (q == "people_in" or q == "people_out"):
+                outcome = self._count(counter, tr, q, t, float(v))
+                if outcome == 0:
+                    applied += 1
+                elif outcome == 1:
+                    dup += 1
+                else:
+                    late += 1
+                continue
+            key = (device, q)
+            prev = latest.get(key)
+            if prev is not None and t <= prev[0]:
+                if t == prev[0]:
+                    dup += 1
+                else:
+                    late += 1
+                continue
+            applied += 1
+            latest[key] = (t, v, unit)
+            if tr.last_seen is None or t > tr.last_seen:
+                tr.last_seen = t
+            if tr.status_offline_at is not None and t > tr.status_offline_at:
+                tr.status_offline_at = None
+            if q in env_q:
+                tr.check(q, v, t, self._open_now)
+                if q == "co2" and d.zone_id in self.zidx:
+                    self._co2(d, t, v)
+            elif q == "queue_length":
+                self._debounce("queue", device, t, v, self.config.queue_target)
+            elif q == "energy" and device not in self.energy_first:
+                self.energy_first[device] = v
+        self.clock = tmax
         self.readings += applied
         return ApplyResult(applied=applied, duplicates=dup, late=late, unknown=unknown, problems=tuple(problems))
 
@@ -391,61 +456,36 @@ class BranchTwin:
         return True
 
     def advance(self, now: float) -> None:
-        """Bring the clock-driven parts (estimates, silence, alerts) up to ``now`` without a reading."""
+        """Bring the clock-driven parts (estimates, silence, alerts) up to ``now`` without a reading.
+
+        Ticks run for every ``tick_s`` boundary before ``now``; the clock moves to ``now``.
+        """
         self._advance_to(now)
+        if self.clock is None or now > self.clock:
+            self.clock = now
 
     def _advance_to(self, t: float) -> None:
+        """Run the ticks of every boundary before ``t`` (readings at ``t`` come after them)."""
         tick = self.config.tick_s
         if self._next_tick is None:
-            self._next_tick = math.floor(t / tick) * tick + tick
-        if t < self._next_tick:
-            if self.clock is None or t > self.clock:
-                self.clock = t
+            self._next_tick = math.floor(t / tick) * tick
+            if self._next_tick >= t:
+                self._next_tick -= tick
+            self._open_now = self.is_open(t)
             return
         if t - self._next_tick > self.config.history_s:  # a long gap: skip to the last ticks
             self._next_tick = math.floor((t - self.config.history_s) / tick) * tick
-        while self._next_tick <= t:
+        while self._next_tick < t:
             self._tick(self._next_tick)
             self._next_tick += tick
-        if self.clock is None or t > self.clock:
-            self.clock = t
 
-    def _reading(self, d: Device, q: str, unit: str, t: float, v: float | bool | str) -> str:
-        key = (d.id, q)
-        prev = self.latest.get(key)
-        tr = self.trackers[d.id]
-        if q in ("people_in", "people_out"):
-            return self._count(d, q, t, float(v))
-        if prev is not None and t <= prev.time:
-            return "duplicate" if t == prev.time else "late"
-        tr.seen(t)
-        if isinstance(v, float):
-            tr.check(q, v, t, self.is_open(t) if q in ("co2", "humidity") else False)
-        self.latest[key] = LatestValue(device=d.id, quantity=q, unit=unit, time=t, value=v,
-                                       quality="flagged" if tr.flagged(q) else "good")
-        if q == "co2" and d.zone_id in self.zidx and isinstance(v, float):
-            self._co2(d, t, v)
-        elif q == "queue_length" and isinstance(v, float):
-            self._debounce("queue", d.id, t, v, self.config.queue_target)
-        elif q == "energy" and d.id not in self.energy_first and isinstance(v, float):
-            self.energy_first[d.id] = v
-        return "applied"
-
-    def _count(self, d: Device, q: str, t: float, v: float) -> str:
-        c = self.counters.get(d.id)
-        tr = self.trackers[d.id]
-        if c is None:  # a counter at no known opening: keep its latest value only
-            prev = self.latest.get((d.id, q))
-            if prev is not None and t <= prev.time:
-                return "duplicate" if t == prev.time else "late"
-            tr.seen(t)
-            self.latest[(d.id, q)] = LatestValue(device=d.id, quantity=q, unit="count", time=t, value=v)
-            return "applied"
+    def _count(self, c: _Counter, tr: DeviceTracker, q: str, t: float, v: float) -> int:
+        """Add a people count to its period; 0 applied, 1 duplicate, 2 late (a period already closed)."""
         if (q, t) in c.seen:
-            return "duplicate"
+            return 1
         epoch = self._epoch(t)
         if epoch < c.epoch:
-            return "late"  # a count from a day already closed
+            return 2
         if epoch > c.epoch:
             if c.n_in > 20 and c.n_out > 20:  # drift: in and out should balance over a day that ends empty
                 c.out_scale = min(max(c.n_in / c.n_out, 0.8), 1.25)
@@ -456,14 +496,17 @@ class BranchTwin:
             c.n_in += v
         else:
             c.n_out += v
-        sd = self._noise[d.id].get(q, 0.0)
+        sd = self._noise[c.device.id].get(q, 0.0)
         c.var += sd * sd + (self.config.counter_rel_sd * v) ** 2
-        tr.seen(t)
-        prev = self.latest.get((d.id, q))
-        if prev is None or t > prev.time:
-            self.latest[(d.id, q)] = LatestValue(device=d.id, quantity=q, unit="count", time=t, value=v)
-            return "applied"
-        return "late"
+        if tr.last_seen is None or t > tr.last_seen:
+            tr.last_seen = t
+        if tr.status_offline_at is not None and t > tr.status_offline_at:
+            tr.status_offline_at = None
+        key = (c.device.id, q)
+        prev = self.latest.get(key)
+        if prev is None or t > prev[0]:
+            self.latest[key] = (t, v, "count")
+        return 0
 
     def _co2(self, d: Device, t: float, c: float) -> None:
         s = self.co2.setdefault(d.id, _Co2())
@@ -473,35 +516,51 @@ class BranchTwin:
         if math.isfinite(dt_s) and 0 < dt_s <= 2.5 * d.period_s:
             i = self.zidx[d.zone_id]  # type: ignore[index]
             hvac = self.hvac_on(0.5 * (s.t0 + s.t1))
-            nz = len(self.zone_ids)
-            phys = self.physics
-
-            def vent(n: float) -> float:
-                people = np.zeros(nz)
-                people[i] = n
-                return float(phys.ventilation_l_s(people, hvac)[i])
-
             sd = self._noise[d.id].get("co2", 0.0) or self.config.co2_sensor_sd_ppm
-            s.estimate = co2_occupancy_estimate(
-                s.c0, s.c1, dt_s, volume_m3=float(phys.geo.volume_m3[i]), ventilation_l_s=vent,
-                generation_l_s=self.inputs.physics.co2_l_s_per_person, outdoor_ppm=self.outdoor_ppm,
-                sensor_sd_ppm=sd, max_people=10.0 * max(float(self.capacity[i]), 10.0))
+            phys = self.physics
+            spec = self.inputs.physics
+            if spec.ventilation.mode != "dcv" or not hvac:  # ventilation does not depend on the people
+                key = (i, hvac, dt_s)
+                resp = self._co2_response.get(key)
+                if resp is None:
+                    q = float(phys.ventilation_l_s(np.zeros(len(self.zone_ids)), hvac)[i])
+                    resp = self._co2_response[key] = co2_linear_response(
+                        volume_m3=float(phys.geo.volume_m3[i]), ventilation_l_s=q, dt_s=dt_s,
+                        generation_l_s=spec.co2_l_s_per_person, outdoor_ppm=self.outdoor_ppm)
+                s.estimate = co2_occupancy_linear(s.c0, s.c1, resp, sensor_sd_ppm=sd)
+            else:
+                nz = len(self.zone_ids)
+
+                def vent(n: float) -> float:
+                    people = np.zeros(nz)
+                    people[i] = n
+                    return float(phys.ventilation_l_s(people, hvac)[i])
+
+                s.estimate = co2_occupancy_estimate(
+                    s.c0, s.c1, dt_s, volume_m3=float(phys.geo.volume_m3[i]), ventilation_l_s=vent,
+                    generation_l_s=spec.co2_l_s_per_person, outdoor_ppm=self.outdoor_ppm,
+                    sensor_sd_ppm=sd, max_people=10.0 * max(float(self.capacity[i]), 10.0))
         self._debounce("co2", d.zone_id or d.id, t, c, self.co2_limit_ppm)
 
     def _debounce(self, kind: AlertKind, subject: str, t: float, value: float, limit: float) -> None:
         key = (kind, subject)
         db = self._debouncers.get(key)
         if db is None:
+            if value <= limit:
+                return  # nothing to watch yet
             rule = {"co2": self.config.co2_rule, "over_capacity": self.config.capacity_rule,
                     "device_offline": self.config.offline_rule, "queue": self.config.queue_rule}[kind]
             unit = {"co2": "ppm", "over_capacity": "persons", "device_offline": "", "queue": "persons"}[kind]
             db = self._debouncers[key] = Debouncer(kind=kind, branch=self.branch, subject=subject, rule=rule,
                                                    unit=unit)
+        elif db.idle and value <= limit:
+            return
         changed = db.update(t, value, limit)
         if changed is not None:
             self.alert_log.append(changed)
 
     def _tick(self, t: float) -> None:
+        self._open_now = self.is_open(t)
         means, stds, _ = self._estimate(t)
         self._history_t.append(t)
         self._history_m.append(means.astype(np.float32))
@@ -510,45 +569,50 @@ class BranchTwin:
         if len(self._history_t) > keep + 64:
             drop = len(self._history_t) - keep
             del self._history_t[:drop], self._history_m[:drop], self._history_s[:drop]
-        for i, z in enumerate(self.zone_ids):
-            if self.capacity[i] > 0:
-                self._debounce("over_capacity", z, t, float(means[i]), float(self.capacity[i]))
+        over = np.flatnonzero((means > self.capacity) & (self.capacity > 0))
+        for key, db in self._debouncers.items():
+            if key[0] == "over_capacity" and not db.idle:
+                i = self.zidx[key[1]]
+                self._debounce("over_capacity", key[1], t, float(means[i]), float(self.capacity[i]))
+        for i in over:
+            if ("over_capacity", self.zone_ids[i]) not in self._debouncers:
+                self._debounce("over_capacity", self.zone_ids[i], t, float(means[i]), float(self.capacity[i]))
         for dev, tr in self.trackers.items():
             if tr.last_seen is not None and tr.status_offline_at is None:
-                silent = t - tr.last_seen > tr.silence_periods * tr.device.period_s
-                self._debounce("device_offline", dev, t, 1.0 if silent else 0.0, 0.5)
+                silent = t - tr.last_seen > tr.silence_s
+                if silent or ("device_offline", dev) in self._debouncers:
+                    self._debounce("device_offline", dev, t, 1.0 if silent else 0.0, 0.5)
 
     # ------------------------------------------------------------------ estimation
+    def _usable(self, tr: DeviceTracker, now: float) -> bool:
+        return tr.status_offline_at is None and tr.last_seen is not None and now - tr.last_seen <= tr.silence_s
+
     def _estimate(self, now: float) -> tuple[np.ndarray, np.ndarray, list[tuple[OccupancySource, ...]]]:
         """Occupancy of every zone at ``now``: means, standard deviations, sources [persons]."""
         cfg = self.config
         nz = len(self.zone_ids)
         per_zone: list[list[tuple[OccupancySource, float, float]]] = [[] for _ in range(nz)]
-        usable = {dev: tr.usable(now) for dev, tr in self.trackers.items()}
-        seat_taken: dict[str, list[int]] = {}
-        for dev, zone in self.seat_zone.items():
-            lv = self.latest.get((dev, "seat_occupied"))
-            if lv is not None and usable[dev]:
-                acc = seat_taken.setdefault(zone, [0, 0])
-                acc[0] += bool(lv.value)
+        usable = self._usable
+        latest = self.latest
+        seat_taken: dict[int, list[int]] = {}
+        for dev, i, tr in self._seat_devices:
+            lv = latest.get((dev, "seat_occupied"))
+            if lv is not None and usable(tr, now):
+                acc = seat_taken.setdefault(i, [0, 0])
+                acc[0] += bool(lv[1])
                 acc[1] += 1
-        for zone, (m, k) in seat_taken.items():
-            i = self.zidx[zone]
+        for i, (m, k) in seat_taken.items():
             share = cfg.seated_share.get(self._zones[i].kind, 1.0)
             mean, sd = seat_sample_estimate(m, k, int(self.seats[i]), seated_share=share)
             per_zone[i].append(("seat_sensors", mean, sd))
-        for dev, d in self.devices.items():
-            if d.zone_id not in self.zidx or not usable[dev]:
-                continue
-            i = self.zidx[d.zone_id]  # type: ignore[index]
-            if d.type == "occupancy":
-                lv = self.latest.get((dev, "occupancy"))
-                if lv is not None and isinstance(lv.value, float):
-                    sd = self._noise[dev].get("occupancy", 0.0) or cfg.occupancy_sensor_sd
-                    per_zone[i].append(("occupancy_sensor", lv.value, sd))
+        for dev, i, tr, sd in self._occupancy_devices:
+            lv = latest.get((dev, "occupancy"))
+            if lv is not None and usable(tr, now):
+                per_zone[i].append(("occupancy_sensor", float(lv[1]), sd))
+        for dev, i, tr in self._co2_devices:
             s = self.co2.get(dev)
-            if (s is not None and s.estimate is not None and now - s.t1 <= 2 * d.period_s
-                    and not self.trackers[dev].flagged("co2")):
+            if (s is not None and s.estimate is not None and now - s.t1 <= 2 * tr.device.period_s
+                    and usable(tr, now) and not tr.flagged("co2")):
                 n, sd = s.estimate
                 if math.isfinite(sd):
                     # the model is a well-mixed zone: add 10 % of the estimate for what it leaves out
@@ -556,10 +620,9 @@ class BranchTwin:
         epoch = self._epoch(now)
         for z in self.counted_zones:
             cs = [c for c in self.counters.values() if z in (c.into, c.other)]
-            if all(usable[c.device.id] or c.epoch == epoch for c in cs):
-                net = sum(c.net_into(z) if c.epoch == epoch else 0.0 for c in cs)
-                var = sum(c.var for c in cs if c.epoch == epoch)
-                per_zone[self.zidx[z]].append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
+            net = sum(c.net_into(z) if c.epoch == epoch else 0.0 for c in cs)
+            var = sum(c.var for c in cs if c.epoch == epoch)
+            per_zone[self.zidx[z]].append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
         total: tuple[float, float] | None = None
         if self.building_counted:
             net = var = 0.0
@@ -571,18 +634,27 @@ class BranchTwin:
         means = np.zeros(nz)
         stds = np.zeros(nz)
         sources: list[tuple[OccupancySource, ...]] = []
-        unsensed = [i for i in range(nz) if not per_zone[i]]
+        unsensed = []
         for i in range(nz):
-            if per_zone[i]:
-                means[i], stds[i] = fuse([(m, s) for _, m, s in per_zone[i]])
-                order = sorted(per_zone[i], key=lambda e: e[2])
+            est = per_zone[i]
+            if len(est) == 1:
+                means[i], stds[i] = est[0][1], est[0][2]
+                sources.append((est[0][0],))
+            elif est:
+                means[i], stds[i] = fuse([(m, s) for _, m, s in est])
+                order = sorted(est, key=lambda e: e[2])
                 sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
             else:
+                unsensed.append(i)
                 sources.append(("prior",))
         if unsensed:
             self._prior(now, unsensed, means, stds, total)
+        var_sum = float(np.sum(stds ** 2))
         if total is not None:
             means, stds = reconcile(means, stds, total[0], total[1])
+            vt = total[1] ** 2
+            var_sum = var_sum * vt / (var_sum + vt) if var_sum + vt > 0 else 0.0
+        self._total_std = math.sqrt(var_sum)
         return means, stds, sources
 
     def _prior(self, now: float, idx: list[int], means: np.ndarray, stds: np.ndarray,
@@ -607,30 +679,39 @@ class BranchTwin:
                 means[i], stds[i] = 0.0, (0.25 * cap[i] if is_open else 0.0) + 1.0
 
     # ------------------------------------------------------------------ reading out
+    def latest_values(self) -> list[LatestValue]:
+        """The newest reading of every device quantity, flagged where the device's checks flag it."""
+        out = []
+        for (dev, q), (t, v, unit) in self.latest.items():
+            out.append(LatestValue(device=dev, quantity=q, unit=unit, time=t, value=v,
+                                   quality="flagged" if self.trackers[dev].flagged(q) else "good"))
+        return out
+
     def state(self, now: float | None = None) -> BranchState:
-        """The branch now (default: the newest reading time), as an immutable snapshot."""
+        """The branch at ``now`` (default: the newest reading time), as an immutable snapshot."""
         if now is None:
             now = self.clock if self.clock is not None else 0.0
         means, stds, sources = self._estimate(now)
+        total_std = self._total_std
         ph = self.physics
+        latest = self.latest
+        air: dict[int, dict[str, tuple[float, float]]] = {}
+        for d in self.building.devices:
+            if d.zone_id not in self.zidx or not self._usable(self.trackers[d.id], now):
+                continue
+            zone_air = air.setdefault(self.zidx[d.zone_id], {})  # type: ignore[index]
+            for q in ("co2", "temperature", "humidity"):
+                lv = latest.get((d.id, q))
+                if lv is not None and not isinstance(lv[1], (bool, str)) and (q not in zone_air
+                                                                             or lv[0] > zone_air[q][0]):
+                    zone_air[q] = (lv[0], float(lv[1]))
         zones = []
         for i, z in enumerate(self._zones):
-            co2 = temp = hum = None
-            updated: float | None = None
-            for d in self.building.devices:
-                if d.zone_id != z.id or not self.trackers[d.id].usable(now):
-                    continue
-                for q in ("co2", "temperature", "humidity"):
-                    lv = self.latest.get((d.id, q))
-                    if lv is None or not isinstance(lv.value, float):
-                        continue
-                    updated = lv.time if updated is None else max(updated, lv.time)
-                    if q == "co2":
-                        co2 = lv.value
-                    elif q == "temperature":
-                        temp = lv.value
-                    else:
-                        hum = lv.value
+            za = air.get(i, {})
+            co2 = za["co2"][1] if "co2" in za else None
+            temp = za["temperature"][1] if "temperature" in za else None
+            hum = za["humidity"][1] if "humidity" in za else None
+            updated = max((x[0] for x in za.values()), default=None)
             heat, cool = float(ph.heat_set[i]), float(ph.cool_set[i])
             zones.append(ZoneState(
                 zone=z.id, floor=z.floor_id, kind=z.kind, name=z.name, area_m2=z.area_m2,
@@ -647,28 +728,29 @@ class BranchTwin:
             if d.type != "energy_meter":
                 continue
             use = d.circuit if d.circuit in END_USES else "total"
-            p = self.latest.get((d.id, "power"))
-            if p is not None and isinstance(p.value, float):
-                power[use] = power.get(use, 0.0) + p.value
-            e = self.latest.get((d.id, "energy"))
-            if e is not None and isinstance(e.value, float):
-                energy[use] = energy.get(use, 0.0) + e.value - self.energy_first.get(d.id, e.value)
+            p = latest.get((d.id, "power"))
+            if p is not None and not isinstance(p[1], (bool, str)):
+                power[use] = power.get(use, 0.0) + float(p[1])
+            e = latest.get((d.id, "energy"))
+            if e is not None and not isinstance(e[1], (bool, str)):
+                first = self.energy_first.get(d.id, float(e[1]))
+                energy[use] = energy.get(use, 0.0) + float(e[1]) - first
         if "total" not in power and power:
             power["total"] = sum(power.values())
         if "total" not in energy and energy:
             energy["total"] = sum(energy.values())
         queues = []
         for d in self.building.devices:
-            lv = self.latest.get((d.id, "queue_length"))
-            if lv is not None and isinstance(lv.value, float):
-                queues.append(QueueState(device=d.id, zone=d.zone_id, length=lv.value, time=lv.time,
+            lv = latest.get((d.id, "queue_length"))
+            if lv is not None and not isinstance(lv[1], (bool, str)):
+                queues.append(QueueState(device=d.id, zone=d.zone_id, length=float(lv[1]), time=lv[0],
                                          target=self.config.queue_target))
-        total_std = float(np.sqrt(np.sum(stds ** 2)))
         return BranchState(
             branch=self.branch, name=self.building.name, time=now, is_open=self.is_open(now), zones=tuple(zones),
             devices=devices, alerts=tuple(self.active_alerts()), occupancy=float(means.sum()),
             occupancy_std=total_std, capacity=int(self.capacity.sum()), power_w=power, energy_wh=energy,
-            queues=tuple(queues), readings=self.readings, last_reading=self.clock)
+            queues=tuple(queues), latest=tuple(self.latest_values()), readings=self.readings,
+            last_reading=self.clock)
 
     def active_alerts(self) -> list[Alert]:
         """Alerts raised and not ended, oldest first."""
@@ -699,24 +781,29 @@ class BranchTwin:
             "std": np.concatenate(self._history_s).astype(float)})
 
 
-def _rows(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[tuple[Any, ...]]:
-    """Readings as (branch, device, quantity, unit, time, value, bool, string) tuples in time order."""
-    names = ("branch", "device", "quantity", "unit", "time", "value", "bool_value", "string_value")
+_COLUMNS = ("branch", "device", "quantity", "unit", "time", "value", "bool_value", "string_value")
+
+
+def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[list[Any]] | None:
+    """Readings as column lists in time order (None when there are none)."""
     if isinstance(readings, pd.DataFrame):
         readings = pa.Table.from_pandas(readings, preserve_index=False)
-    if isinstance(readings, pa.Table):
-        missing = [n for n in names if n not in readings.column_names]
-        if missing:
-            raise ValueError(f"readings lack column(s) {', '.join(missing)}; need {', '.join(names)}")
-        if readings.num_rows == 0:
-            return []
-        cols = [readings.column(n).to_pylist() for n in names]
-        rows = list(zip(*cols, strict=True))
-    else:
+    if not isinstance(readings, pa.Table):
         rows = [(r.branch, r.device, r.quantity, r.unit, r.time, r.value, r.bool_value, r.string_value)
                 for r in readings]
-    rows.sort(key=lambda r: (r[4], r[1], r[2]))
-    return rows
+        if not rows:
+            return None
+        rows.sort(key=lambda r: (r[4], r[1], r[2]))
+        return [list(c) for c in zip(*rows, strict=True)]
+    missing = [n for n in _COLUMNS if n not in readings.column_names]
+    if missing:
+        raise ValueError(f"readings lack column(s) {', '.join(missing)}; need {', '.join(_COLUMNS)}")
+    if readings.num_rows == 0:
+        return None
+    times = readings.column("time").to_numpy(zero_copy_only=False)
+    if len(times) > 1 and not bool(np.all(times[1:] >= times[:-1])):
+        readings = readings.take(pa.array(np.argsort(times, kind="stable")))
+    return [readings.column(n).to_pylist() for n in _COLUMNS]
 
 
 __all__ = ["BranchTwin", "TwinConfig", "TwinInputs", "ZonePrior", "load_twin_inputs"]

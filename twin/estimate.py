@@ -178,6 +178,40 @@ def co2_occupancy_estimate(c0_ppm: float, c1_ppm: float, dt_s: float, *, volume_
     return max(n, 0.0), sd
 
 
+def co2_linear_response(*, volume_m3: float, ventilation_l_s: float, dt_s: float, generation_l_s: float = 0.0054,
+                        outdoor_ppm: float = 420.0) -> tuple[float, float, float]:
+    """The CO2 step as a linear map at constant ventilation: ``C(t+dt) = a + e C(t) + k N``.
+
+    The coefficients are read off :func:`simulation.day.physics.co2_step_ppm` itself (its values at
+    three points), so the twin inverts exactly the simulation's mass balance.
+
+    Returns
+    -------
+    a, e, k
+        Offset [ppm], decay factor over ``dt_s`` [-] and ppm added per occupant [ppm/person].
+    """
+    def step(c: float, n: float) -> float:
+        return float(co2_step_ppm(c, n, ventilation_l_s, volume_m3, dt_s, generation_l_s=generation_l_s,
+                                  outdoor_ppm=outdoor_ppm))
+
+    a = step(0.0, 0.0)
+    return a, step(1.0, 0.0) - a, step(0.0, 1.0) - a
+
+
+def co2_occupancy_linear(c0_ppm: float, c1_ppm: float, response: tuple[float, float, float], *,
+                         sensor_sd_ppm: float = 10.0) -> tuple[float, float]:
+    """Mean occupants over an interval from its start and end CO2, with :func:`co2_linear_response` of the zone.
+
+    ``N = (c1 - a - e c0) / k`` (at least 0); the standard deviation ``sd sqrt(1 + e^2) / k`` comes from
+    the noise of both readings [persons].
+    """
+    a, e, k = response
+    if not k > 0:
+        return 0.0, math.inf
+    n = (c1_ppm - a - e * c0_ppm) / k
+    return max(n, 0.0), sensor_sd_ppm * math.sqrt(1.0 + e * e) / k
+
+
 def fuse(estimates: Sequence[tuple[float, float]]) -> tuple[float, float]:
     """Inverse-variance weighted mean of independent estimates ``(mean, std)``; returns ``(mean, std)``.
 

@@ -64,6 +64,10 @@ class DeviceTracker:
     last_seen: float | None = None
     status_offline_at: float | None = None  # when the status topic said offline (None: it did not, or came back)
     checks: dict[str, _QuantityCheck] = field(default_factory=dict)
+    silence_s: float = field(init=False)  # silence longer than this means offline [s]
+
+    def __post_init__(self) -> None:
+        self.silence_s = self.silence_periods * self.device.period_s
 
     def seen(self, t: float) -> None:
         if self.last_seen is None or t > self.last_seen:
