@@ -6,8 +6,9 @@ and ends it when the value has stayed at or below ``clear`` (``limit`` minus the
 at least ``clear_hold_s`` (the alert ends when the value first came back). Short spikes and a
 value wobbling around the limit raise nothing and end nothing.
 
-Alerts are stored in the store's ``alerts`` table (:data:`ALERT_SCHEMA`) and the current set of
-a branch is published retained on ``smartlib/v1/{branch}/alerts`` as a JSON list.
+Alerts are stored in the store's ``alerts`` table (:data:`ALERT_SCHEMA`, one row per alert, its
+end filled in when it ends) and the current set of a branch is published retained on
+``smartlib/v1/{branch}/alerts`` (:func:`telemetry.topics.alerts_topic`) as a JSON list.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from telemetry.topics import PREFIX
+from telemetry.store.base import Store
 
 from .state import Alert, AlertKind
 
@@ -29,14 +30,9 @@ ALERT_SCHEMA = pa.schema([
     pa.field("started", pa.float64(), nullable=False),
     pa.field("ended", pa.float64()),
     pa.field("value", pa.float64(), nullable=False),
-    pa.field("limit", pa.float64(), nullable=False),
+    pa.field("limit_value", pa.float64(), nullable=False),
     pa.field("message", pa.string(), nullable=False),
 ])
-
-
-def alerts_topic(branch: str) -> str:
-    """Retained topic with the branch's active alerts: ``smartlib/v1/{branch}/alerts``."""
-    return f"{PREFIX}/{branch}/alerts"
 
 
 def alerts_payload(alerts: list[Alert]) -> bytes:
@@ -51,7 +47,7 @@ def alerts_table(alerts: list[Alert]) -> pa.Table:
     cols: dict[str, list[Any]] = {n: [] for n in ALERT_SCHEMA.names}
     for a in alerts:
         for n in ALERT_SCHEMA.names:
-            cols[n].append(getattr(a, n))
+            cols[n].append(getattr(a, "limit" if n == "limit_value" else n))
     return pa.table(cols, schema=ALERT_SCHEMA)
 
 
@@ -158,3 +154,80 @@ class Debouncer:
         else:
             self._below_since = None
         return None
+
+
+# ---------------------------------------------------------------------- the alerts table in a store
+
+_ALERT_DDL = ("CREATE TABLE IF NOT EXISTS alerts (branch {t} NOT NULL, kind {t} NOT NULL, subject {t} NOT NULL, "
+              "started {f} NOT NULL, ended {f}, value {f} NOT NULL, limit_value {f} NOT NULL, message {t} NOT NULL, "
+              "PRIMARY KEY (branch, kind, subject, started))")
+_ALERT_UPSERT = ("INSERT INTO alerts (branch, kind, subject, started, ended, value, limit_value, message) "
+                 "VALUES ({p}) ON CONFLICT (branch, kind, subject, started) DO UPDATE SET ended = excluded.ended, "
+                 "value = excluded.value, limit_value = excluded.limit_value, message = excluded.message")
+
+
+def _dialect(store: Store) -> str:
+    from telemetry.store.duckdb import DuckDBStore
+
+    if isinstance(store, DuckDBStore):
+        return "duckdb"
+    from telemetry.store.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        return "postgres"
+    raise TypeError(f"no alerts table for a {type(store).__name__}")
+
+
+def ensure_alert_table(store: Store) -> None:
+    """Create the ``alerts`` table in a store when it is missing."""
+    if _dialect(store) == "duckdb":
+        store.con.execute(_ALERT_DDL.format(t="VARCHAR", f="DOUBLE"))  # type: ignore[attr-defined]
+    else:
+        con = store.con  # type: ignore[attr-defined]
+        with con.transaction():
+            con.execute(_ALERT_DDL.format(t="text", f="double precision"))
+
+
+def write_alerts(store: Store, alerts: list[Alert]) -> None:
+    """Insert alerts, or update them (their end, worst value) when already stored: idempotent.
+
+    Raises
+    ------
+    telemetry.errors.StoreUnavailableError
+        When the store cannot be written.
+    """
+    if not alerts:
+        return
+    rows = [(a.branch, a.kind, a.subject, a.started, a.ended, a.value, a.limit, a.message) for a in alerts]
+    from telemetry.errors import StoreUnavailableError
+
+    try:
+        if _dialect(store) == "duckdb":
+            store.con.executemany(_ALERT_UPSERT.format(p=", ".join("?" * 8)), rows)  # type: ignore[attr-defined]
+        else:
+            con = store.con  # type: ignore[attr-defined]
+            with con.transaction(), con.cursor() as cur:
+                cur.executemany(_ALERT_UPSERT.format(p=", ".join(["%s"] * 8)), rows)
+    except Exception as exc:
+        if isinstance(exc, (TypeError, ValueError)):
+            raise
+        raise StoreUnavailableError(f"writing alerts to {store.url} failed: {exc}") from exc
+
+
+def read_alerts(store: Store, *, branch: str | None = None, active_only: bool = False) -> list[Alert]:
+    """Alerts stored (oldest first), of one branch or all, optionally only those not ended."""
+    conds, params = [], []
+    if branch is not None:
+        conds.append("branch = %s")
+        params.append(branch)
+    if active_only:
+        conds.append("ended IS NULL")
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
+    df = store._query("SELECT branch, kind, subject, started, ended, value, limit_value, message FROM alerts "
+                      f"{where} ORDER BY started, branch, kind, subject", params)
+    out = []
+    for r in df.itertuples(index=False):
+        ended = None if r.ended is None or r.ended != r.ended else float(r.ended)
+        out.append(Alert(kind=r.kind, branch=r.branch, subject=r.subject, started=float(r.started), ended=ended,
+                         value=float(r.value), limit=float(r.limit_value), message=r.message))
+    return out

@@ -278,6 +278,7 @@ class BranchTwin:
                              if "co2" in d.quantities and d.zone_id in self.zidx]
         self._open_now = False
         self._total_std = 0.0
+        self._offline: set[str] = set()  # devices with an offline alert active
         self._co2_response: dict[tuple[int, bool, float], tuple[float, float, float]] = {}
         self._epoch_span = (math.inf, -math.inf, -math.inf)  # (from, to, epoch): _epoch's last answer
         self.co2: dict[str, _Co2] = {}
@@ -408,6 +409,10 @@ class BranchTwin:
                 next_tick = self._next_tick
             if tmax is None or t > tmax:
                 tmax = t
+            if tr.status_offline_at is not None and t > tr.status_offline_at:
+                tr.status_offline_at = None  # a reading after its goodbye: it is back
+            if device in self._offline and tr.status_offline_at is None:
+                self._debounce("device_offline", device, t, 0.0, 0.5)
             if counter is not None and (q == "people_in" or q == "people_out"):
                 outcome = self._count(counter, tr, q, t, float(v))
                 if outcome == 0:
@@ -429,8 +434,6 @@ class BranchTwin:
             latest[key] = (t, v, unit)
             if tr.last_seen is None or t > tr.last_seen:
                 tr.last_seen = t
-            if tr.status_offline_at is not None and t > tr.status_offline_at:
-                tr.status_offline_at = None
             if q in env_q:
                 tr.check(q, v, t, self._open_now)
                 if q == "co2" and d.zone_id in self.zidx:
@@ -461,6 +464,7 @@ class BranchTwin:
         Ticks run for every ``tick_s`` boundary before ``now``; the clock moves to ``now``.
         """
         self._advance_to(now)
+        self._check_silence(now)
         if self.clock is None or now > self.clock:
             self.clock = now
 
@@ -500,8 +504,6 @@ class BranchTwin:
         c.var += sd * sd + (self.config.counter_rel_sd * v) ** 2
         if tr.last_seen is None or t > tr.last_seen:
             tr.last_seen = t
-        if tr.status_offline_at is not None and t > tr.status_offline_at:
-            tr.status_offline_at = None
         key = (c.device.id, q)
         prev = self.latest.get(key)
         if prev is None or t > prev[0]:
@@ -558,6 +560,11 @@ class BranchTwin:
         changed = db.update(t, value, limit)
         if changed is not None:
             self.alert_log.append(changed)
+            if kind == "device_offline":
+                if changed.ended is None:
+                    self._offline.add(subject)
+                else:
+                    self._offline.discard(subject)
 
     def _tick(self, t: float) -> None:
         self._open_now = self.is_open(t)
@@ -577,11 +584,14 @@ class BranchTwin:
         for i in over:
             if ("over_capacity", self.zone_ids[i]) not in self._debouncers:
                 self._debounce("over_capacity", self.zone_ids[i], t, float(means[i]), float(self.capacity[i]))
+        self._check_silence(t)
+
+    def _check_silence(self, now: float) -> None:
+        """Devices silent for more than their periods at ``now`` go offline (from the moment the silence passed)."""
         for dev, tr in self.trackers.items():
-            if tr.last_seen is not None and tr.status_offline_at is None:
-                silent = t - tr.last_seen > tr.silence_s
-                if silent or ("device_offline", dev) in self._debouncers:
-                    self._debounce("device_offline", dev, t, 1.0 if silent else 0.0, 0.5)
+            if (tr.last_seen is not None and tr.status_offline_at is None and dev not in self._offline
+                    and now - tr.last_seen > tr.silence_s):
+                self._debounce("device_offline", dev, tr.last_seen + tr.silence_s, 1.0, 0.5)
 
     # ------------------------------------------------------------------ estimation
     def _usable(self, tr: DeviceTracker, now: float) -> bool:

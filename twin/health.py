@@ -80,9 +80,8 @@ class DeviceTracker:
         if value == "offline":
             if self.last_seen is None or t >= self.last_seen:
                 self.status_offline_at = t
-        else:
+        else:  # back: silence is judged from its readings again (a status is received, not measured, time)
             self.status_offline_at = None
-            self.seen(t)
 
     def check(self, quantity: str, value: float, t: float, is_open: bool) -> None:
         """Plausibility of one numeric reading (in time order per quantity; older ones are skipped)."""
