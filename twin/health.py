@@ -93,10 +93,11 @@ class DeviceTracker:
             c = self.checks[quantity] = _QuantityCheck(same_since=t)
         if c.last_value is not None and t <= c.last_time:
             return
+        if not rng[0] <= value <= rng[1]:  # judged alone; the next value is compared with the last plausible one
+            c.flag = f"{quantity}: out of range ({value:g} outside {rng[0]:g}-{rng[1]:g})"
+            return
         flag = ""
-        if not rng[0] <= value <= rng[1]:
-            flag = f"{quantity}: out of range ({value:g} outside {rng[0]:g}-{rng[1]:g})"
-        elif c.last_value is not None:
+        if c.last_value is not None:
             rate, floor = MAX_RATE[quantity]
             step = abs(value - c.last_value)
             if step > max(rate * (t - c.last_time), floor):
