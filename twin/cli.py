@@ -466,6 +466,7 @@ def hub(
     max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
     publish_alerts: Annotated[bool, typer.Option(help="publish alerts on smartlib/v1/{branch}/alerts")] = True,
     status_interval: Annotated[float, typer.Option(help="seconds between status lines")] = 1.0,
+    connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
     username: UserOpt = None, password_file: PasswordFileOpt = None,
 ) -> None:
     """Run every branch's live twin: ingest (or follow the store), estimate, raise alerts; Ctrl-C stops."""
@@ -475,7 +476,8 @@ def hub(
         hub_command(scenarios=str(scenarios), broker_url=broker, store_url=store, follow=follow, clock=clock,
                     share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
                     max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
-                    status_interval_s=status_interval, console=out, username=username, password_file=password_file)
+                    status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
+                    username=username, password_file=password_file)
 
 
 def main() -> None:

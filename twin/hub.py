@@ -510,7 +510,8 @@ def run_hub(*, scenarios: str, broker: BrokerSettings | None, store_url: str, co
 def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follow: bool, clock: str,
                 share: str | None, client_id: str | None, reorder_s: float, rebuild_s: float,
                 max_past_s: float, max_future_s: float, publish_alerts: bool, status_interval_s: float,
-                console: Any, username: str | None = None, password_file: Any = None) -> HubStats:
+                console: Any, connect_timeout_s: float = 30.0, username: str | None = None,
+                password_file: Any = None) -> HubStats:
     """``smartlib hub``: check the options, then :func:`run_hub`.
 
     Raises
@@ -537,7 +538,9 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     settings = broker_settings(broker_url, username=username, password_file=password_file) if broker_url else None
     config = HubConfig(follow=follow, clock=clock, reorder_s=reorder_s, rebuild_s=rebuild_s,  # type: ignore[arg-type]
                        publish_alerts=publish_alerts)
-    ingest_config = IngestConfig(client_id=client_id or "", share=share,
+    if not connect_timeout_s > 0:
+        raise TelemetryError(f"--connect-timeout-s must be positive, got {connect_timeout_s}")
+    ingest_config = IngestConfig(client_id=client_id or "", share=share, connect_timeout_s=connect_timeout_s,
                                  limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s))
     return run_hub(scenarios=scenarios, broker=settings, store_url=store_url, config=config,
                    ingest_config=ingest_config, status_interval_s=status_interval_s, console=console)
