@@ -126,7 +126,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
     tel, zones = _simulated_day(tmp / "day")
     broker = Mosquitto(workdir=tmp / "mosquitto", persistence=True).start()
     duck_url = f"duckdb:///{tmp / 'hub.duckdb'}"
-    cfg = HubConfig(clock="data", reorder_s=1800.0, flush_after_s=3.0)
+    # 4 h of reading time is 4.8 s at 3000x: more than two loaded processes drift apart
+    cfg = HubConfig(clock="data", reorder_s=14400.0, flush_after_s=8.0)
     single_reg = TwinRegistry.from_dir(DISTRICT)
     single = Hub(registry=single_reg, store_url=duck_url, broker=broker.settings, config=cfg,
                  ingest_config=IngestConfig(client_id="hub-single", limits=Limits(max_past_s=0)))
@@ -152,7 +153,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
                 _wait_line(p, f"ingest ing-{k}:", 120.0)
             follow_reg = TwinRegistry.from_dir(DISTRICT)
             follower = Hub(registry=follow_reg, store_url=pg_url, broker=None,
-                           config=HubConfig(follow=True, clock="data", reorder_s=1800.0, flush_after_s=3.0,
+                           config=HubConfig(follow=True, clock="data", reorder_s=14400.0, flush_after_s=8.0,
                                             publish_alerts=False))
             follower.start()
         t_pub = time.monotonic()
@@ -166,7 +167,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
         if follower is not None:
             last = float(tel["time"].max())
             wait_for(lambda: follower.cursor is not None and follower.cursor >= last, 120.0, "the following hub")
-        time.sleep(4.0)  # past flush_after_s: the reorder windows are emptied
+        time.sleep(10.0)  # past flush_after_s: the reorder windows are emptied
         wait_for(lambda: any(a for a in alerts_seen), 10.0, "alerts on the retained topic")
         yield Replayed(tel, zones, single_reg.branch("district-branch"),
                        None if follow_reg is None else follow_reg.branch("district-branch"), duck_url,
