@@ -30,10 +30,10 @@ import pyarrow as pa
 import pytest
 from telemetry_fixtures import PG_DB, PG_HOST, PG_PORT, postgres_user, require, wait_for
 
+from geometry.quantities import TELEMETRY_SCHEMA
 from telemetry.broker import Mosquitto, find_mosquitto
 from telemetry.ingest import IngestConfig
 from telemetry.mqtt import DeviceClient, new_client
-from telemetry.records import TELEMETRY_SCHEMA
 from telemetry.senml import Limits
 from telemetry.store import open_store
 from telemetry.topics import alerts_topic, status_topic, telemetry_topic

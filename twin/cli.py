@@ -281,7 +281,8 @@ def hub(
     store: StoreOpt,
     broker: Annotated[str | None, typer.Option("--broker", help="broker URL: mqtt://host:1883 (ingest, alerts)")]
     = None,
-    scenarios: Annotated[Path, typer.Option(help="folder (or file) of the branches' scenarios")] = BUILTIN_DIR,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                       "(default: the built-in branches)")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="follow the store (ingest runs elsewhere) instead of "
                                                           "ingesting here")] = False,
     clock: Annotated[str, typer.Option(help="wall (live devices) or data (replays of recorded days)")] = "wall",
@@ -298,11 +299,12 @@ def hub(
     username: UserOpt = None, password_file: PasswordFileOpt = None,
 ) -> None:
     """Run every branch's live twin: ingest (or follow the store), estimate, raise alerts; Ctrl-C stops."""
-    from twin.hub import hub_command
+    from .hub import hub_command
+    from .scenarios import builtin_dir
 
     with _telemetry_errors():
-        hub_command(scenarios=str(scenarios), broker_url=broker, store_url=store, follow=follow, clock=clock,
-                    share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
+        hub_command(scenarios=str(scenarios or builtin_dir()), broker_url=broker, store_url=store, follow=follow,
+                    clock=clock, share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
                     max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
                     status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
                     username=username, password_file=password_file)

@@ -568,9 +568,10 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     TelemetryError
         For options that do not fit together or are out of range (named).
     """
-    from telemetry.commands import broker_settings
     from telemetry.senml import Limits
     from telemetry.topics import ID_RE
+
+    from .telemetry_ops import broker_settings
 
     if clock not in ("wall", "data"):
         raise TelemetryError(f"--clock must be 'wall' or 'data', got {clock!r}")
