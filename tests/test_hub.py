@@ -72,7 +72,7 @@ def _simulated_day(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from simulation.day.library_day import run_day
 
     src = load_scenario(DISTRICT)
-    res = run_day(build_building(src, None), src, seed=11, progress=False)
+    res = run_day(build_building(src, None), src, seed=11)
     tel = res.telemetry.copy()
     rng = np.random.default_rng(5)
     counts = tel["quantity"].isin(["people_in", "people_out"]).to_numpy()
