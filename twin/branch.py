@@ -581,9 +581,9 @@ class BranchTwin:
             if key[0] == "over_capacity" and not db.idle:
                 i = self.zidx[key[1]]
                 self._debounce("over_capacity", key[1], t, float(means[i]), float(self.capacity[i]))
-        for i in over:
-            if ("over_capacity", self.zone_ids[i]) not in self._debouncers:
-                self._debounce("over_capacity", self.zone_ids[i], t, float(means[i]), float(self.capacity[i]))
+        for j in over.tolist():
+            if ("over_capacity", self.zone_ids[j]) not in self._debouncers:
+                self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
         self._check_silence(t)
 
     def _check_silence(self, now: float) -> None:
@@ -709,7 +709,7 @@ class BranchTwin:
         for d in self.building.devices:
             if d.zone_id not in self.zidx or not self._usable(self.trackers[d.id], now):
                 continue
-            zone_air = air.setdefault(self.zidx[d.zone_id], {})  # type: ignore[index]
+            zone_air = air.setdefault(self.zidx[d.zone_id], {})
             for q in ("co2", "temperature", "humidity"):
                 lv = latest.get((d.id, q))
                 if lv is not None and not isinstance(lv[1], (bool, str)) and (q not in zone_air
