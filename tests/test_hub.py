@@ -205,6 +205,7 @@ def _errors(rep: Replayed) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_replayed_day_building_occupancy_tracks_the_simulation(replayed: Replayed) -> None:
     tw = replayed.single
     assert tw.readings == replayed.n_readings
@@ -218,6 +219,7 @@ def test_replayed_day_building_occupancy_tracks_the_simulation(replayed: Replaye
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_replayed_day_zones_with_co2_or_seat_sensors(replayed: Replayed) -> None:
     tw = replayed.single
     _, m = _errors(replayed)
@@ -247,6 +249,7 @@ def test_replayed_day_zones_with_co2_or_seat_sensors(replayed: Replayed) -> None
 @pytest.mark.slow
 @pytest.mark.broker
 @pytest.mark.postgres
+@pytest.mark.xdist_group("hub-replay")
 def test_shared_ingest_into_postgres_followed_by_a_hub_gives_the_same_occupancy(replayed: Replayed) -> None:
     require(replayed.follower is not None, "PostgreSQL (two ingest processes and a following hub)")
     assert replayed.follower is not None
@@ -262,6 +265,7 @@ def test_shared_ingest_into_postgres_followed_by_a_hub_gives_the_same_occupancy(
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_alerts_are_stored_and_published_retained(replayed: Replayed) -> None:
     with open_store(replayed.duck_url) as store:
         stored = read_alerts(store, branch="district-branch")
