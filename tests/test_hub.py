@@ -337,11 +337,16 @@ def test_a_device_going_away_raises_an_offline_alert_within_three_periods_and_cl
     seat = _Device(broker, "seat-win-1", "seat_occupied", True)
     co2 = _Device(broker, "co2-reading", "co2", 600)
     try:
-        wait_for(lambda: twin.state(time.time()).device("seat-win-1").status == "online"
-                 and twin.state(time.time()).device("co2-reading").status == "online", 15.0, "both devices online")
+        def status(dev: str) -> str:
+            with reg.lock:  # the hub's thread changes the twin meanwhile
+                return twin.state(time.time()).device(dev).status
 
         def offline(dev: str) -> list[Any]:
-            return [a for a in twin.active_alerts() if a.kind == "device_offline" and a.subject == dev]
+            with reg.lock:
+                return [a for a in twin.active_alerts() if a.kind == "device_offline" and a.subject == dev]
+
+        wait_for(lambda: status("seat-win-1") == "online" and status("co2-reading") == "online", 15.0,
+                 "both devices online")
 
         # 1. the seat sensor falls silent (its connection stays up): offline after 3 periods (3 s)
         seat.paused.set()
