@@ -460,3 +460,24 @@ def test_hub_command_mistakes_are_clear_messages(tmp_path: Path, monkeypatch: py
     for args, message in cases:
         code, text = run(*args)
         assert code != 0 and message in text and "Traceback" not in text, (args, text)
+
+
+def test_run_hub_follows_a_store_prints_its_status_and_stops(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from twin.hub import run_hub
+
+    t0 = dt.datetime(2025, 3, 5, 9, tzinfo=dt.UTC).timestamp()
+    url = f"duckdb:///{tmp_path / 'run.duckdb'}"
+    with open_store(url) as store:
+        store.write_readings(_small_readings(t0, 30))
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    console = Console(record=True, width=200)
+    stats = run_hub(scenarios=str(DATA / "small-branch.yaml"), broker=None, store_url=url,
+                    config=HubConfig(follow=True, clock="data", publish_alerts=False), status_interval_s=0.2,
+                    console=console, stop=stop)
+    text = console.export_text()
+    assert stats.rebuilt == _small_readings(t0, 30).num_rows and stats.error is None
+    assert "rebuilt from the store" in text and "hub: 1 branches (small), following the store" in text
+    assert "occupancy small" in text and "stopped:" in text
