@@ -228,14 +228,17 @@ def test_counter_drift_is_corrected_by_the_previous_day(twin: BranchTwin) -> Non
         t = at(10.0) + 60 * k
         rows += [r("door-counter", "people_in", t, 10, "count"), r("door-counter", "people_out", t + 7200, 9, "count")]
     twin.apply(sorted(rows, key=lambda x: x.time))
-    assert twin.state(at(20.0)).occupancy == pytest.approx(30.0, abs=1.0)
+    assert twin.state(rows[-1].time).occupancy == pytest.approx(30.0, abs=1.0)
     # day 2: 100 in, 90 counted out, everyone gone: the out-counts scaled by 300/270 give ~0
     rows = []
     for k in range(10):
         t = at(24 + 10.0) + 60 * k
         rows += [r("door-counter", "people_in", t, 10, "count"), r("door-counter", "people_out", t + 3600, 9, "count")]
     twin.apply(sorted(rows, key=lambda x: x.time))
-    assert twin.state(at(24 + 12.0)).occupancy == pytest.approx(0.0, abs=1.0)
+    counted = twin.state(rows[-1].time)
+    assert counted.occupancy == pytest.approx(0.0, abs=1.0) and counted.occupancy_std < 5
+    # a counter silent for more than 3 periods misses people: its total is no longer trusted
+    assert twin.state(rows[-1].time + 600).occupancy_std > 5
 
 
 def test_seat_sensor_and_co2_estimates_fuse(twin: BranchTwin) -> None:
@@ -316,3 +319,18 @@ def test_a_twin_with_no_readings_has_a_state(twin: BranchTwin) -> None:
 def test_config_is_checked() -> None:
     with pytest.raises(ValueError, match="tick_s must be positive"):
         TwinConfig(tick_s=0)
+
+
+def test_a_zone_without_sensors_takes_the_typical_occupancy_of_the_hour() -> None:
+    import pandas as pd
+
+    from twin.branch import ZonePrior
+
+    hours = np.arange(24)
+    zones = pd.DataFrame({"time": np.concatenate([DAY0 + 3600 * hours + 60, DAY0 + 3600 * hours + 120]),
+                          "zone_id": ["hall"] * 48, "occupancy": np.tile(np.where(hours == 10, 7.0, 1.0), 2)})
+    prior = ZonePrior.from_zones_table(zones, "UTC")
+    assert prior.hourly["hall"][10] == 7.0 and prior.hourly["hall"][3] == 1.0
+    twin = BranchTwin.from_scenario(SMALL, prior=prior)
+    z = twin.state(at(10.5)).zone("hall")
+    assert z.sources == ("prior",) and z.occupancy == 7.0 and z.occupancy_std > 0

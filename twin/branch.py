@@ -184,6 +184,7 @@ class _Counter:
     """A people counter at a door: sums of its counts in the current 'since empty' period."""
 
     device: Device
+    tracker: DeviceTracker
     into: str  # zone that ``people_in`` goes into
     other: str  # zone on the other side
     epoch: float = -math.inf
@@ -253,7 +254,7 @@ class BranchTwin:
                 self.seat_zone[d.id] = seat_zone[d.seat_id]
             elif d.type == "people_counter" and d.opening_id in openings:
                 za, zb = openings[d.opening_id].zones
-                self.counters[d.id] = _Counter(d, za, zb)
+                self.counters[d.id] = _Counter(d, self.trackers[d.id], za, zb)
         # zones whose every door is counted (and no stair or lift) are measured by their counters
         counted = {c.device.opening_id for c in self.counters.values()}
         linked = {stop[1] for lk in b.links for stop in lk.stops}
@@ -264,6 +265,7 @@ class BranchTwin:
                 self.counted_zones.add(z)
         entrances = {o.id for o in b.openings if o.is_entrance}
         self.building_counted = bool(entrances) and entrances <= counted
+        self._outside_counters = [c for c in self.counters.values() if OUTSIDE in (c.into, c.other)]
         # working state
         self.latest: dict[tuple[str, str], tuple[float, float | bool | str, str]] = {}  # -> (time, value, unit)
         self._info: dict[str, tuple[Device, DeviceTracker, _Counter | None]] = {
@@ -631,14 +633,17 @@ class BranchTwin:
         epoch = self._epoch(now)
         for z in self.counted_zones:
             cs = [c for c in self.counters.values() if z in (c.into, c.other)]
+            if not all(usable(c.tracker, now) for c in cs):
+                continue
             net = sum(c.net_into(z) if c.epoch == epoch else 0.0 for c in cs)
             var = sum(c.var for c in cs if c.epoch == epoch)
             per_zone[self.zidx[z]].append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
         total: tuple[float, float] | None = None
-        if self.building_counted:
+        outside = self._outside_counters
+        if self.building_counted and all(usable(c.tracker, now) for c in outside):  # a silent counter misses people
             net = var = 0.0
-            for c in self.counters.values():
-                if OUTSIDE in (c.into, c.other) and c.epoch == epoch:
+            for c in outside:
+                if c.epoch == epoch:
                     net += c.net_into(c.into if c.into != OUTSIDE else c.other)
                     var += c.var
             total = (max(net, 0.0), math.sqrt(var) + 0.5)
