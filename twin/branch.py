@@ -473,10 +473,8 @@ class BranchTwin:
     def _advance_to(self, t: float) -> None:
         """Run the ticks of every boundary before ``t`` (readings at ``t`` come after them)."""
         tick = self.config.tick_s
-        if self._next_tick is None:
-            self._next_tick = math.floor(t / tick) * tick
-            if self._next_tick >= t:
-                self._next_tick -= tick
+        if self._next_tick is None:  # the first tick is the first boundary at or after the first reading
+            self._next_tick = math.ceil(t / tick) * tick
             self._open_now = self.is_open(t)
             return
         if t - self._next_tick > self.config.history_s:  # a long gap: skip to the last ticks
