@@ -263,6 +263,7 @@ class Subscription:
                 self.generation += 1
                 self.connected = True
             self.connects += 1
+            self.last_error = None  # connected again: the old disconnect reason no longer holds
             if self.connects > 1 and not flags.session_present:
                 self.session_lost += 1
                 self.last_error = "the broker had lost our session: messages sent while we were away may be lost"
