@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-import paho.mqtt.client as paho
 import pyarrow as pa
 
 from .errors import StoreUnavailableError, TelemetryError
-from .mqtt import BrokerSettings, Subscription
+from .mqtt import BrokerSettings, Received, Subscription
 from .registry import DeviceRegistry
 from .senml import Columns, Limits, Outcome, Reason, Rejection, Validator
 from .store.base import DEAD_LETTER_SCHEMA, REJECTION_COUNT_SCHEMA, STATUS_SCHEMA, Batch, Store, WriteResult
@@ -199,7 +198,7 @@ class Ingest:
         self.client_id = self.config.resolved_client_id()
         # a deque: append and popleft are atomic and far cheaper than queue.Queue; the worker sleeps on
         # _wake only when the deque is empty (and says so in _waiting)
-        self._queue: collections.deque[tuple[paho.MQTTMessage, int]] = collections.deque()
+        self._queue: collections.deque[Received] = collections.deque()
         self._max_queue = 2 * self.config.receive_maximum
         self._peak_queue = 0
         self._wake = threading.Event()
@@ -228,19 +227,19 @@ class Ingest:
         self._store_errors = 0
         self._last_error: str | None = None
 
-    def _enqueue(self, msg: paho.MQTTMessage, generation: int) -> None:
+    def _enqueue(self, msg: Received) -> None:
         q = self._queue
         # MQTT 5 flow control (Receive Maximum) keeps the queue under the bound; a 3.1.1 broker may not:
         # then hold paho's network thread, and TCP makes the broker wait
         while len(q) >= self._max_queue and not self._stopping.is_set():
             time.sleep(0.001)
-        q.append((msg, generation))
+        q.append(msg)
         if len(q) > self._peak_queue:
             self._peak_queue = len(q)
         if self._waiting:
             self._wake.set()
 
-    def _take(self, timeout_s: float) -> tuple[paho.MQTTMessage, int] | None:
+    def _take(self, timeout_s: float) -> Received | None:
         """The next message, waiting up to ``timeout_s`` for one; None when none came."""
         q = self._queue
         try:
@@ -339,6 +338,7 @@ class Ingest:
         cols, dead = Columns(), new_dead()
         statuses: list[tuple[str, str, str, float]] = []
         acks: list[tuple[int, int]] = []
+        topics: dict[bytes, str] = {}
         first_at = 0.0
         n_msgs = 0
         while not self._dead.is_set():
@@ -348,18 +348,18 @@ class Ingest:
                 wait = 0.002  # group commit: while the writer is busy, the batch keeps growing
             else:
                 wait = first_at + cfg.linger_s - time.monotonic()
-            item = take(wait)
-            while item is not None:
-                msg, generation = item
-                if n_msgs == 0:
-                    first_at = time.monotonic()
+            msg = take(wait)
+            if msg is not None and n_msgs == 0:
+                first_at = time.monotonic()
+            while msg is not None:
                 n_msgs += 1
                 received = time.time()
-                try:
-                    topic = msg.topic
-                except UnicodeDecodeError:
-                    topic = msg._topic.decode("utf-8", "replace")
-                payload = bytes(msg.payload)
+                topic = topics.get(msg.topic)
+                if topic is None:
+                    topic = msg.topic.decode("utf-8", "replace")
+                    if len(topics) < 10_000:  # a flood of random topics must not grow memory without bound
+                        topics[msg.topic] = topic
+                payload = msg.payload
                 try:
                     outcome = validate(topic, payload, received, cols)
                 except Exception as exc:  # a validator bug: keep the message as a dead letter and go on
@@ -373,13 +373,13 @@ class Ingest:
                 if outcome.status is not None:
                     statuses.append((outcome.branch or "", outcome.device or "", outcome.status, received))
                 if msg.qos:
-                    acks.append((generation, msg.mid))
+                    acks.append((msg.generation, msg.mid))
                 if len(cols) >= cfg.batch_records:
                     break
                 try:
-                    item = q.popleft()
+                    msg = q.popleft()
                 except IndexError:
-                    item = None
+                    msg = None
             stopping = self._stopping.is_set()
             if n_msgs and (len(cols) >= cfg.batch_records or (stopping and not q) or (
                     time.monotonic() - first_at >= cfg.linger_s and not self._writer_busy())):
