@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from ..errors import StoreUnavailableError
 from ..registry import DEVICE_SCHEMA
-from .base import Batch, Store, WriteResult, as_arrow
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow
 
 SCHEMA_SQL = """
 CREATE SEQUENCE IF NOT EXISTS series_ids START 1;
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS device_status (
 CREATE TABLE IF NOT EXISTS devices (
     branch VARCHAR NOT NULL, device VARCHAR NOT NULL, type VARCHAR NOT NULL, floor VARCHAR NOT NULL, zone VARCHAR,
     period_s DOUBLE NOT NULL, PRIMARY KEY (branch, device));
-"""
+""" + ROLLUPS_SQL.format(float="DOUBLE", int="BIGINT")
 
 #: A store file of the first layout (one ``readings`` table keyed by strings) is moved to this one on opening.
 MIGRATE_SQL = """
@@ -196,6 +196,21 @@ class DuckDBStore(Store):
         con.execute("INSERT INTO devices SELECT branch, device, type, floor, zone, period_s FROM _devices_in")
         con.unregister("_devices_in")
         con.commit()
+
+    def _run_in_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        con = self.con
+        counts = []
+        try:
+            con.begin()
+            for sql, params in statements:
+                row = con.execute(sql.replace("%s", "?"), list(params)).fetchone()
+                counts.append(int(row[0]) if row else 0)
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreUnavailableError(f"DuckDB store {self.path}: {exc}") from exc
+        con.execute("CHECKPOINT")  # the space of removed rows is reused from here on
+        return counts
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return self.con.execute(sql.replace("%s", "?"), list(params)).df()

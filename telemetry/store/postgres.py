@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreUnavailableError, StoreURLError
 from ..registry import DEVICE_SCHEMA
-from .base import Batch, Store, WriteResult, as_arrow
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow
 
 if TYPE_CHECKING:
     import psycopg
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS device_status (
 CREATE TABLE IF NOT EXISTS devices (
     branch text NOT NULL, device text NOT NULL, type text NOT NULL, floor text NOT NULL, zone text,
     period_s double precision NOT NULL, PRIMARY KEY (branch, device));
-"""
+""" + ROLLUPS_SQL.format(float="double precision", int="bigint")
 
 _DEAD_COLS = ("received", "topic", "branch", "device", "reason", "detail", "record", "payload", "payload_bytes")
 _DEAD_TYPES = ("float8", "text", "text", "text", "text", "text", "int4", "bytea", "int8")
@@ -312,6 +312,18 @@ class PostgresStore(Store):
             cur.execute("DELETE FROM devices WHERE branch = ANY(%s)", (branches,))
             cur.executemany("INSERT INTO devices (branch, device, type, floor, zone, period_s) "
                             "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+    def _run_in_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        psycopg = _psycopg()
+        counts = []
+        try:
+            with self.con.transaction(), self.con.cursor() as cur:
+                for sql, params in statements:
+                    cur.execute(sql, list(params))
+                    counts.append(max(0, cur.rowcount))
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(f"PostgreSQL store {self.url}: {str(exc).strip()}") from exc
+        return counts
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         with self.con.cursor() as cur:
