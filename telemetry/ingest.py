@@ -63,6 +63,12 @@ class IngestConfig:
         (``rejection_counts`` stays exact), so bad messages cannot crowd out good ones.
     limits
         Payload, record and time-window bounds of the validator.
+    retain_s
+        Keep raw readings this long [s]: older ones are rolled up into 1-minute and 1-hour aggregates
+        and removed (:meth:`~telemetry.store.Store.compact`), at the start and every ``compact_every_s``
+        after; None keeps everything raw.
+    compact_every_s
+        Time between compactions when ``retain_s`` is set [s].
     """
 
     client_id: str = ""
@@ -75,6 +81,8 @@ class IngestConfig:
     limits: Limits = field(default_factory=Limits)
     connect_timeout_s: float = 30.0
     session_expiry_s: int = 7 * 86_400
+    retain_s: float | None = None
+    compact_every_s: float = 3600.0
 
     def resolved_client_id(self) -> str:
         if self.client_id:
@@ -103,6 +111,7 @@ class IngestStats:
     store_errors: int
     last_error: str | None
     uptime_s: float
+    compacted: int = 0
 
 
 class _Sampler:
@@ -226,6 +235,8 @@ class Ingest:
         self._batches = 0
         self._store_errors = 0
         self._last_error: str | None = None
+        self._compacted = 0
+        self._next_compaction = 0.0
 
     def _enqueue(self, msg: Received) -> None:
         q = self._queue
@@ -305,7 +316,8 @@ class Ingest:
             batches=self._batches, queue_depth=len(self._queue), peak_queue_depth=self._peak_queue,
             connected=sub.connected, protocol=sub.protocol,
             reconnects=max(0, sub.connects - 1), store_errors=self._store_errors,
-            last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started)
+            last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started,
+            compacted=self._compacted)
 
     # ------------------------------------------------------------------ the threads
     def _guard(self, loop: Callable[[], None]) -> None:
@@ -397,6 +409,8 @@ class Ingest:
         """Commit batches in order; acknowledge each batch's messages only after its commit."""
         while True:
             self._writing = False
+            if self.config.retain_s is not None and time.monotonic() >= self._next_compaction:
+                self._compact()
             try:
                 pending = self._commits.get(timeout=0.1)
             except queue.Empty:
@@ -435,8 +449,25 @@ class Ingest:
             self._batches += 1
             if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
                 self._last_error = None
-            if self.on_commit is not None:
-                self.on_commit(readings, result, committed_at)
+            self._committed(readings, result, committed_at)
+
+    def _committed(self, readings: pa.Table, result: WriteResult, committed_at: float) -> None:
+        """The one place a committed batch is handed on: its readings (telemetry columns), the write result and
+        the commit time [UTC epoch s]. Runs on the writer thread, after the commit and the acknowledgements."""
+        if self.on_commit is not None:
+            self.on_commit(readings, result, committed_at)
+
+    def _compact(self) -> None:
+        """Roll up and remove raw readings older than ``retain_s`` (on the writer thread, between batches)."""
+        assert self.config.retain_s is not None
+        self._next_compaction = time.monotonic() + self.config.compact_every_s
+        try:
+            done = self.store.compact(older_than_s=self.config.retain_s)
+        except StoreUnavailableError as exc:  # the readings stay raw until the next try
+            self._store_errors += 1
+            self._last_error = f"compaction failed (retried in {self.config.compact_every_s:g} s): {exc}"
+            return
+        self._compacted += done.removed
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ def _frame(rows: list[tuple[str, str, float, object]]) -> pd.DataFrame:
         unit = {"co2": "ppm", "temperature": "Cel", "seat_occupied": "", "status": ""}[quantity]
         out.append({"branch": "small", "device": device, "quantity": quantity, "unit": unit, "time": t,
                     "value": float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None,
-                    "bool_value": v if isinstance(v, bool) else None, "string_value": v if isinstance(v, str) else None})
+                    "bool_value": v if isinstance(v, bool) else None,
+                    "string_value": v if isinstance(v, str) else None})
     return pd.DataFrame(out)
 
 
@@ -107,16 +108,16 @@ def test_queries_spanning_raw_and_compacted_hours_read_the_same_as_before(store:
     rows = _readings()
     _register(store)
     store.write_readings(_frame(rows))
-    queries = [dict(quantity="co2", device="co2-a", every="hour", agg="mean"),
-               dict(quantity="co2", zone="reading", every="hour", agg="mean"),
-               dict(quantity="co2", every="hour", agg="max"),
-               dict(quantity="co2", every="hour", agg="min"),
-               dict(quantity="co2", every="hour", agg="sum"),
-               dict(quantity="co2", every="hour", agg="count"),
-               dict(quantity="co2", device="co2-b", every="hour", agg="last"),
-               dict(quantity="co2", device="co2-b", every="minute", agg="mean"),
-               dict(quantity="co2", every=7200.0, agg="mean"),
-               dict(quantity="seat_occupied", zone="reading", every="hour", agg="mean")]
+    queries = [{"quantity": "co2", "device": "co2-a", "every": "hour", "agg": "mean"},
+               {"quantity": "co2", "zone": "reading", "every": "hour", "agg": "mean"},
+               {"quantity": "co2", "every": "hour", "agg": "max"},
+               {"quantity": "co2", "every": "hour", "agg": "min"},
+               {"quantity": "co2", "every": "hour", "agg": "sum"},
+               {"quantity": "co2", "every": "hour", "agg": "count"},
+               {"quantity": "co2", "device": "co2-b", "every": "hour", "agg": "last"},
+               {"quantity": "co2", "device": "co2-b", "every": "minute", "agg": "mean"},
+               {"quantity": "co2", "every": 7200.0, "agg": "mean"},
+               {"quantity": "seat_occupied", "zone": "reading", "every": "hour", "agg": "mean"}]
     before = [store.series(branch="small", **q) for q in queries]  # type: ignore[arg-type]
     # compact the first hour and a half: the cutoff rounds down to the first whole hour
     result = store.compact(older_than_s=NOW - (T0 + 5400), now=NOW)
@@ -166,3 +167,58 @@ def test_a_duckdb_file_of_the_first_layout_is_moved_to_series_ids(tmp_path: Path
         # and it takes new readings of the old series (a redelivery is a duplicate)
         r = store.write_readings(_frame([("co2-a", "co2", 160.0, 700.0), ("co2-a", "co2", 220.0, 800.0)]))
         assert (r.inserted, r.duplicates) == (1, 1)
+
+
+def _run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    import sys
+
+    from twin import cli
+
+    monkeypatch.setattr(sys, "argv", ["smartlib", *args])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    captured = capsys.readouterr()
+    code = exc.value.code if isinstance(exc.value.code, int) else 1
+    return code, " ".join((captured.out + captured.err).split())
+
+
+def test_store_compact_command_rolls_up_what_is_older_than_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    path = tmp_path / "c.duckdb"
+    now = time.time()
+    old = [("co2-a", "co2", now - 40 * DAY + k * 30.0, 500.0 + k) for k in range(10)]
+    recent = [("co2-a", "co2", now - DAY + k * 30.0, 700.0) for k in range(5)]
+    with open_store(str(path)) as store:
+        store.write_readings(_frame(old + recent))
+    code, output = _run_cli(monkeypatch, capsys, "store", "compact", "--store", str(path), "--older-than", "30d")
+    assert code == 0, output
+    assert "10 raw readings removed" in output and "Traceback" not in output
+    with open_store(str(path)) as store:
+        assert int(store.counts()["records"].sum()) == 5
+        _assert_same(_rollups(store, 3600.0), _by_hand(old, 3600.0))
+    for bad in ("30x", "-3d", "soon", "0"):
+        code, output = _run_cli(monkeypatch, capsys, "store", "compact", "--store", str(path), "--older-than", bad)
+        assert code != 0 and f"--older-than {bad!r} is not a duration" in output and "Traceback" not in output
+
+
+@pytest.mark.broker
+def test_the_ingest_with_retain_compacts_the_store_it_writes(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from telemetry_fixtures import telemetry_registry, wait_for
+
+    from telemetry import Ingest, IngestConfig
+
+    store = open_store(str(tmp_path / "r.duckdb"))
+    now = time.time()
+    old = [("co2-a", "co2", now - 3 * DAY + k * 30.0, 500.0 + k) for k in range(20)]
+    store.write_readings(_frame(old))
+    ing = Ingest(broker=broker.settings, store=store, registry=telemetry_registry(),
+                 config=IngestConfig(client_id="retain-test", retain_s=DAY))
+    ing.start()
+    wait_for(lambda: ing.stats().compacted == len(old), 30, "the ingest's first compaction")
+    ing.stop()
+    _assert_same(_rollups(store, 60.0), _by_hand(old, 60.0))
+    store.close()

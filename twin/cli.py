@@ -250,6 +250,8 @@ def ingest(
     max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
     status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    retain: Annotated[str | None, typer.Option(help="keep raw readings this long (30d, 12h ...); older ones are "
+                                                    "rolled up into 1-minute and 1-hour aggregates")] = None,
     username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
@@ -262,7 +264,7 @@ def ingest(
         ingest_command(settings=settings, store_url=store, scenarios=scenarios, share=share, client_id=client_id,
                        batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
                        max_future_s=max_future_s, status_interval_s=status_interval,
-                       connect_timeout_s=connect_timeout_s, console=out)
+                       connect_timeout_s=connect_timeout_s, retain=retain, console=out)
 
 
 @store_app.command("stats")
@@ -445,6 +447,23 @@ def compare(
     for r in rows:
         table.add_row(*r)
     out.print(table)
+
+
+# --------------------------------------------------------------------------- telemetry retention
+
+@store_app.command("compact")
+def store_compact(
+    store: StoreOpt,
+    older_than: Annotated[str, typer.Option(help="roll up raw readings older than this (30d, 12h, 90m, 3600s)")],
+    keep_minutes: Annotated[str | None, typer.Option(help="also drop 1-minute aggregates older than this "
+                                                          "(the hourly ones stay)")] = None,
+) -> None:
+    """Roll raw readings older than an age into 1-minute and 1-hour aggregates and remove them."""
+    from telemetry.commands import compact_command
+
+    with _telemetry_errors():
+        compact_command(store_url=store, older_than=older_than, keep_minutes=keep_minutes, console=out)
+
 
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
