@@ -67,6 +67,12 @@ def publisher(port: int, rate: float, seconds: float, sent: Any) -> None:
     c = new_client(settings, client_id="soak-publisher")
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
+    acked = [0]
+
+    def on_publish(client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        acked[0] += 1
+
+    c.on_publish = on_publish
     connect_blocking(c, settings, timeout_s=10)
     c.loop_start()
     n = int(rate * seconds)
@@ -78,6 +84,8 @@ def publisher(port: int, rate: float, seconds: float, sent: Any) -> None:
         delay = due - time.monotonic()
         if delay > 0.0005:
             time.sleep(delay)
+        while i - acked[0] > 30_000:  # packet ids are 16 bits: never have that many unacknowledged
+            time.sleep(0.001)
         now = max(time.time(), last + 1e-6)  # distinct times: each reading is a new row
         last = now
         info = c.publish(TOPIC, orjson.dumps([{"bn": "small/co2-reading/", "bt": now, "n": "co2", "u": "ppm",
