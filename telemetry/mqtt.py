@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -252,28 +252,28 @@ class _SubscriberClient(paho.Client):
     def _buffered(self) -> bool:
         return self._rsock is self._sock and self._rpos < len(self._rbuf)
 
-    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         # every packet already in our buffer is handled now: select() cannot see them. After 1,000 packets
         # with the buffer empty, return so that the loop gets to its writes (PUBACKs, PINGREQ)
         handled = 0
         while True:
             if self._sock is None:
-                return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
             rc = self._packet_read()
             if rc > 0:
-                return self._loop_rc_handle(rc)  # type: ignore[no-any-return]
-            if rc == paho.MQTTErrorCode.MQTT_ERR_AGAIN:
-                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
             handled += 1
             if handled >= 1_000 and not self._buffered():
-                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
 
-    def _handle_publish(self) -> paho.MQTTErrorCode:
+    def _handle_publish(self) -> MQTTErrorCode:
         header = self._in_packet["command"]
         qos = (header & 0x06) >> 1
         handler = self.on_publish_bytes
         if handler is None or qos > 1:
-            return super()._handle_publish()  # type: ignore[no-any-return]
+            return super()._handle_publish()
         packet = self._in_packet["packet"]
         try:
             end = 2 + ((packet[0] << 8) | packet[1])
@@ -301,7 +301,7 @@ class _SubscriberClient(paho.Client):
         except IndexError as exc:
             raise MalformedPacket(f"PUBLISH cut short: {exc}") from exc
         handler(topic, bytes(packet[end:]), mid, qos)
-        return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 

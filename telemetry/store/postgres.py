@@ -250,7 +250,8 @@ class PostgresStore(Store):
         else:
             found = {}
         ids = np.array([self._series[k] if k in self._series else found[k] for k in uniques], dtype=np.int32)
-        return ids[keys.indices.to_numpy(zero_copy_only=False)]
+        out: np.ndarray = ids[keys.indices.to_numpy(zero_copy_only=False)]
+        return out
 
     def write(self, batch: Batch) -> WriteResult:
         psycopg = _psycopg()
