@@ -222,3 +222,37 @@ def test_the_ingest_with_retain_compacts_the_store_it_writes(broker, tmp_path: P
     ing.stop()
     _assert_same(_rollups(store, 60.0), _by_hand(old, 60.0))
     store.close()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_schema_of_the_first_layout_is_moved_to_series_ids() -> None:
+    import uuid
+
+    from telemetry_fixtures import PG_DB, PG_HOST, PG_PORT, postgres_user, require
+
+    user = postgres_user()
+    require(user is not None, f"PostgreSQL on {PG_HOST}:{PG_PORT}")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    url = f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DB, user=user, autocommit=True) as con:
+        con.execute(f'CREATE SCHEMA "{schema}"')
+        con.execute(f'SET search_path TO "{schema}"')
+        con.execute("CREATE TABLE readings (branch text NOT NULL, device text NOT NULL, quantity text NOT NULL, "
+                    "time double precision NOT NULL, unit text NOT NULL, value double precision, bool_value boolean, "
+                    "string_value text, PRIMARY KEY (branch, device, quantity, time)) PARTITION BY RANGE (time)")
+        con.execute("CREATE TABLE readings_19700101 PARTITION OF readings FOR VALUES FROM (0) TO (86400)")
+        con.execute("INSERT INTO readings VALUES ('small', 'co2-a', 'co2', 100, 'ppm', 600, NULL, NULL), "
+                    "('small', 'co2-a', 'co2', 160, 'ppm', 700, NULL, NULL), "
+                    "('small', 'kiosk-1', 'status', 100, '', NULL, NULL, 'ok')")
+    try:
+        with open_store(url) as store:
+            got = store._query("SELECT device, time, value, string_value FROM readings ORDER BY device, time")
+            assert got["time"].tolist() == [100.0, 160.0, 100.0]
+            assert got["value"].tolist()[:2] == [600.0, 700.0] and got["string_value"].iloc[2] == "ok"
+            r = store.write_readings(_frame([("co2-a", "co2", 160.0, 700.0), ("co2-a", "co2", 220.0, 800.0)]))
+            assert (r.inserted, r.duplicates) == (1, 1)
+    finally:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DB, user=user, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
