@@ -1,15 +1,16 @@
 """Soak: the ingest under a steady stream for a long time, with flat memory and every reading stored.
 
-A paced QoS 1 publisher in its own process sends 1-record SenML packs at ``--rate`` messages/s for
-``--minutes`` into a private Mosquitto; our ingest (in this process) stores them in DuckDB (or
-``--store``). Every ``--every`` seconds it samples the ingest's resident memory, the queue depth
+Paced QoS 1 publishers in their own processes (``--publishers``, each its own series) send 1-record
+SenML packs at ``--rate`` messages/s in all for ``--minutes`` into a private Mosquitto; our ingest
+(in this process) stores them in DuckDB (or ``--store``). Every ``--every`` seconds it samples the
+ingest's resident memory, the queue depth
 (now and the peak since the start), the readings stored and the publish-to-commit latency of
 the readings committed in that interval (p50, p99, max). At the end it checks stored == sent
 exactly, prints the series as a table and draws it (``--png``, default ``bench/soak.png``).
 
-Memory: the resident set of the whole process (the ingest, paho, DuckDB's buffers). DuckDB keeps
-the primary-key index of ``readings`` in memory, so part of the growth is the index of what was
-stored; the table shows the stored count next to it.
+Memory: the resident set of the whole process (the ingest, paho, DuckDB), and of it what DuckDB
+reports (``duckdb_memory()``: its buffers and the primary-key index of what was stored, which grows
+with the table; retention bounds it).
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 2000] [--store URL] [--png bench/soak.png]
 """
@@ -40,7 +41,9 @@ from telemetry.broker import Mosquitto  # noqa: E402
 from telemetry.mqtt import BrokerSettings  # noqa: E402
 
 SCENARIO = ROOT / "tests" / "data" / "small-branch.yaml"
-TOPIC = "smartlib/v1/small/co2-reading/telemetry"
+#: what each publisher process sends: its device's topic, base name, quantity and unit (one series each)
+STREAMS = [("co2-reading", "co2", "ppm"), ("door-counter", "people_in", "count"),
+           ("co2-reading", "temperature", "Cel"), ("door-counter", "people_out", "count")]
 
 
 def rss_mib() -> float:
@@ -57,14 +60,17 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def publisher(port: int, rate: float, seconds: float, sent: Any) -> None:
-    """In its own process: publish ``rate`` msgs/s for ``seconds``; each reading's time is its publish time."""
+def publisher(port: int, k: int, rate: float, seconds: float, sent: Any) -> None:
+    """In its own process: publish stream ``k`` at ``rate`` msgs/s for ``seconds``; each reading's time is its
+    publish time."""
     import orjson
 
     from telemetry.mqtt import connect_blocking, new_client
 
     settings = BrokerSettings("127.0.0.1", port)
-    c = new_client(settings, client_id="soak-publisher")
+    device, quantity, unit = STREAMS[k]
+    topic = f"smartlib/v1/small/{device}/telemetry"
+    c = new_client(settings, client_id=f"soak-publisher-{k}")
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
     acked = [0]
@@ -88,13 +94,13 @@ def publisher(port: int, rate: float, seconds: float, sent: Any) -> None:
             time.sleep(0.001)
         now = max(time.time(), last + 1e-6)  # distinct times: each reading is a new row
         last = now
-        info = c.publish(TOPIC, orjson.dumps([{"bn": "small/co2-reading/", "bt": now, "n": "co2", "u": "ppm",
-                                               "v": 400 + i % 600}]), qos=1)
+        info = c.publish(topic, orjson.dumps([{"bn": f"small/{device}/", "bt": now, "n": quantity, "u": unit,
+                                               "v": 20 + i % 10}]), qos=1)
         if i % 1000 == 999:
-            sent.value = i + 1
+            sent[k] = i + 1
     if info is not None:
         info.wait_for_publish(120)
-    sent.value = n
+    sent[k] = n
     c.disconnect()
     c.loop_stop()
 
@@ -103,6 +109,7 @@ def publisher(port: int, rate: float, seconds: float, sent: Any) -> None:
 class Sample:
     t_s: float
     rss_mib: float
+    duckdb_mib: float
     queue: int
     peak_queue: int
     sent: int
@@ -113,7 +120,7 @@ class Sample:
 
 
 def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, workdir: Path,
-         console: Console) -> tuple[list[Sample], int, int]:
+         console: Console, publishers: int = 2) -> tuple[list[Sample], int, int]:
     """Run the soak; returns the samples, messages sent and readings stored."""
     lat_lock = threading.Lock()
     lat: list[float] = []
@@ -129,11 +136,21 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
         ing = Ingest(broker=broker.settings, store=store, registry=load_registry(SCENARIO),
                      config=IngestConfig(client_id="soak-ingest"), on_commit=on_commit)
         ing.start()
+        # DuckDB's own memory (buffers, the primary-key index), read through a second connection of its own
+        db = store.con.cursor() if hasattr(store, "con") and type(store).__name__ == "DuckDBStore" else None
+
+        def duckdb_mib() -> float:
+            if db is None:
+                return float("nan")
+            return float(db.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0]) / 2**20
+
         ctx = mp.get_context("spawn")
-        sent = ctx.Value("q", 0)
-        proc = ctx.Process(target=publisher, args=(broker.port, rate, seconds, sent), daemon=True)
+        sent = ctx.Array("q", publishers)
+        procs = [ctx.Process(target=publisher, args=(broker.port, k, rate / publishers, seconds, sent), daemon=True)
+                 for k in range(publishers)]
         t0 = time.monotonic()
-        proc.start()
+        for proc in procs:
+            proc.start()
         samples: list[Sample] = []
         nan = float("nan")
         with Progress(console=console, transient=True) as progress:
@@ -150,19 +167,23 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
                     ms = sorted(x * 1000.0 for x in lat)
                     lat.clear()
                 samples.append(Sample(
-                    t_s=time.monotonic() - t0, rss_mib=rss_mib(), queue=s.queue_depth,
-                    peak_queue=s.peak_queue_depth, sent=int(sent.value), stored=s.inserted,
+                    t_s=time.monotonic() - t0, rss_mib=rss_mib(), duckdb_mib=duckdb_mib(), queue=s.queue_depth,
+                    peak_queue=s.peak_queue_depth, sent=sum(sent), stored=s.inserted,
                     p50_ms=statistics.median(ms) if ms else nan, p99_ms=ms[int(0.99 * (len(ms) - 1))] if ms else nan,
                     max_ms=ms[-1] if ms else nan))
-                if not proc.is_alive() and (s.inserted >= sent.value or time.monotonic() - t0 > seconds + 120):
+                alive = any(p.is_alive() for p in procs)
+                if not alive and (s.inserted >= sum(sent) or time.monotonic() - t0 > seconds + 120):
                     break
-        proc.join(30)
-        n_sent = int(sent.value)
+        for proc in procs:
+            proc.join(30)
+        n_sent = sum(sent)
         deadline = time.monotonic() + 60
         while ing.stats().inserted < n_sent and time.monotonic() < deadline:
             time.sleep(0.05)
         ing.stop()
         stored = int(store.counts()["records"].sum())
+        if db is not None:
+            db.close()
         store.close()
     return samples, n_sent, stored
 
@@ -175,8 +196,10 @@ def draw(samples: list[Sample], path: Path, title: str) -> None:
 
     t = [s.t_s / 60.0 for s in samples]
     fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
-    axes[0].plot(t, [s.rss_mib for s in samples], marker="o")
-    axes[0].set_ylabel("resident memory [MiB]")
+    axes[0].plot(t, [s.rss_mib for s in samples], marker="o", label="process (RSS)")
+    axes[0].plot(t, [s.duckdb_mib for s in samples], marker=".", label="of it DuckDB")
+    axes[0].set_ylabel("memory [MiB]")
+    axes[0].legend()
     axes[1].plot(t, [s.peak_queue for s in samples], marker="o", label="peak since start")
     axes[1].plot(t, [s.queue for s in samples], marker=".", label="at sample")
     axes[1].set_ylabel("queue depth [messages]")
@@ -197,6 +220,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="how long to stream [min]")
     ap.add_argument("--rate", type=float, default=2000.0, help="messages per second")
     ap.add_argument("--every", type=float, default=15.0, help="seconds between samples")
+    ap.add_argument("--publishers", type=int, default=2, choices=range(1, len(STREAMS) + 1),
+                    help="publisher processes sharing the rate (one Python publisher manages about 1,000 msg/s "
+                         "on a loaded machine; its own backlog would count as latency)")
     ap.add_argument("--store", default=None, help="store URL (default: a DuckDB file in a temporary folder)")
     ap.add_argument("--png", type=Path, default=ROOT / "bench" / "soak.png", help="where to draw the series")
     args = ap.parse_args()
@@ -205,14 +231,16 @@ def main() -> None:
                   f"load average {os.getloadavg()[0]:.2f} (other processes share the cores)", highlight=False)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         samples, n_sent, stored = soak(minutes=args.minutes, rate=args.rate, every_s=args.every,
-                                       store_url=args.store, workdir=Path(tmp), console=console)
+                                       store_url=args.store, workdir=Path(tmp), console=console,
+                                       publishers=args.publishers)
     table = Table(title=f"soak, {args.minutes:g} min at {args.rate:,.0f} msg/s (1-record packs, QoS 1)")
-    for col in ("t [min]", "RSS [MiB]", "queue", "peak queue",
+    for col in ("t [min]", "RSS [MiB]", "DuckDB [MiB]", "queue", "peak queue",
                 "sent", "stored", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")
     for s in samples:
-        table.add_row(f"{s.t_s / 60:.2f}", f"{s.rss_mib:.1f}", f"{s.queue:,}", f"{s.peak_queue:,}", f"{s.sent:,}",
-                      f"{s.stored:,}", f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}", f"{s.max_ms:.1f}")
+        table.add_row(f"{s.t_s / 60:.2f}", f"{s.rss_mib:.1f}", f"{s.duckdb_mib:.1f}", f"{s.queue:,}",
+                      f"{s.peak_queue:,}", f"{s.sent:,}", f"{s.stored:,}", f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}",
+                      f"{s.max_ms:.1f}")
     console.print(table)
     ok = "[green]stored == sent[/]" if stored == n_sent else f"[red]stored {stored:,} != sent {n_sent:,}[/]"
     console.print(f"sent {n_sent:,}, stored {stored:,}: {ok}")
