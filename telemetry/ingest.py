@@ -93,7 +93,7 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class IngestStats:
-    """Counters since the start (a snapshot)."""
+    """Counters since the start (a snapshot); ``compacted`` counts raw readings rolled up by ``retain_s``."""
 
     messages: int
     records: int
