@@ -171,6 +171,10 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
                     peak_queue=s.peak_queue_depth, sent=sum(sent), stored=s.inserted,
                     p50_ms=statistics.median(ms) if ms else nan, p99_ms=ms[int(0.99 * (len(ms) - 1))] if ms else nan,
                     max_ms=ms[-1] if ms else nan))
+                x = samples[-1]  # a line per sample as it comes (a long run cut short still tells something)
+                progress.console.print(f"{x.t_s / 60:6.2f} min  RSS {x.rss_mib:6.1f} MiB  "
+                                       f"DuckDB {x.duckdb_mib:6.1f} MiB  queue {x.queue:,}  sent {x.sent:,}  "
+                                       f"stored {x.stored:,}  p99 {x.p99_ms:.0f} ms", highlight=False)
                 alive = any(p.is_alive() for p in procs)
                 if not alive and (s.inserted >= sum(sent) or time.monotonic() - t0 > seconds + 120):
                     break
