@@ -267,7 +267,7 @@ def share_worker(port: int, client_id: str, store_path: str, ready: Any, go: Any
         n = ing.stats().messages
         if n != last_n:
             last_n, last_change = n, time.time()
-        elif n and time.time() - last_change > 1.0:
+        elif n and time.time() - last_change > 5.0:  # a loaded machine pauses for seconds
             break
         if time.time() - t0 > 300:
             break
