@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geometry.errors import ScenarioError
@@ -22,8 +23,8 @@ geometry_app = typer.Typer(help="Building geometry: 3D export and pictures.", no
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(geometry_app, name="geometry")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -33,7 +34,7 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -59,25 +60,23 @@ def scenario_validate(
     geometry: Annotated[bool, typer.Option(help="also check geometry and reachability")] = True,
 ) -> None:
     """Check scenario files (and all their variants); exit 1 when any has a mistake."""
-    from geometry.build import build_building, load_scenario
+    from twin.scenario_check import check_scenario
 
     bad = 0
     for name in files:
         try:
             path = resolve_scenario(name)
-            src = load_scenario(path)
-            checked = [None, *src.scenario.variants]
-            if geometry:
-                for variant in checked:
-                    build_building(src, variant)
-            out.print(f"[green]ok[/] {path} ({len(checked) - 1} variants)", highlight=False)
-        except ScenarioError as exc:
-            bad += 1
-            for line in str(exc).splitlines():
-                err.print(f"[red]{line}[/]", highlight=False)
         except UserError as exc:
             bad += 1
-            err.print(f"[red]{exc}[/]", highlight=False)
+            err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+            continue
+        check = check_scenario(path, geometry=geometry)
+        if check.ok:
+            out.print(f"[green]ok[/] {escape(str(path))} ({len(check.variants)} variants)", highlight=False)
+        else:
+            bad += 1
+            for line in check.lines():
+                err.print(f"[red]{escape(line)}[/]", highlight=False)
     if bad:
         raise fail(f"{bad} of {len(files)} scenario file(s) have mistakes")
 
@@ -96,7 +95,7 @@ def scenario_show(scenario: ScenarioArg, variant: VariantOpt = None) -> None:
     from geometry.build import load_building
 
     b = load_building(resolve_scenario(scenario), variant)
-    title = f"{b.name} ({b.branch_id})" + (f", variant {variant}" if variant else "")
+    title = escape(f"{b.name} ({b.branch_id})" + (f", variant {variant}" if variant else ""))
     floors = Table(title=title)
     for col in ("floor", "elevation m", "area m2", "zones", "seats", "openings", "obstacles"):
         floors.add_column(col, justify="right" if col != "floor" else "left")
@@ -140,11 +139,11 @@ def geometry_export(
     if glb is not None:
         from geometry.mesh import export_glb
 
-        out.print(f"wrote {export_glb(b, glb)}")
+        out.print(f"wrote {escape(str(export_glb(b, glb)))}", highlight=False)
     if png is not None:
         from geometry.render import render_png
 
-        out.print(f"wrote {render_png(b, png)}")
+        out.print(f"wrote {escape(str(render_png(b, png)))}", highlight=False)
 
 
 @app.command("demo")
@@ -327,7 +326,7 @@ def evacuate(
     paths = write_outputs(result, out_dir)
     s = result.summary
     t = s["evacuation_time_s"]
-    head = Table(title=f"evacuation of {s['name']}" + (f", variant {variant}" if variant else ""))
+    head = Table(title=escape(f"evacuation of {s['name']}" + (f", variant {variant}" if variant else "")))
     head.add_column("")
     head.add_column("value", justify="right")
     for label, value in (("people (seated + standing)", f"{s['people']} ({s['seated']} + {s['standing']})"),
@@ -355,7 +354,7 @@ def evacuate(
                       "-" if e["peak_specific_flow_per_m_s"] is None else f"{e['peak_specific_flow_per_m_s']:.2f}")
     out.print(exits)
     for p in paths:
-        out.print(f"wrote {p}", highlight=False)
+        out.print(f"wrote {escape(str(p))}", highlight=False)
 
 
 
@@ -374,9 +373,12 @@ def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: st
         raise UserError(f"--days must be 1 or more, got {days}")
     if walker not in DAY_WALKERS:
         raise UserError(f"--walker must be one of {', '.join(DAY_WALKERS)}, got '{walker}'")
-    from geometry.build import load_scenario
+    from geometry.scenario import load_scenario
+    from simulation.day.library_day import MAX_DAYS
     from simulation.day.report import check_variants
 
+    if days > MAX_DAYS:
+        raise UserError(f"--days must be at most {MAX_DAYS}, got {days}")
     src = load_scenario(resolve_scenario(scenario))
     known = list(src.scenario.variants)
     bad = check_variants(known, [v for v in variants if v is not None])
@@ -387,9 +389,11 @@ def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: st
 
 def _run_day(src, variant: str | None, *, seed: int, days: int, walker: str):  # type: ignore[no-untyped-def]
     from geometry.build import build_building
+    from geometry.scenario import apply_variant
     from simulation.day.library_day import run_day
 
-    return run_day(build_building(src, variant), src, seed=seed, days=days, progress=True, walker=walker)
+    resolved = apply_variant(src, variant)
+    return run_day(build_building(resolved), resolved, seed=seed, days=days, progress=True, walker=walker)
 
 
 @app.command("simulate")
@@ -417,7 +421,7 @@ def simulate(
         table.add_row(label, value)
     out.print(table)
     for p in paths:
-        out.print(f"wrote {p}", highlight=False)
+        out.print(f"wrote {escape(str(p))}", highlight=False)
 
 
 @app.command("compare")
@@ -452,10 +456,10 @@ def main() -> None:
         app()
     except ScenarioError as exc:
         for line in str(exc).splitlines():
-            err.print(f"[red]{line}[/]", highlight=False)
+            err.print(f"[red]{escape(line)}[/]", highlight=False)
         sys.exit(1)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
 
 

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from geometry.build import build_building, load_scenario
+from geometry.build import build_building
+from geometry.scenario import apply_variant, load_scenario
 from geometry.mesh import export_glb
 from geometry.render import render_png
 
@@ -49,9 +50,9 @@ def model_branches(out_dir: Path, console: Console) -> list[BranchSummary]:
         for path in files:
             progress.update(task, description=f"{path.stem}: validating")
             src = load_scenario(path)
-            building = build_building(src)
+            building = build_building(apply_variant(src))
             for variant in src.scenario.variants:
-                build_building(src, variant)
+                build_building(apply_variant(src, variant))
             progress.advance(task)
             progress.update(task, description=f"{path.stem}: 3D model")
             glb = export_glb(building, out_dir / f"{path.stem}.glb")
@@ -76,8 +77,8 @@ def simulate_day(out_dir: Path, console: Console, seed: int = 1) -> dict[str, An
     """One simulated day of the demo branch; returns its KPIs and writes its tables."""
     from simulation.day.library_day import run_day
 
-    src = load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml")
-    result = run_day(build_building(src), src, seed=seed, progress=True)
+    resolved = apply_variant(load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml"))
+    result = run_day(build_building(resolved), resolved, seed=seed, progress=True)
     result.write(out_dir)
     k = result.kpis
     table = Table(title=f"2. a simulated day at {DEMO_BRANCH} (seed {seed})")
@@ -102,7 +103,7 @@ def evacuate(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
     """Evacuate the demo branch with every seat taken; writes summary.json and a picture."""
     from simulation import EvacuationConfig, run_evacuation, write_outputs
 
-    building = build_building(load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml"))
+    building = build_building(apply_variant(load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml")))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"evacuating {DEMO_BRANCH}", total=None)
 
