@@ -299,7 +299,7 @@ def build_building(resolved: ResolvedScenario, *, check_reach: bool = True,
     ScenarioError
         Listing all problems found, each with file, line and field.
     """
-    sc = resolved.spec
+    sc = resolved.scenario
     variant = resolved.variant
     col = _Collector(resolved)
     floors_spec = sc.building.floors

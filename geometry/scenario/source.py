@@ -55,8 +55,8 @@ class ResolvedScenario:
 
     Attributes
     ----------
-    spec
-        The validated document with the variant applied (``spec.variants`` still lists the
+    scenario
+        The validated document with the variant applied (``scenario.variants`` still lists the
         base's variants).
     file
         The file it came from (``<memory>`` for one made in code), for messages.
@@ -66,7 +66,7 @@ class ResolvedScenario:
         The variant merged in, or None for the base.
     """
 
-    spec: Scenario
+    scenario: Scenario
     file: str
     lines: LineMap
     variant: str | None = None

@@ -242,8 +242,8 @@ def load_demand(resolved: ResolvedScenario, building: Building | None = None) ->
     geometry.errors.ScenarioError
         With file, line and field of every mistake (also names that refer to nothing).
     """
-    kind = resolved.spec.branch.kind
-    raw = merge_demand(default_demand_raw(kind, building), given(resolved.spec.demand))
+    kind = resolved.scenario.branch.kind
+    raw = merge_demand(default_demand_raw(kind, building), given(resolved.scenario.demand))
     spec = validate_section(DemandSpec, raw, section="demand", resolved=resolved)
     problems = [section_problem(resolved, ("demand", *loc), msg) for loc, msg in spec.reference_problems()]
     if building is not None:

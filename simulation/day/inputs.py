@@ -42,9 +42,9 @@ def day_inputs(resolved: ResolvedScenario, building: Building, *,
     geometry.errors.ScenarioError
         With every mistake of every section (file, line and field of each).
     """
-    if building.branch_id != resolved.spec.branch.id or building.variant != resolved.variant:
-        raise ValueError(f"building '{building.branch_id}' (variant {building.variant}) is not the one of "
-                         f"scenario '{resolved.spec.branch.id}' (variant {resolved.variant}, {resolved.file})")
+    if building.branch_id != resolved.scenario.branch.id or building.variant != resolved.variant:
+        raise ValueError(f"building '{building.branch_id}' (variant {building.variant}) does not come from "
+                         f"scenario '{resolved.scenario.branch.id}' (variant {resolved.variant}, {resolved.file})")
     problems: list[Problem] = []
 
     def collect(exc: ScenarioError, section: str) -> None:

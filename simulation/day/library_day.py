@@ -242,7 +242,7 @@ class LibraryDay:
         self.start = start or self.demand.start_date
         self.dates = [self.start + dt.timedelta(days=k) for k in range(days)]
         self.t_end = 86400.0 * days
-        tz = ZoneInfo(resolved.spec.branch.timezone)
+        tz = ZoneInfo(resolved.scenario.branch.timezone)
         self.epoch0_s = dt.datetime.combine(self.start, dt.time(0), tzinfo=tz).timestamp()
         self.env = simpy.Environment()
         self.model = mesa.Model(rng=np.random.default_rng(seed))
@@ -716,7 +716,7 @@ class LibraryDay:
                             open_intervals=self.open_intervals, t1_s=self.t_end)
         meta = {"branch": self.building.branch_id, "variant": self.building.variant, "seed": self.seed,
                 "start": self.start.isoformat(), "days": len(self.dates),
-                "timezone": self.resolved.spec.branch.timezone, "epoch0_s": self.epoch0_s,
+                "timezone": self.resolved.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
                 "open_intervals_s": self.open_intervals, "in_building_at_end": self.in_building,
                 "devices_not_simulated": [{"device": d, "why": w} for d, w in self.sensors.unbound],
                 "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed,

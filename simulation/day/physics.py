@@ -297,7 +297,7 @@ def load_physics(resolved: ResolvedScenario, building: Building | None = None) -
     geometry.errors.ScenarioError
         Listing zones, floors and meters named that the building does not have.
     """
-    spec = resolved.spec.physics
+    spec = resolved.scenario.physics
     if building is not None:
         problems = []
         zones = {z.id for z in building.zones}

@@ -153,7 +153,7 @@ DEFAULT_STAFFING: dict[str, tuple[int, int, int]] = {"central": (2, 1, 2), "dist
 
 def load_services(resolved: ResolvedScenario) -> ServicesSpec:
     """The scenario's ``services`` section over the defaults of its branch kind, validated."""
-    raw = merge(DEFAULT_SERVICES[resolved.spec.branch.kind], given(resolved.spec.services))
+    raw = merge(DEFAULT_SERVICES[resolved.scenario.branch.kind], given(resolved.scenario.services))
     return validate_section(ServicesSpec, raw, section="services", resolved=resolved)
 
 
@@ -376,10 +376,10 @@ def default_staff_raw(kind: str, layout: ServiceLayout) -> dict[str, Any]:
 
 def load_staff(resolved: ResolvedScenario, layout: ServiceLayout) -> StaffSpec:
     """The scenario's ``staff`` section (or the default for its branch kind), validated against the desks."""
-    section = resolved.spec.staff
+    section = resolved.scenario.staff
     raw = given(section)
     if "members" not in section.model_fields_set:
-        raw["members"] = default_staff_raw(resolved.spec.branch.kind, layout)["members"]
+        raw["members"] = default_staff_raw(resolved.scenario.branch.kind, layout)["members"]
     spec = validate_section(StaffSpec, raw, section="staff", resolved=resolved)
     desk_ids = {d.id for d in layout.desks}
     problems = []
