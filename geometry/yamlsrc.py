@@ -19,8 +19,9 @@ from .errors import Loc, Problem, ScenarioError
 MAX_FILE_BYTES = 5_000_000
 #: Deepest nesting of lists and mappings (a scenario needs about 8).
 MAX_DEPTH = 64
-#: Most values a file may expand to, aliases counted each time they are used.
-MAX_VALUES = 1_000_000
+#: Most values a file may expand to, aliases counted each time they are used (a large branch has
+#: some 20,000).
+MAX_VALUES = 200_000
 
 
 class LineMap:
@@ -53,6 +54,7 @@ class _Budget:
     def __init__(self, file: str) -> None:
         self.file = file
         self.left = MAX_VALUES
+        self.loader = yaml.SafeLoader("")  # builds scalars; one per file, not one per value
 
     def spend(self, node: yaml.Node) -> None:
         self.left -= 1
@@ -83,7 +85,7 @@ def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str, budget: _Bu
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ScenarioError(file, [Problem(loc, "YAML merge keys (<<) are not supported",
                                                    key_node.start_mark.line + 1)])
-            key = yaml.SafeLoader(stream="").construct_object(key_node)  # scalars only
+            key = budget.loader.construct_object(key_node)  # scalars only
             if isinstance(key, dt.date) and not isinstance(key, dt.datetime):
                 key = key.isoformat()
             if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
@@ -98,7 +100,7 @@ def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str, budget: _Bu
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, loc + (i,), lines, file, budget) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(stream="").construct_object(node)
+    return budget.loader.construct_object(node)
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:

@@ -29,6 +29,10 @@ from .building import ZoneKind
 from .types import Float, Id, Strict
 
 
+def _by_kind(values: dict[str, float]) -> dict[ZoneKind, float]:
+    return {ZoneKind(k): v for k, v in values.items()}
+
+
 class OutdoorSpec(Strict):
     """Outdoor air and weather over a day (a sinusoidal temperature, a clear-sky sun)."""
 
@@ -78,7 +82,7 @@ class VentilationSpec(Strict):
     area_l_s_m2: Float = Field(0.6, ge=0, description="Ra [L/s per m2] (ASHRAE 62.1, libraries)")
     design_people_m2: Float = Field(0.10, ge=0, description="design occupancy [persons/m2] (62.1 default)")
     by_kind: dict[ZoneKind, KindRates] = Field(
-        default_factory=lambda: {k: KindRates(**v) for k, v in ASHRAE_RATES_BY_KIND.items()},
+        default_factory=lambda: {ZoneKind(k): KindRates(**v) for k, v in ASHRAE_RATES_BY_KIND.items()},
         description="rates of other kinds of space (default: ASHRAE 62.1 Table 6.2.2.1)")
     fixed_l_s_m2: Float = Field(1.5, ge=0, le=100, description="outdoor air in 'fixed' mode [L/s per m2]")
     infiltration_ach: Float = Field(0.2, ge=0, le=5, description="air changes per hour when off (typical)")
@@ -129,11 +133,11 @@ class LightingSpec(Strict):
     """Lighting power and target illuminance."""
 
     w_m2: Float = Field(14.0, ge=0, le=200, description="lighting power density [W/m2] (ASHRAE 90.1-2004, library)")
-    w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: {"circulation": 7.0, "restroom": 9.0},
+    w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({"circulation": 7.0, "restroom": 9.0}),
                                                 description="lighting power density by zone kind [W/m2]")
-    lux_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: dict(LUX_BY_KIND),
+    lux_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind(LUX_BY_KIND),
                                                description="maintained illuminance by zone kind [lx] (EN 12464-1)")
-    occupancy_control: list[ZoneKind] = Field(default_factory=lambda: ["restroom", "group_study"],
+    occupancy_control: list[ZoneKind] = Field(default_factory=lambda: [ZoneKind.restroom, ZoneKind.group_study],
                                          description="zone kinds whose lights follow occupancy")
     daylight_factor: Float = Field(0.02, ge=0, le=0.2, description="daylit zones: share of outdoor daylight")
     efficacy_lm_w: Float = Field(110.0, gt=0, le=1000, description="luminous efficacy of daylight [lm/W]")
@@ -143,7 +147,7 @@ class PlugSpec(Strict):
     """Plug loads: equipment, computers, the cafe, kiosks [W]."""
 
     w_m2: Float = Field(2.0, ge=0, description="plug loads while open [W/m2] (typical)")
-    w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: {"office": 8.0, "service_desk": 6.0},
+    w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({"office": 8.0, "service_desk": 6.0}),
                                                 description="plug loads by zone kind while open [W/m2]")
     standby_w_m2: Float = Field(0.5, ge=0, description="plug loads while closed [W/m2]")
     computer_w: Float = Field(55.0, ge=0, description="a public computer in use (ASHRAE Fundamentals ch. 18)")
@@ -163,14 +167,14 @@ class LiftPowerSpec(Strict):
 class AcousticsSpec(Strict):
     """Sound: background level and share of people talking, by zone kind."""
 
-    background_db: dict[ZoneKind, Float] = Field(default_factory=lambda: {
+    background_db: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({
         "quiet_study": 30.0, "reading_room": 33.0, "stacks": 33.0, "computer_lab": 38.0, "group_study": 35.0,
         "cafe": 45.0, "children": 40.0, "entrance": 42.0, "circulation": 40.0, "service_desk": 40.0,
-        "event_space": 35.0, "office": 38.0, "restroom": 40.0}, description="background level by zone kind [dB(A)]")
-    talk_share: dict[ZoneKind, Float] = Field(default_factory=lambda: {
+        "event_space": 35.0, "office": 38.0, "restroom": 40.0}), description="background level by zone kind [dB(A)]")
+    talk_share: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({
         "quiet_study": 0.005, "reading_room": 0.02, "stacks": 0.05, "computer_lab": 0.05, "group_study": 0.3,
         "cafe": 0.3, "children": 0.3, "entrance": 0.15, "circulation": 0.1, "service_desk": 0.3,
-        "event_space": 0.05, "office": 0.2, "restroom": 0.05}, description="share of people talking by zone kind")
+        "event_space": 0.05, "office": 0.2, "restroom": 0.05}), description="share of people talking by zone kind")
     absorption_ratio: Float = Field(0.8, gt=0, le=20, description="equivalent absorption area per floor area")
 
 
