@@ -21,9 +21,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from geometry.build import build_building
-from geometry.scenario import apply_variant, load_scenario
 from geometry.mesh import export_glb
 from geometry.render import render_png
+from geometry.scenario import apply_variant, load_scenario
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEMO_BRANCH = "district-branch"
