@@ -173,6 +173,9 @@ def test_schema_describes_every_section() -> None:
     defs = schema["$defs"]
     for model in ("DemandSpec", "ServicesSpec", "StaffSpec", "PhysicsSpec", "VisitorType", "DayType"):
         assert defs[model]["additionalProperties"] is False, model
+    undescribed = [f"{name}.{field}" for name, d in defs.items() for field, p in d.get("properties", {}).items()
+                   if not p.get("description")]
+    assert not undescribed
     assert "[s]" in defs["ServicesSpec"]["properties"]["last_entry_s"]["description"]
 
 

@@ -75,7 +75,8 @@ class ObstacleSpec(Strict):
     """Something people walk around: a shelf, wall, column, desk, counter or kiosk."""
 
     id: Id = Field(description="obstacle id; a counter or kiosk id doubles as its service point id")
-    kind: Literal["shelf", "wall", "column", "desk", "counter", "furniture", "kiosk"]
+    kind: Literal["shelf", "wall", "column", "desk", "counter", "furniture", "kiosk"] = Field(
+        description="what it is; counters and kiosks become service points")
     polygon: Polygon
     height_m: Float | None = Field(None, gt=0, le=20, description="height [m] (default by kind)")
     subjects: list[str] = Field(default_factory=list, description="collection subjects (shelves)")
@@ -121,7 +122,7 @@ class SeatBlockSpec(Strict):
 
     id: Id = Field(description="block id; tables are <id>-r<row>c<col>, carrels <id>-<n>")
     zone: Id = Field(description="zone the seats are in")
-    kind: Literal["table_grid", "carrel_row"]
+    kind: Literal["table_grid", "carrel_row"] = Field(description="a grid of tables, or a row of carrels")
     origin: Point = Field(description="lower-left corner of the first table [m]")
     rows: Int = Field(1, ge=1, le=200, description="table_grid: rows of tables")
     cols: Int = Field(1, ge=1, le=200, description="table_grid: columns of tables")
@@ -172,7 +173,8 @@ class OpeningSpec(Strict):
     """
 
     id: Id = Field(description="opening id")
-    kind: Literal["door", "open", "emergency_exit"] = "door"
+    kind: Literal["door", "open", "emergency_exit"] = Field("door", description="a door, an open boundary, or "
+                                                                               "an exit used only in evacuations")
     zones: tuple[Id, Id] = Field(description="the two zones joined (or a zone and 'outside')")
     at: Point | None = Field(None, description="centre of the door on the shared boundary [m]")
     width_m: Float | None = Field(None, gt=0.5, le=20, description="clear width of the door [m]")
@@ -193,23 +195,27 @@ class FloorSpec(Strict):
     """One storey: its outline, zones, furniture, openings and seats."""
 
     id: Id = Field(description="floor id")
-    name: Text | None = None
+    name: Text | None = Field(None, description="name shown to people")
     level: Int = Field(0, ge=-20, le=200, description="storey number (0 = ground)")
     elevation_m: Float = Field(0.0, ge=-50, le=500, description="floor level above ground [m]")
     height_m: Float = Field(4.0, gt=2, le=20, description="storey height, floor to floor [m]")
     outline: Polygon = Field(description="outer walls of the floor, [x, y] points in metres")
-    zones: list[ZoneSpec] = Field(min_length=1)
-    obstacles: list[ObstacleSpec] = Field(default_factory=list)
-    shelf_ranges: list[ShelfRangeSpec] = Field(default_factory=list)
-    openings: list[OpeningSpec] = Field(default_factory=list)
-    seats: list[SeatSpec] = Field(default_factory=list)
-    seat_blocks: list[SeatBlockSpec] = Field(default_factory=list)
+    zones: list[ZoneSpec] = Field(min_length=1, max_length=1000, description="zones; they do not overlap")
+    obstacles: list[ObstacleSpec] = Field(default_factory=list, max_length=10000,
+                                          description="shelves, walls, columns, counters, kiosks ...")
+    shelf_ranges: list[ShelfRangeSpec] = Field(default_factory=list, max_length=1000,
+                                               description="ranges of parallel shelves")
+    openings: list[OpeningSpec] = Field(default_factory=list, max_length=1000,
+                                        description="doors, open boundaries and exits")
+    seats: list[SeatSpec] = Field(default_factory=list, max_length=10000, description="single seats")
+    seat_blocks: list[SeatBlockSpec] = Field(default_factory=list, max_length=1000,
+                                             description="tables and carrel rows with their seats")
 
 
 class StairEnd(Strict):
     """Where a stair or lift meets a floor."""
 
-    floor: Id
+    floor: Id = Field(description="the floor")
     zone: Id = Field(description="zone the stair or lift opens into")
     at: Point = Field(description="foot of the stair, or the lift door [m]")
 
@@ -217,8 +223,8 @@ class StairEnd(Strict):
 class StairSpec(Strict):
     """A stair between two floors."""
 
-    id: Id
-    ends: tuple[StairEnd, StairEnd]
+    id: Id = Field(description="stair id")
+    ends: tuple[StairEnd, StairEnd] = Field(description="where the stair starts and ends")
     length_m: Float = Field(gt=0, le=200, description="walking length along the flight [m]")
     width_m: Float = Field(1.2, gt=0.5, le=10, description="clear width [m]")
 
@@ -226,8 +232,8 @@ class StairSpec(Strict):
 class LiftSpec(Strict):
     """A lift stopping at two or more floors."""
 
-    id: Id
-    stops: list[StairEnd] = Field(min_length=2, max_length=200)
+    id: Id = Field(description="lift id")
+    stops: list[StairEnd] = Field(min_length=2, max_length=200, description="one stop per floor served")
     capacity: Int = Field(8, ge=1, le=50, description="persons per ride")
     speed_m_s: Float = Field(1.0, gt=0, le=10, description="travel speed [m/s]")
     door_s: Float = Field(8.0, ge=0, le=120, description="door open/close time per stop [s]")
@@ -236,9 +242,9 @@ class LiftSpec(Strict):
 class BuildingSpec(Strict):
     """The building: floors, and the stairs and lifts between them."""
 
-    floors: list[FloorSpec] = Field(min_length=1, max_length=200)
-    stairs: list[StairSpec] = Field(default_factory=list)
-    lifts: list[LiftSpec] = Field(default_factory=list)
+    floors: list[FloorSpec] = Field(min_length=1, max_length=200, description="the storeys")
+    stairs: list[StairSpec] = Field(default_factory=list, max_length=500, description="stairs between floors")
+    lifts: list[LiftSpec] = Field(default_factory=list, max_length=200, description="lifts between floors")
     wall_thickness_m: Float = Field(0.2, gt=0, le=1, description="thickness of drawn walls [m]")
 
 
@@ -260,7 +266,7 @@ class DeviceSpec(Strict):
     """A sensor or service device; where it is comes from exactly one of at/zone/opening/seat."""
 
     id: Id = Field(description="device id, used in MQTT topics")
-    type: DeviceType
+    type: DeviceType = Field(description="kind of device; decides what it may measure")
     floor: Id = Field(description="floor the device is on")
     at: Point | None = Field(None, description="where it is [m]")
     zone: Id | None = Field(None, description="the zone it watches (placed at the zone's centre)")

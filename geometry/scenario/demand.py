@@ -60,7 +60,8 @@ class Distribution(Strict):
     ``min_s``/``max_s`` clip the other kinds. A plain number means ``fixed``.
     """
 
-    dist: Literal["fixed", "exponential", "lognormal", "gamma", "normal", "uniform", "triangular"]
+    dist: Literal["fixed", "exponential", "lognormal", "gamma", "normal", "uniform", "triangular"] = Field(
+        description="the kind of distribution")
     mean_s: Float | None = Field(None, gt=0, le=1e7, description="mean [s]")
     sd_s: Float | None = Field(None, ge=0, le=1e7, description="standard deviation [s]")
     min_s: Float | None = Field(None, ge=0, le=1e7, description="lower bound [s]")
@@ -304,7 +305,7 @@ class EventSpec(Strict):
     arrive_before_s: Float = Field(900.0, ge=0, le=86400, description="earliest arrival before the start [s]")
     late_s: Float = Field(300.0, ge=0, le=86400, description="latest arrival after the start [s]")
     visitor_type: Name = Field("event_attendee", description="visitor type of the attendees")
-    name: Text | None = None
+    name: Text | None = Field(None, description="name shown to people")
 
     @field_validator("start")
     @classmethod
