@@ -1,6 +1,7 @@
 """Demand: who comes to the library, when, in what parties, and what they came for.
 
-The scenario's ``demand`` section (validated here; the loader keeps it as an open mapping)::
+The scenario's ``demand`` section (its model is :class:`geometry.scenario.DemandSpec`; here its
+defaults by branch kind, and arrivals)::
 
     demand:
       start_date: 2025-03-05          # first simulated day (default: a Wednesday)
