@@ -70,8 +70,9 @@ def _check_depth(text: str, file: str) -> None:
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
                 raise ScenarioError(file, [Problem((), f"lists and mappings are nested more than {MAX_DEPTH} deep",
-                                                   event.start_mark.line + 1)])
+                                                   line)])
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
 

@@ -49,10 +49,12 @@ class BranchSpec(Strict):
 
     id: Id = Field(description="branch id, used in MQTT topics")
     name: Text = Field(description="name shown to people")
-    kind: Literal["central", "district", "service_point"] = Field(
-        "district", description="kind of branch; demand, opening hours and staff default by kind")
-    timezone: str = Field("UTC", max_length=64, description="IANA time zone of the branch, e.g. Asia/Shanghai")
-    seed: Int = Field(0, ge=0, le=2**63 - 1, description="seed of the one random generator every run starts from")
+    kind: Literal["central", "district", "service_point"] = Field(default="district",
+                                                                  description="kind of branch; demand, opening "
+                                                                              "hours and staff default by kind")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone of the branch, e.g. Asia/Shanghai")
+    seed: Int = Field(default=0, ge=0, le=2**63 - 1,
+                      description="seed of the one random generator every run starts from")
 
     @field_validator("timezone")
     @classmethod
@@ -68,7 +70,7 @@ class ZoneSpec(Strict):
     id: Id = Field(description="zone id, unique in the building")
     kind: ZoneKind = Field(description="what the zone is used for")
     polygon: Polygon
-    name: Text | None = Field(None, description="name shown to people")
+    name: Text | None = Field(default=None, description="name shown to people")
 
 
 class ObstacleSpec(Strict):
@@ -78,7 +80,7 @@ class ObstacleSpec(Strict):
     kind: Literal["shelf", "wall", "column", "desk", "counter", "furniture", "kiosk"] = Field(
         description="what it is; counters and kiosks become service points")
     polygon: Polygon
-    height_m: Float | None = Field(None, gt=0, le=20, description="height [m] (default by kind)")
+    height_m: Float | None = Field(default=None, gt=0, le=20, description="height [m] (default by kind)")
     subjects: list[str] = Field(default_factory=list, description="collection subjects (shelves)")
 
 
@@ -89,10 +91,10 @@ class ShelfRangeSpec(Strict):
     origin: Point = Field(description="lower-left corner of the first shelf [m]")
     count: Int = Field(ge=1, le=500, description="number of shelves")
     length_m: Float = Field(gt=0, le=100, description="length of each shelf along axis [m]")
-    depth_m: Float = Field(0.6, gt=0, le=3, description="double-sided shelf depth [m]")
-    pitch_m: Float = Field(1.5, gt=0, le=20, description="centre-to-centre spacing of shelves [m]")
-    axis: Literal["x", "y"] = Field("x", description="direction the shelves run")
-    height_m: Float = Field(2.1, gt=0, le=10, description="shelf height [m]")
+    depth_m: Float = Field(default=0.6, gt=0, le=3, description="double-sided shelf depth [m]")
+    pitch_m: Float = Field(default=1.5, gt=0, le=20, description="centre-to-centre spacing of shelves [m]")
+    axis: Literal["x", "y"] = Field(default="x", description="direction the shelves run")
+    height_m: Float = Field(default=2.1, gt=0, le=10, description="shelf height [m]")
     subjects: list[str] = Field(default_factory=list, description="subjects, spread over the shelves in order")
 
     @model_validator(mode="after")
@@ -124,16 +126,18 @@ class SeatBlockSpec(Strict):
     zone: Id = Field(description="zone the seats are in")
     kind: Literal["table_grid", "carrel_row"] = Field(description="a grid of tables, or a row of carrels")
     origin: Point = Field(description="lower-left corner of the first table [m]")
-    rows: Int = Field(1, ge=1, le=200, description="table_grid: rows of tables")
-    cols: Int = Field(1, ge=1, le=200, description="table_grid: columns of tables")
-    count: Int = Field(1, ge=1, le=500, description="carrel_row: number of carrels")
-    axis: Literal["x", "y"] = Field("x", description="carrel_row: direction of the row")
-    table_m: tuple[Float, Float] | None = Field(
-        None, description="table [w, d] in metres; default 1.6 x 0.8 (tables), 0.9 x 0.6 (carrels)")
-    pitch_m: tuple[Float, Float] | None = Field(
-        None, description="repeat distance [px, py] in metres; default leaves 1.0 m and 1.8 m of room")
-    seats_per_table: Int = Field(4, ge=1, le=12, description="table_grid: seats around each table")
-    seat_side: Literal["-", "+"] = Field("-", description="carrel_row: seats on the low (-) or high (+) side")
+    rows: Int = Field(default=1, ge=1, le=200, description="table_grid: rows of tables")
+    cols: Int = Field(default=1, ge=1, le=200, description="table_grid: columns of tables")
+    count: Int = Field(default=1, ge=1, le=500, description="carrel_row: number of carrels")
+    axis: Literal["x", "y"] = Field(default="x", description="carrel_row: direction of the row")
+    table_m: tuple[Float, Float] | None = Field(default=None,
+                                                description="table [w, d] in metres; default 1.6 x 0.8 (tables), "
+                                                            "0.9 x 0.6 (carrels)")
+    pitch_m: tuple[Float, Float] | None = Field(default=None,
+                                                description="repeat distance [px, py] in metres; default leaves 1.0 "
+                                                            "m and 1.8 m of room")
+    seats_per_table: Int = Field(default=4, ge=1, le=12, description="table_grid: seats around each table")
+    seat_side: Literal["-", "+"] = Field(default="-", description="carrel_row: seats on the low (-) or high (+) side")
     attrs: list[SeatAttr] = Field(default_factory=list, description="what every seat of the block offers")
 
     @model_validator(mode="after")
@@ -173,12 +177,12 @@ class OpeningSpec(Strict):
     """
 
     id: Id = Field(description="opening id")
-    kind: Literal["door", "open", "emergency_exit"] = Field("door", description="a door, an open boundary, or "
+    kind: Literal["door", "open", "emergency_exit"] = Field(default="door", description="a door, an open boundary, or "
                                                                                "an exit used only in evacuations")
     zones: tuple[Id, Id] = Field(description="the two zones joined (or a zone and 'outside')")
-    at: Point | None = Field(None, description="centre of the door on the shared boundary [m]")
-    width_m: Float | None = Field(None, gt=0.5, le=20, description="clear width of the door [m]")
-    gate: Bool = Field(False, description="a counted entrance gate (people counters sit here)")
+    at: Point | None = Field(default=None, description="centre of the door on the shared boundary [m]")
+    width_m: Float | None = Field(default=None, gt=0.5, le=20, description="clear width of the door [m]")
+    gate: Bool = Field(default=False, description="a counted entrance gate (people counters sit here)")
 
     @model_validator(mode="after")
     def _door_has_place(self) -> OpeningSpec:
@@ -195,10 +199,10 @@ class FloorSpec(Strict):
     """One storey: its outline, zones, furniture, openings and seats."""
 
     id: Id = Field(description="floor id")
-    name: Text | None = Field(None, description="name shown to people")
-    level: Int = Field(0, ge=-20, le=200, description="storey number (0 = ground)")
-    elevation_m: Float = Field(0.0, ge=-50, le=500, description="floor level above ground [m]")
-    height_m: Float = Field(4.0, gt=2, le=20, description="storey height, floor to floor [m]")
+    name: Text | None = Field(default=None, description="name shown to people")
+    level: Int = Field(default=0, ge=-20, le=200, description="storey number (0 = ground)")
+    elevation_m: Float = Field(default=0.0, ge=-50, le=500, description="floor level above ground [m]")
+    height_m: Float = Field(default=4.0, gt=2, le=20, description="storey height, floor to floor [m]")
     outline: Polygon = Field(description="outer walls of the floor, [x, y] points in metres")
     zones: list[ZoneSpec] = Field(min_length=1, max_length=1000, description="zones; they do not overlap")
     obstacles: list[ObstacleSpec] = Field(default_factory=list, max_length=10000,
@@ -226,7 +230,7 @@ class StairSpec(Strict):
     id: Id = Field(description="stair id")
     ends: tuple[StairEnd, StairEnd] = Field(description="where the stair starts and ends")
     length_m: Float = Field(gt=0, le=200, description="walking length along the flight [m]")
-    width_m: Float = Field(1.2, gt=0.5, le=10, description="clear width [m]")
+    width_m: Float = Field(default=1.2, gt=0.5, le=10, description="clear width [m]")
 
 
 class LiftSpec(Strict):
@@ -234,9 +238,9 @@ class LiftSpec(Strict):
 
     id: Id = Field(description="lift id")
     stops: list[StairEnd] = Field(min_length=2, max_length=200, description="one stop per floor served")
-    capacity: Int = Field(8, ge=1, le=50, description="persons per ride")
-    speed_m_s: Float = Field(1.0, gt=0, le=10, description="travel speed [m/s]")
-    door_s: Float = Field(8.0, ge=0, le=120, description="door open/close time per stop [s]")
+    capacity: Int = Field(default=8, ge=1, le=50, description="persons per ride")
+    speed_m_s: Float = Field(default=1.0, gt=0, le=10, description="travel speed [m/s]")
+    door_s: Float = Field(default=8.0, ge=0, le=120, description="door open/close time per stop [s]")
 
 
 class BuildingSpec(Strict):
@@ -245,7 +249,7 @@ class BuildingSpec(Strict):
     floors: list[FloorSpec] = Field(min_length=1, max_length=200, description="the storeys")
     stairs: list[StairSpec] = Field(default_factory=list, max_length=500, description="stairs between floors")
     lifts: list[LiftSpec] = Field(default_factory=list, max_length=200, description="lifts between floors")
-    wall_thickness_m: Float = Field(0.2, gt=0, le=1, description="thickness of drawn walls [m]")
+    wall_thickness_m: Float = Field(default=0.2, gt=0, le=1, description="thickness of drawn walls [m]")
 
 
 class DeviceType(StrEnum):
@@ -268,13 +272,13 @@ class DeviceSpec(Strict):
     id: Id = Field(description="device id, used in MQTT topics")
     type: DeviceType = Field(description="kind of device; decides what it may measure")
     floor: Id = Field(description="floor the device is on")
-    at: Point | None = Field(None, description="where it is [m]")
-    zone: Id | None = Field(None, description="the zone it watches (placed at the zone's centre)")
-    opening: Id | None = Field(None, description="the door it counts (people counters)")
-    seat: Id | None = Field(None, description="the seat it watches (seat sensors)")
+    at: Point | None = Field(default=None, description="where it is [m]")
+    zone: Id | None = Field(default=None, description="the zone it watches (placed at the zone's centre)")
+    opening: Id | None = Field(default=None, description="the door it counts (people counters)")
+    seat: Id | None = Field(default=None, description="the seat it watches (seat sensors)")
     quantities: list[str] = Field(min_length=1, max_length=20, description="what it measures (see docs/telemetry.md)")
-    period_s: Float = Field(60.0, ge=1, le=86400, description="time between readings [s]")
-    circuit: str | None = Field(None, max_length=64, description="energy meters: which end use they meter")
+    period_s: Float = Field(default=60.0, ge=1, le=86400, description="time between readings [s]")
+    circuit: str | None = Field(default=None, max_length=64, description="energy meters: which end use they meter")
     noise: dict[str, Float] = Field(default_factory=dict, description="per-quantity noise std-dev (in the "
                                                                       "quantity's unit)")
 

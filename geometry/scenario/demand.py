@@ -62,11 +62,11 @@ class Distribution(Strict):
 
     dist: Literal["fixed", "exponential", "lognormal", "gamma", "normal", "uniform", "triangular"] = Field(
         description="the kind of distribution")
-    mean_s: Float | None = Field(None, gt=0, le=1e7, description="mean [s]")
-    sd_s: Float | None = Field(None, ge=0, le=1e7, description="standard deviation [s]")
-    min_s: Float | None = Field(None, ge=0, le=1e7, description="lower bound [s]")
-    mode_s: Float | None = Field(None, ge=0, le=1e7, description="most likely value (triangular) [s]")
-    max_s: Float | None = Field(None, gt=0, le=1e7, description="upper bound [s]")
+    mean_s: Float | None = Field(default=None, gt=0, le=1e7, description="mean [s]")
+    sd_s: Float | None = Field(default=None, ge=0, le=1e7, description="standard deviation [s]")
+    min_s: Float | None = Field(default=None, ge=0, le=1e7, description="lower bound [s]")
+    mode_s: Float | None = Field(default=None, ge=0, le=1e7, description="most likely value (triangular) [s]")
+    max_s: Float | None = Field(default=None, gt=0, le=1e7, description="upper bound [s]")
 
     @model_validator(mode="before")
     @classmethod
@@ -103,26 +103,27 @@ class Distribution(Strict):
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
         """Draw from the distribution [s] (a float, or an array of ``size``)."""
-        m, s = self.mean_s, self.sd_s
+        m, s = self.mean_s or 0.0, self.sd_s or 0.0  # both given where the kind needs them (validated)
+        lo, mode, hi = self.min_s or 0.0, self.mode_s or 0.0, self.max_s or 0.0
+        x: Any
         if self.dist == "fixed":
-            x = np.full(size, m) if size is not None else float(m)  # type: ignore[arg-type]
+            x = np.full(size, m) if size is not None else float(m)
         elif self.dist == "exponential":
             x = rng.exponential(m, size)
         elif self.dist == "lognormal":
-            sigma2 = math.log1p((s / m) ** 2)  # type: ignore[operator]
-            x = rng.lognormal(math.log(m) - sigma2 / 2.0, math.sqrt(sigma2), size)  # type: ignore[arg-type]
+            sigma2 = math.log1p((s / m) ** 2)
+            x = rng.lognormal(math.log(m) - sigma2 / 2.0, math.sqrt(sigma2), size)
         elif self.dist == "gamma":
-            x = rng.gamma((m / s) ** 2, s * s / m, size)  # type: ignore[operator]
+            x = rng.gamma((m / s) ** 2, s * s / m, size)
         elif self.dist == "normal":
             x = rng.normal(m, s, size)
-            x = np.maximum(x, self.min_s if self.min_s is not None else 0.0)
+            x = np.maximum(x, lo)
         elif self.dist == "uniform":
-            x = rng.uniform(self.min_s, self.max_s, size)
+            x = rng.uniform(lo, hi, size)
         else:
-            x = rng.triangular(self.min_s, self.mode_s, self.max_s, size)
+            x = rng.triangular(lo, mode, hi, size)
         if self.dist not in ("uniform", "triangular") and (self.min_s is not None or self.max_s is not None):
-            x = np.clip(x, self.min_s if self.min_s is not None else 0.0,
-                        self.max_s if self.max_s is not None else np.inf)
+            x = np.clip(x, lo, self.max_s if self.max_s is not None else np.inf)
         return float(x) if size is None else np.asarray(x, dtype=float)
 
 
@@ -148,18 +149,18 @@ class SeatPreferences(Strict):
     College & Research Libraries 33(4), 284-297.
     """
 
-    window: Float = Field(0.5, ge=-50, le=50, description="utility of a window seat")
-    power: Float = Field(0.8, ge=-50, le=50, description="utility of a seat with a power socket")
-    quiet: Float = Field(0.4, ge=-50, le=50, description="utility of a quiet seat")
-    group: Float = Field(-0.5, ge=-50, le=50, description="utility of a group-table seat")
-    computer: Float = Field(-0.6, ge=-50, le=50, description="utility of a seat at a public computer")
-    lounge: Float = Field(-0.8, ge=-50, le=50, description="utility of a lounge chair")
-    accessible: Float = Field(0.0, ge=-50, le=50, description="utility of an accessible seat")
-    distance_per_m: Float = Field(-0.02, ge=-50, le=0, description="utility per metre of walk [1/m]")
-    neighbours: Float = Field(-0.6, ge=-50, le=50, description="utility per occupied seat at the same table")
-    zone_kinds: tuple[str, ...] = Field(STUDY_ZONE_KINDS, max_length=20,
+    window: Float = Field(default=0.5, ge=-50, le=50, description="utility of a window seat")
+    power: Float = Field(default=0.8, ge=-50, le=50, description="utility of a seat with a power socket")
+    quiet: Float = Field(default=0.4, ge=-50, le=50, description="utility of a quiet seat")
+    group: Float = Field(default=-0.5, ge=-50, le=50, description="utility of a group-table seat")
+    computer: Float = Field(default=-0.6, ge=-50, le=50, description="utility of a seat at a public computer")
+    lounge: Float = Field(default=-0.8, ge=-50, le=50, description="utility of a lounge chair")
+    accessible: Float = Field(default=0.0, ge=-50, le=50, description="utility of an accessible seat")
+    distance_per_m: Float = Field(default=-0.02, ge=-50, le=0, description="utility per metre of walk [1/m]")
+    neighbours: Float = Field(default=-0.6, ge=-50, le=50, description="utility per occupied seat at the same table")
+    zone_kinds: tuple[str, ...] = Field(default=STUDY_ZONE_KINDS, max_length=20,
                                         description="zone kinds where this reader sits")
-    min_utility: Float | None = Field(None, ge=-1000, le=1000,
+    min_utility: Float | None = Field(default=None, ge=-1000, le=1000,
                                       description="seats below this systematic utility are not acceptable")
 
     def coefficients(self, attrs: Sequence[str]) -> NDArray[np.float64]:
@@ -170,33 +171,36 @@ class SeatPreferences(Strict):
 class VisitorType(Strict):
     """What one kind of visitor does. Probabilities are per visit; durations are distributions [s]."""
 
-    share: Float = Field(0.0, ge=0, le=1, description="share of visitors in the hourly stream")
+    share: Float = Field(default=0.0, ge=0, le=1, description="share of visitors in the hourly stream")
     group_size: dict[int, Float] = Field(default_factory=lambda: {1: 1.0},
                                          description="party size -> probability")
     stay_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=3600, sd_s=1800),
                                  description="time at a seat, in a group room or the children's area [s]")
-    seat_p: Float = Field(0.0, ge=0, le=1, description="probability of taking a seat")
-    group_room_p: Float = Field(0.0, ge=0, le=1, description="probability a party asks for a group room first")
-    children_p: Float = Field(0.0, ge=0, le=1, description="probability of spending the stay in a children's zone")
-    browse_p: Float = Field(0.0, ge=0, le=1, description="probability of browsing the stacks")
-    browse_subjects_extra: Float = Field(0.5, ge=0, le=50, description="mean number of further subjects browsed")
+    seat_p: Float = Field(default=0.0, ge=0, le=1, description="probability of taking a seat")
+    group_room_p: Float = Field(default=0.0, ge=0, le=1, description="probability a party asks for a group room first")
+    children_p: Float = Field(default=0.0, ge=0, le=1,
+                              description="probability of spending the stay in a children's zone")
+    browse_p: Float = Field(default=0.0, ge=0, le=1, description="probability of browsing the stacks")
+    browse_subjects_extra: Float = Field(default=0.5, ge=0, le=50,
+                                         description="mean number of further subjects browsed")
     browse_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=480, sd_s=300),
                                    description="time at the shelves of one subject [s]")
-    borrow_p: Float = Field(0.0, ge=0, le=1, description="probability of borrowing")
-    return_p: Float = Field(0.0, ge=0, le=1, description="probability of returning items")
-    help_p: Float = Field(0.0, ge=0, le=1, description="probability of a question at a staffed desk")
-    self_service_p: Float = Field(0.85, ge=0, le=1, description="loans/returns at a kiosk when both exist")
-    breaks_per_h: Float = Field(0.0, ge=0, le=20, description="breaks (restroom, cafe) per hour seated [1/h]")
+    borrow_p: Float = Field(default=0.0, ge=0, le=1, description="probability of borrowing")
+    return_p: Float = Field(default=0.0, ge=0, le=1, description="probability of returning items")
+    help_p: Float = Field(default=0.0, ge=0, le=1, description="probability of a question at a staffed desk")
+    self_service_p: Float = Field(default=0.85, ge=0, le=1, description="loans/returns at a kiosk when both exist")
+    breaks_per_h: Float = Field(default=0.0, ge=0, le=20, description="breaks (restroom, cafe) per hour seated [1/h]")
     break_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=900, sd_s=450),
                                   description="a cafe break, away from the seat [s] (typical)")
     restroom_s: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_s=240, sd_s=120),
                                      description="a restroom break, away from the seat [s] (typical)")
-    cafe_p: Float = Field(0.3, ge=0, le=1, description="share of breaks at a cafe (when there is one)")
-    search_s: Float = Field(300.0, ge=0, le=86400, description="time spent looking for a seat before giving up [s]")
+    cafe_p: Float = Field(default=0.3, ge=0, le=1, description="share of breaks at a cafe (when there is one)")
+    search_s: Float = Field(default=300.0, ge=0, le=86400,
+                            description="time spent looking for a seat before giving up [s]")
     speed_m_s: Distribution = Field(default_factory=lambda: Distribution(dist="normal", mean_s=1.34, sd_s=0.26,
                                                                             min_s=0.5, max_s=2.0),
                                     description="desired walking speed [m/s] (Weidmann 1993: 1.34 +- 0.26)")
-    lift_p: Float = Field(0.1, ge=0, le=1, description="probability of taking a lift rather than stairs")
+    lift_p: Float = Field(default=0.1, ge=0, le=1, description="probability of taking a lift rather than stairs")
     seat: SeatPreferences = Field(default_factory=SeatPreferences, description="how this reader chooses a seat")
 
     @field_validator("speed_m_s")
@@ -256,11 +260,13 @@ class DayType(Strict):
     ``visits`` is the expected number of visitors (persons) over the day's opening hours.
     """
 
-    visits: Float | None = Field(None, ge=0, le=MAX_VISITS_PER_DAY, description="expected visits (persons) a day")
-    profile: dict[int, Float] | None = Field(None, description="relative arrival weight by hour (0-23 -> weight)")
-    arrivals_per_hour: dict[int, Float] | None = Field(None, description="arrival rate by hour (0-23 -> "
+    visits: Float | None = Field(default=None, ge=0, le=MAX_VISITS_PER_DAY,
+                                 description="expected visits (persons) a day")
+    profile: dict[int, Float] | None = Field(default=None,
+                                             description="relative arrival weight by hour (0-23 -> weight)")
+    arrivals_per_hour: dict[int, Float] | None = Field(default=None, description="arrival rate by hour (0-23 -> "
                                                                           "visitors/h)")
-    shares: dict[Name, Float] | None = Field(None, description="visitor-type shares on this kind of day")
+    shares: dict[Name, Float] | None = Field(default=None, description="visitor-type shares on this kind of day")
 
     @field_validator("profile", "arrivals_per_hour", mode="before")
     @classmethod
@@ -300,12 +306,12 @@ class EventSpec(Strict):
     start: str = Field(max_length=8, description="start time HH:MM (local)")
     duration_s: Float = Field(gt=0, le=86400, description="length of the event [s]")
     attendees: Float = Field(gt=0, le=5000, description="expected attendees (persons); the count is Poisson")
-    days: list[str] | None = Field(None, max_length=400, description="weekdays (Mo..Su), day types or dates "
+    days: list[str] | None = Field(default=None, max_length=400, description="weekdays (Mo..Su), day types or dates "
                                                                      "YYYY-MM-DD; default every open day")
-    arrive_before_s: Float = Field(900.0, ge=0, le=86400, description="earliest arrival before the start [s]")
-    late_s: Float = Field(300.0, ge=0, le=86400, description="latest arrival after the start [s]")
-    visitor_type: Name = Field("event_attendee", description="visitor type of the attendees")
-    name: Text | None = Field(None, description="name shown to people")
+    arrive_before_s: Float = Field(default=900.0, ge=0, le=86400, description="earliest arrival before the start [s]")
+    late_s: Float = Field(default=300.0, ge=0, le=86400, description="latest arrival after the start [s]")
+    visitor_type: Name = Field(default="event_attendee", description="visitor type of the attendees")
+    name: Text | None = Field(default=None, description="name shown to people")
 
     @field_validator("start")
     @classmethod
@@ -326,7 +332,7 @@ class DemandSpec(Strict):
     branch kind); once the defaults are in, :meth:`reference_problems` checks the names.
     """
 
-    start_date: dt.date = Field(dt.date(2025, 3, 5), description="first simulated day (local)")
+    start_date: dt.date = Field(default=dt.date(2025, 3, 5), description="first simulated day (local)")
     day_types: dict[Name, DayType] = Field(default_factory=dict, max_length=100,
                                            description="arrivals by kind of day (default: weekday and weekend "
                                                        "of the branch kind)")
@@ -402,9 +408,9 @@ class DemandSpec(Strict):
                 out.append((("events", i, "visitor_type"), f"event '{ev.id}' brings visitor type "
                             f"'{ev.visitor_type}', which is not in visitor_types "
                             f"(known: {', '.join(self.visitor_types)})"))
-            for day in ev.days or ():
-                if day not in WEEKDAYS and day not in self.day_types and not _is_iso_date(day):
-                    out.append((("events", i, "days"), f"event '{ev.id}': '{day}' is not a weekday (Mo..Su), a "
+            for when in ev.days or ():
+                if when not in WEEKDAYS and when not in self.day_types and not _is_iso_date(when):
+                    out.append((("events", i, "days"), f"event '{ev.id}': '{when}' is not a weekday (Mo..Su), a "
                                                        f"day type or a date YYYY-MM-DD"))
         seen: set[str] = set()
         for i, ev in enumerate(self.events):
@@ -429,7 +435,7 @@ class DemandSpec(Strict):
             return self.dates[date]
         wd = WEEKDAYS[date.weekday()]
         if wd in self.week:
-            return self.week[wd]  # type: ignore[index]
+            return self.week[wd]
         if wd in self.day_types:
             return wd
         fallback = "weekend" if date.weekday() >= 5 else "weekday"

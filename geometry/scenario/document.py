@@ -29,7 +29,7 @@ class VariantSpec(Strict):
 class Scenario(Strict):
     """One branch of the library system: the whole scenario file."""
 
-    version: Literal[1] = Field(1, description="format version")
+    version: Literal[1] = Field(default=1, description="format version")
     branch: BranchSpec = Field(description="which branch this is")
     building: BuildingSpec = Field(description="floors, zones, furniture, openings, seats, stairs and lifts")
     devices: list[DeviceSpec] = Field(default_factory=list, max_length=5000,

@@ -36,14 +36,14 @@ def _by_kind(values: dict[str, float]) -> dict[ZoneKind, float]:
 class OutdoorSpec(Strict):
     """Outdoor air and weather over a day (a sinusoidal temperature, a clear-sky sun)."""
 
-    co2_ppm: Float = Field(420.0, ge=250, le=1000, description="outdoor CO2 [ppm]")
-    temperature_c: Float = Field(12.0, ge=-40, le=50, description="daily mean outdoor temperature [degC]")
-    amplitude_c: Float = Field(5.0, ge=0, le=25, description="half the daily swing [K]")
-    coldest_hour: Float = Field(5.0, ge=0, lt=24, description="local hour of the daily minimum [h]")
-    rh_pct: Float = Field(60.0, ge=0, le=100, description="outdoor relative humidity [%]")
-    solar_peak_w_m2: Float = Field(400.0, ge=0, le=1200, description="midday irradiance on facades [W/m2]")
-    sunrise_h: Float = Field(6.5, ge=0, lt=24, description="local hour of sunrise [h]")
-    sunset_h: Float = Field(18.0, gt=0, le=24, description="local hour of sunset [h]")
+    co2_ppm: Float = Field(default=420.0, ge=250, le=1000, description="outdoor CO2 [ppm]")
+    temperature_c: Float = Field(default=12.0, ge=-40, le=50, description="daily mean outdoor temperature [degC]")
+    amplitude_c: Float = Field(default=5.0, ge=0, le=25, description="half the daily swing [K]")
+    coldest_hour: Float = Field(default=5.0, ge=0, lt=24, description="local hour of the daily minimum [h]")
+    rh_pct: Float = Field(default=60.0, ge=0, le=100, description="outdoor relative humidity [%]")
+    solar_peak_w_m2: Float = Field(default=400.0, ge=0, le=1200, description="midday irradiance on facades [W/m2]")
+    sunrise_h: Float = Field(default=6.5, ge=0, lt=24, description="local hour of sunrise [h]")
+    sunset_h: Float = Field(default=18.0, gt=0, le=24, description="local hour of sunset [h]")
 
 
 class KindRates(Strict):
@@ -77,51 +77,57 @@ class VentilationSpec(Strict):
     gives other kinds of space their own.
     """
 
-    mode: Literal["design", "dcv", "fixed"] = Field("design", description="how outdoor air is set")
-    people_l_s: Float = Field(2.5, ge=0, description="Rp [L/s per person] (ASHRAE 62.1, libraries)")
-    area_l_s_m2: Float = Field(0.6, ge=0, description="Ra [L/s per m2] (ASHRAE 62.1, libraries)")
-    design_people_m2: Float = Field(0.10, ge=0, description="design occupancy [persons/m2] (62.1 default)")
+    mode: Literal["design", "dcv", "fixed"] = Field(default="design", description="how outdoor air is set")
+    people_l_s: Float = Field(default=2.5, ge=0, description="Rp [L/s per person] (ASHRAE 62.1, libraries)")
+    area_l_s_m2: Float = Field(default=0.6, ge=0, description="Ra [L/s per m2] (ASHRAE 62.1, libraries)")
+    design_people_m2: Float = Field(default=0.10, ge=0, description="design occupancy [persons/m2] (62.1 default)")
     by_kind: dict[ZoneKind, KindRates] = Field(
         default_factory=lambda: {ZoneKind(k): KindRates(**v) for k, v in ASHRAE_RATES_BY_KIND.items()},
         description="rates of other kinds of space (default: ASHRAE 62.1 Table 6.2.2.1)")
-    fixed_l_s_m2: Float = Field(1.5, ge=0, le=100, description="outdoor air in 'fixed' mode [L/s per m2]")
-    infiltration_ach: Float = Field(0.2, ge=0, le=5, description="air changes per hour when off (typical)")
-    heat_recovery: Float = Field(0.0, ge=0, lt=1, description="heat recovery efficiency of the air handler")
-    fan_w_per_l_s: Float = Field(1.25, ge=0, le=5, description="specific fan power [W per L/s] (EN 16798-3 SFP 3)")
-    before_open_s: Float = Field(3600.0, ge=0, le=43200,
+    fixed_l_s_m2: Float = Field(default=1.5, ge=0, le=100, description="outdoor air in 'fixed' mode [L/s per m2]")
+    infiltration_ach: Float = Field(default=0.2, ge=0, le=5, description="air changes per hour when off (typical)")
+    heat_recovery: Float = Field(default=0.0, ge=0, lt=1, description="heat recovery efficiency of the air handler")
+    fan_w_per_l_s: Float = Field(default=1.25, ge=0, le=5,
+                                 description="specific fan power [W per L/s] (EN 16798-3 SFP 3)")
+    before_open_s: Float = Field(default=3600.0, ge=0, le=43200,
                                  description="ventilation and HVAC start this long before opening")
-    after_close_s: Float = Field(1800.0, ge=0, le=43200, description="... and stop this long after closing [s]")
+    after_close_s: Float = Field(default=1800.0, ge=0, le=43200, description="... and stop this long after closing [s]")
 
 
 class ThermalSpec(Strict):
     """Envelope and thermal mass of the two-node (air, mass) zone model."""
 
-    mass_j_m2k: Float = Field(165000.0, gt=0, le=1e7,
+    mass_j_m2k: Float = Field(default=165000.0, gt=0, le=1e7,
                               description="thermal mass per floor area [J/(m2 K)] (ISO 13790 medium)")
-    furniture_j_m2k: Float = Field(10000.0, ge=0, le=1e7, description="air-node capacity of furnishings [J/(m2 K)]")
-    h_ms_w_m2k: Float = Field(9.1, gt=0, le=100, description="ISO 13790 mass-to-surface coefficient [W/(m2 K)]")
-    mass_area_ratio: Float = Field(2.5, gt=0, le=20, description="A_m / A_floor (ISO 13790 medium)")
-    u_wall_w_m2k: Float = Field(0.35, gt=0, le=10, description="U-value of exterior walls [W/(m2 K)]")
-    u_window_w_m2k: Float = Field(1.8, gt=0, le=10, description="U-value of windows [W/(m2 K)]")
-    u_roof_w_m2k: Float = Field(0.25, gt=0, le=10, description="U-value of the roof [W/(m2 K)]")
-    u_ground_w_m2k: Float = Field(0.3, gt=0, le=10, description="U-value of the ground slab [W/(m2 K)]")
-    window_ratio: Float = Field(0.4, ge=0, le=1, description="window share of the exterior wall")
-    g_value: Float = Field(0.35, ge=0, le=1, description="solar gain factor of glazing with shading")
-    convective_fraction: Float = Field(0.5, ge=0, le=1, description="share of internal gains to the air node")
-    initial_c: Float = Field(19.0, ge=-40, le=60, description="air and mass temperature at the start [degC]")
+    furniture_j_m2k: Float = Field(default=10000.0, ge=0, le=1e7,
+                                   description="air-node capacity of furnishings [J/(m2 K)]")
+    h_ms_w_m2k: Float = Field(default=9.1, gt=0, le=100, description="ISO 13790 mass-to-surface coefficient [W/(m2 K)]")
+    mass_area_ratio: Float = Field(default=2.5, gt=0, le=20, description="A_m / A_floor (ISO 13790 medium)")
+    u_wall_w_m2k: Float = Field(default=0.35, gt=0, le=10, description="U-value of exterior walls [W/(m2 K)]")
+    u_window_w_m2k: Float = Field(default=1.8, gt=0, le=10, description="U-value of windows [W/(m2 K)]")
+    u_roof_w_m2k: Float = Field(default=0.25, gt=0, le=10, description="U-value of the roof [W/(m2 K)]")
+    u_ground_w_m2k: Float = Field(default=0.3, gt=0, le=10, description="U-value of the ground slab [W/(m2 K)]")
+    window_ratio: Float = Field(default=0.4, ge=0, le=1, description="window share of the exterior wall")
+    g_value: Float = Field(default=0.35, ge=0, le=1, description="solar gain factor of glazing with shading")
+    convective_fraction: Float = Field(default=0.5, ge=0, le=1, description="share of internal gains to the air node")
+    initial_c: Float = Field(default=19.0, ge=-40, le=60, description="air and mass temperature at the start [degC]")
 
 
 class HvacSpec(Strict):
     """Heating and cooling: setpoints while open and set back while closed [degC], capacities."""
 
-    heating_setpoint_c: Float = Field(20.0, ge=-40, le=60, description="[degC] (EN 16798-1 category II, winter)")
-    cooling_setpoint_c: Float = Field(26.0, ge=-40, le=60, description="[degC] (EN 16798-1 category II, summer)")
-    setback_heating_c: Float = Field(16.0, ge=-40, le=60, description="heating setpoint while closed [degC]")
-    setback_cooling_c: Float = Field(32.0, ge=-40, le=80, description="cooling setpoint while closed [degC]")
-    heating_w_m2: Float = Field(80.0, ge=0, le=2000, description="heating capacity per floor area [W/m2] (typical)")
-    cooling_w_m2: Float = Field(80.0, ge=0, le=2000, description="cooling capacity per floor area [W/m2] (typical)")
-    cop: Float = Field(3.0, gt=0, le=20, description="heating COP (heat pump, typical)")
-    eer: Float = Field(3.0, gt=0, le=20, description="cooling EER (typical)")
+    heating_setpoint_c: Float = Field(default=20.0, ge=-40, le=60,
+                                      description="[degC] (EN 16798-1 category II, winter)")
+    cooling_setpoint_c: Float = Field(default=26.0, ge=-40, le=60,
+                                      description="[degC] (EN 16798-1 category II, summer)")
+    setback_heating_c: Float = Field(default=16.0, ge=-40, le=60, description="heating setpoint while closed [degC]")
+    setback_cooling_c: Float = Field(default=32.0, ge=-40, le=80, description="cooling setpoint while closed [degC]")
+    heating_w_m2: Float = Field(default=80.0, ge=0, le=2000,
+                                description="heating capacity per floor area [W/m2] (typical)")
+    cooling_w_m2: Float = Field(default=80.0, ge=0, le=2000,
+                                description="cooling capacity per floor area [W/m2] (typical)")
+    cop: Float = Field(default=3.0, gt=0, le=20, description="heating COP (heat pump, typical)")
+    eer: Float = Field(default=3.0, gt=0, le=20, description="cooling EER (typical)")
 
 
 LUX_BY_KIND = {"reading_room": 500.0, "quiet_study": 500.0, "computer_lab": 500.0, "service_desk": 500.0,
@@ -132,36 +138,37 @@ LUX_BY_KIND = {"reading_room": 500.0, "quiet_study": 500.0, "computer_lab": 500.
 class LightingSpec(Strict):
     """Lighting power and target illuminance."""
 
-    w_m2: Float = Field(14.0, ge=0, le=200, description="lighting power density [W/m2] (ASHRAE 90.1-2004, library)")
+    w_m2: Float = Field(default=14.0, ge=0, le=200,
+                        description="lighting power density [W/m2] (ASHRAE 90.1-2004, library)")
     w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({"circulation": 7.0, "restroom": 9.0}),
                                                 description="lighting power density by zone kind [W/m2]")
     lux_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind(LUX_BY_KIND),
                                                description="maintained illuminance by zone kind [lx] (EN 12464-1)")
     occupancy_control: list[ZoneKind] = Field(default_factory=lambda: [ZoneKind.restroom, ZoneKind.group_study],
                                          description="zone kinds whose lights follow occupancy")
-    daylight_factor: Float = Field(0.02, ge=0, le=0.2, description="daylit zones: share of outdoor daylight")
-    efficacy_lm_w: Float = Field(110.0, gt=0, le=1000, description="luminous efficacy of daylight [lm/W]")
+    daylight_factor: Float = Field(default=0.02, ge=0, le=0.2, description="daylit zones: share of outdoor daylight")
+    efficacy_lm_w: Float = Field(default=110.0, gt=0, le=1000, description="luminous efficacy of daylight [lm/W]")
 
 
 class PlugSpec(Strict):
     """Plug loads: equipment, computers, the cafe, kiosks [W]."""
 
-    w_m2: Float = Field(2.0, ge=0, description="plug loads while open [W/m2] (typical)")
+    w_m2: Float = Field(default=2.0, ge=0, description="plug loads while open [W/m2] (typical)")
     w_m2_by_kind: dict[ZoneKind, Float] = Field(default_factory=lambda: _by_kind({"office": 8.0, "service_desk": 6.0}),
                                                 description="plug loads by zone kind while open [W/m2]")
-    standby_w_m2: Float = Field(0.5, ge=0, description="plug loads while closed [W/m2]")
-    computer_w: Float = Field(55.0, ge=0, description="a public computer in use (ASHRAE Fundamentals ch. 18)")
-    computer_idle_w: Float = Field(20.0, ge=0, description="a public computer idle [W]")
-    cafe_w: Float = Field(2500.0, ge=0, description="cafe equipment while open [W] (typical)")
-    kiosk_w: Float = Field(150.0, ge=0, description="a kiosk serving [W] (typical)")
-    kiosk_idle_w: Float = Field(40.0, ge=0, description="a kiosk idle [W]")
+    standby_w_m2: Float = Field(default=0.5, ge=0, description="plug loads while closed [W/m2]")
+    computer_w: Float = Field(default=55.0, ge=0, description="a public computer in use (ASHRAE Fundamentals ch. 18)")
+    computer_idle_w: Float = Field(default=20.0, ge=0, description="a public computer idle [W]")
+    cafe_w: Float = Field(default=2500.0, ge=0, description="cafe equipment while open [W] (typical)")
+    kiosk_w: Float = Field(default=150.0, ge=0, description="a kiosk serving [W] (typical)")
+    kiosk_idle_w: Float = Field(default=40.0, ge=0, description="a kiosk idle [W]")
 
 
 class LiftPowerSpec(Strict):
     """Electric power of a lift [W]."""
 
-    standby_w: Float = Field(200.0, ge=0, description="a lift at rest (VDI 4707 class D, typical)")
-    running_w: Float = Field(5000.0, ge=0, description="a 1,000 kg traction lift moving (typical)")
+    standby_w: Float = Field(default=200.0, ge=0, description="a lift at rest (VDI 4707 class D, typical)")
+    running_w: Float = Field(default=5000.0, ge=0, description="a 1,000 kg traction lift moving (typical)")
 
 
 class AcousticsSpec(Strict):
@@ -175,34 +182,34 @@ class AcousticsSpec(Strict):
         "quiet_study": 0.005, "reading_room": 0.02, "stacks": 0.05, "computer_lab": 0.05, "group_study": 0.3,
         "cafe": 0.3, "children": 0.3, "entrance": 0.15, "circulation": 0.1, "service_desk": 0.3,
         "event_space": 0.05, "office": 0.2, "restroom": 0.05}), description="share of people talking by zone kind")
-    absorption_ratio: Float = Field(0.8, gt=0, le=20, description="equivalent absorption area per floor area")
+    absorption_ratio: Float = Field(default=0.8, gt=0, le=20, description="equivalent absorption area per floor area")
 
 
 class ZoneOverride(Strict):
     """Settings of one zone that differ from the building's."""
 
-    ventilation_l_s: Float | None = Field(None, ge=0, description="fixed outdoor air for this zone [L/s]")
-    height_m: Float | None = Field(None, gt=0, le=100, description="room height [m] (default: storey height)")
-    heating_setpoint_c: Float | None = Field(None, ge=-40, le=60, description="[degC]")
-    cooling_setpoint_c: Float | None = Field(None, ge=-40, le=60, description="[degC]")
+    ventilation_l_s: Float | None = Field(default=None, ge=0, description="fixed outdoor air for this zone [L/s]")
+    height_m: Float | None = Field(default=None, gt=0, le=100, description="room height [m] (default: storey height)")
+    heating_setpoint_c: Float | None = Field(default=None, ge=-40, le=60, description="[degC]")
+    cooling_setpoint_c: Float | None = Field(default=None, ge=-40, le=60, description="[degC]")
 
 
 class MeterSpec(Strict):
     """What an energy meter meters."""
 
-    floor: Id | None = Field(None, description="meter one floor only")
+    floor: Id | None = Field(default=None, description="meter one floor only")
 
 
 class PhysicsSpec(Strict):
     """The ``physics`` section (see the module docstring); every field has a default."""
 
-    step_s: Float = Field(60.0, ge=10, le=900, description="physics clock [s]")
+    step_s: Float = Field(default=60.0, ge=10, le=900, description="physics clock [s]")
     outdoor: OutdoorSpec = Field(default_factory=OutdoorSpec, description="outdoor conditions")
-    co2_l_s_per_person: Float = Field(0.0054, gt=0, le=0.05,
+    co2_l_s_per_person: Float = Field(default=0.0054, gt=0, le=0.05,
                                       description="CO2 per person [L/s] (Persily and de Jonge 2017)")
-    sensible_w_per_person: Float = Field(70.0, ge=0, le=1000,
+    sensible_w_per_person: Float = Field(default=70.0, ge=0, le=1000,
                                          description="sensible heat per person [W] (ASHRAE Fundamentals ch. 18)")
-    latent_w_per_person: Float = Field(45.0, ge=0, le=1000,
+    latent_w_per_person: Float = Field(default=45.0, ge=0, le=1000,
                                        description="latent heat per person [W] (ASHRAE Fundamentals ch. 18)")
     ventilation: VentilationSpec = Field(default_factory=VentilationSpec, description="outdoor air")
     thermal: ThermalSpec = Field(default_factory=ThermalSpec, description="envelope and thermal mass")

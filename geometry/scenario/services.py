@@ -36,6 +36,8 @@ from .hours import OpeningHours, weekdays_in
 from .types import Float, Int, Point, Strict, clock_s
 
 Task = Literal["borrow", "return", "help"]
+_ALL_TASKS: tuple[Task, ...] = ("borrow", "return", "help")
+_KIOSK_TASKS: tuple[Literal["borrow", "return"], ...] = ("borrow", "return")
 
 
 def lognormal_s(mean_s: float, sd_s: float) -> dict[str, Any]:
@@ -47,10 +49,10 @@ class DeskSpec(Strict):
     """A staffed desk. ``id`` defaults to the counter obstacle it stands at."""
 
     id: Name = Field(description="desk id: the id of a counter obstacle, or any name with floor and at/zone")
-    floor: Name | None = Field(None, description="floor (default: the floor of the counter with this id)")
-    zone: Name | None = Field(None, description="zone of the desk (default: where it stands)")
-    at: Point | None = Field(None, description="where readers are served [m]")
-    tasks: list[Task] = Field(default_factory=lambda: ["borrow", "return", "help"], max_length=3,
+    floor: Name | None = Field(default=None, description="floor (default: the floor of the counter with this id)")
+    zone: Name | None = Field(default=None, description="zone of the desk (default: where it stands)")
+    at: Point | None = Field(default=None, description="where readers are served [m]")
+    tasks: list[Task] = Field(default_factory=lambda: list(_ALL_TASKS), max_length=3,
                               description="what readers come here for")
     service_s: Distribution = Field(default_factory=lambda: Distribution(**lognormal_s(120, 90)),
                                     description="service time of a loan or return [s]")
@@ -62,9 +64,9 @@ class KioskSpec(Strict):
     """A self-service kiosk (loan/return machine). ``id`` is its kiosk obstacle and device id."""
 
     id: Name = Field(description="kiosk id: the id of a kiosk obstacle, or any name with floor and at")
-    floor: Name | None = Field(None, description="floor (default: the floor of the kiosk obstacle)")
-    at: Point | None = Field(None, description="where readers stand [m]")
-    tasks: list[Literal["borrow", "return"]] = Field(default_factory=lambda: ["borrow", "return"], max_length=2,
+    floor: Name | None = Field(default=None, description="floor (default: the floor of the kiosk obstacle)")
+    at: Point | None = Field(default=None, description="where readers stand [m]")
+    tasks: list[Literal["borrow", "return"]] = Field(default_factory=lambda: list(_KIOSK_TASKS), max_length=2,
                                                      description="what the kiosk does")
     service_s: Distribution = Field(default_factory=lambda: Distribution(**lognormal_s(75, 40)),
                                     description="time per use [s]")
@@ -74,10 +76,11 @@ class CafeSpec(Strict):
     """A cafe counter in a cafe zone."""
 
     zone: Name = Field(description="the cafe zone")
-    id: Name | None = Field(None, description="service id (default: the zone id)")
-    servers: Int | None = Field(None, ge=1, le=20, description="servers at the counter (default: one per 100 m2 "
+    id: Name | None = Field(default=None, description="service id (default: the zone id)")
+    servers: Int | None = Field(default=None, ge=1, le=20,
+                                description="servers at the counter (default: one per 100 m2 "
                                                                "of cafe, typical)")
-    at: Point | None = Field(None, description="counter position [m] (default: a counter in the zone)")
+    at: Point | None = Field(default=None, description="counter position [m] (default: a counter in the zone)")
     service_s: Distribution = Field(default_factory=lambda: Distribution(**lognormal_s(90, 60)),
                                     description="time per order [s]")
 
@@ -86,28 +89,30 @@ class GroupRoomSpec(Strict):
     """A bookable group-study room."""
 
     zone: Name = Field(description="the room's zone")
-    capacity: Int | None = Field(None, ge=1, le=200, description="persons (default: its seats, or area/2.5)")
-    max_booking_s: Float = Field(7200.0, ge=60, le=86400, description="longest booking [s]")
+    capacity: Int | None = Field(default=None, ge=1, le=200, description="persons (default: its seats, or area/2.5)")
+    max_booking_s: Float = Field(default=7200.0, ge=60, le=86400, description="longest booking [s]")
 
 
 class ServicesSpec(Strict):
     """The ``services`` section (see the module docstring)."""
 
-    opening_hours: str | None = Field(None, max_length=500, description="OpenStreetMap opening_hours, e.g. "
+    opening_hours: str | None = Field(default=None, max_length=500, description="OpenStreetMap opening_hours, e.g. "
                                       "'Tu-Su 09:00-20:00' (default by branch kind)")
-    self_service_hours: str | None = Field(None, max_length=500,
+    self_service_hours: str | None = Field(default=None, max_length=500,
                                            description="kiosk hours, same syntax (default: opening hours)")
-    last_entry_s: Float = Field(900.0, ge=0, le=7200, description="no one comes in this long before closing [s]")
-    closing_call_s: Float = Field(900.0, ge=0, le=7200, description="readers are asked to leave this long before "
+    last_entry_s: Float = Field(default=900.0, ge=0, le=7200,
+                                description="no one comes in this long before closing [s]")
+    closing_call_s: Float = Field(default=900.0, ge=0, le=7200,
+                                  description="readers are asked to leave this long before "
                                                                     "closing [s]")
-    desks: list[DeskSpec] | None = Field(None, max_length=200, description="staffed desks (default: one per "
+    desks: list[DeskSpec] | None = Field(default=None, max_length=200, description="staffed desks (default: one per "
                                          "counter outside cafes and offices)")
-    kiosks: list[KioskSpec] | None = Field(None, max_length=200, description="kiosks (default: one per kiosk "
+    kiosks: list[KioskSpec] | None = Field(default=None, max_length=200, description="kiosks (default: one per kiosk "
                                            "obstacle)")
-    cafes: list[CafeSpec] | None = Field(None, max_length=50, description="cafes (default: one per cafe zone)")
-    group_rooms: list[GroupRoomSpec] | None = Field(None, max_length=200, description="group rooms (default: "
+    cafes: list[CafeSpec] | None = Field(default=None, max_length=50, description="cafes (default: one per cafe zone)")
+    group_rooms: list[GroupRoomSpec] | None = Field(default=None, max_length=200, description="group rooms (default: "
                                                     "group_study zones up to 60 m2)")
-    lift_boarding_s: Float = Field(3.0, ge=0, le=120, description="extra time per lift ride [s]")
+    lift_boarding_s: Float = Field(default=3.0, ge=0, le=120, description="extra time per lift ride [s]")
 
     @field_validator("opening_hours", "self_service_hours")
     @classmethod
@@ -147,11 +152,11 @@ class StaffMemberSpec(Strict):
 
     id: Name = Field(description="staff id")
     role: Literal["desk", "shelver"] = Field(description="desk clerk or shelver")
-    desk: Name | None = Field(None, description="the desk a desk clerk serves at")
-    shift: str = Field("all", max_length=200, description="HH:MM-HH:MM[,HH:MM-HH:MM] or early, late, all")
-    days: str | None = Field(None, max_length=100, description="weekdays as in opening hours, e.g. Mo-Fr "
+    desk: Name | None = Field(default=None, description="the desk a desk clerk serves at")
+    shift: str = Field(default="all", max_length=200, description="HH:MM-HH:MM[,HH:MM-HH:MM] or early, late, all")
+    days: str | None = Field(default=None, max_length=100, description="weekdays as in opening hours, e.g. Mo-Fr "
                                                                "(default every day)")
-    count: Int = Field(1, ge=1, le=50, description="this many identical members (ids get -1, -2 ...)")
+    count: Int = Field(default=1, ge=1, le=50, description="this many identical members (ids get -1, -2 ...)")
 
     @field_validator("shift")
     @classmethod
@@ -175,10 +180,10 @@ class StaffMemberSpec(Strict):
 class ShelvingSpec(Strict):
     """When desk clerks and shelvers put returned items back."""
 
-    every_s: Float = Field(3600.0, ge=60, le=86400, description="a shelving round this often [s]")
-    round_s: Float = Field(1200.0, ge=1, le=86400, description="length of a round [s]")
-    min_at_desk: Int = Field(1, ge=0, le=50, description="a clerk leaves for a round only if this many stay")
-    max_queue: Int = Field(0, ge=0, le=1000, description="... and at most this many readers wait")
+    every_s: Float = Field(default=3600.0, ge=60, le=86400, description="a shelving round this often [s]")
+    round_s: Float = Field(default=1200.0, ge=1, le=86400, description="length of a round [s]")
+    min_at_desk: Int = Field(default=1, ge=0, le=50, description="a clerk leaves for a round only if this many stay")
+    max_queue: Int = Field(default=0, ge=0, le=1000, description="... and at most this many readers wait")
 
 
 class StaffSpec(Strict):

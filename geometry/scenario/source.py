@@ -129,7 +129,7 @@ def _validate(raw: Any, file: str, lines: LineMap, prefix: Loc = ()) -> tuple[Sc
         return Scenario.model_validate(raw), [], frozenset()
     except ValidationError as exc:
         problems = pydantic_problems(exc, lines, prefix)
-    bad = {p.loc[len(prefix)] for p in problems if len(p.loc) > len(prefix)}
+    bad = {str(p.loc[len(prefix)]) for p in problems if len(p.loc) > len(prefix)}
     if not bad or not bad <= set(SOFT_SECTIONS):
         return None, problems, frozenset()
     if "services" in bad:
