@@ -101,7 +101,11 @@ def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str, budget: _Bu
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, loc + (i,), lines, file, budget) for i, item in enumerate(node.value)]
-    return budget.loader.construct_object(node)
+    try:
+        return budget.loader.construct_object(node)
+    except (ValueError, OverflowError) as exc:  # a timestamp such as 2025-13-45
+        raise ScenarioError(file, [Problem(loc, f"not a valid value: {node.value!r} ({exc})",
+                                           node.start_mark.line + 1)]) from None
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:

@@ -88,7 +88,11 @@ def test_validate_reports_every_dangling_reference_between_sections(tmp_path: Pa
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("timezone: UTC", "timezone: Mars/Olympus", "'Mars/Olympus' is not an IANA time zone"),
-    ("weekday: {visits: 180}", "weekday: {visits: 1e12}", "demand.day_types.weekday.visits"),
+    ("weekday: {visits: 180}", "weekday: {visits: 1e12}", "demand.day_types.weekday.visits: Input should be a "
+     "valid number (got '1e12'); YAML read it as text"),
+    ("weekday: {visits: 180}", "weekday: {visits: 1.0e+12}", "demand.day_types.weekday.visits: Input should be "
+     "less than or equal to 50000"),
+    ("start_date: 2025-03-05", "start_date: 2025-13-45", "demand.start_date: not a valid value: '2025-13-45'"),
     ("quantities: [people_in, people_out], period_s: 60}", "quantities: [people_in, people_out], period_s: true}",
      "devices[0].period_s: Input should be a valid number"),
     ("quantities: [people_in, people_out], period_s: 60}", "quantities: [people_in, people_out], period_s: 0.001}",

@@ -107,8 +107,20 @@ def pydantic_problems(exc: ValidationError, lines: LineMap | None, prefix: Loc =
             shown = repr(err["input"])
             if len(shown) < 60:
                 msg += f" (got {shown})"
+            if err["type"] in ("float_type", "int_type") and _numeric_text(err["input"]):
+                msg += "; YAML read it as text (write numbers unquoted, exponents with a point and a sign: 1.0e+12)"
         out.append(Problem(loc, msg, lines.line(loc) if lines is not None else None))
     return out
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_document(raw: Any, file: str, lines: LineMap, prefix: Loc = ()) -> Scenario:
