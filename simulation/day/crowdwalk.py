@@ -1,6 +1,6 @@
 """The crowd walker: readers of a library day walk in the crowd kernel (phase 2 of the Walker protocol).
 
-:class:`CrowdWalker` implements :class:`~simulation.day.library_day.walker.Walker` with one
+:class:`CrowdWalker` implements :class:`~simulation.day.walker.Walker` with one
 :class:`~simulation.crowd.movement.movement.Crowd` for the whole building. A walk is planned with
 ``crowd.navigator.route``: walk legs are ``Crowd.add`` / ``Crowd.set_target`` (every member of a
 party is a walker of its own, each to their own seat at a table), stair legs are a delay of the
@@ -21,30 +21,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numba
 import numpy as np
 import shapely
 import simpy
 
+from ..crowd import kernels
 from ..crowd.movement import Crowd
-from ..crowd.navigation import POINT_RADIUS_M, NoRouteError, Target
-from ..crowd.navigation import Route as NavRoute
-from .walker import (
-    STAIR_SPEED_RATIO,
-    GridRouter,
-    GridWalker,
-    Leg,
-    NoWayError,
-    Place,
-    Route,
-    Walker,
-    WalkResult,
-)
-
-if TYPE_CHECKING:
-    from .library_day import LibraryDay
+from ..crowd.navigation import POINT_RADIUS_M, Target
+from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
+from .walker import GridRouter, GridWalker, Place, Walker, WalkerContext, WalkResult
 
 XY = tuple[float, float]
 
@@ -75,10 +62,10 @@ class CrowdWalker:
         The crowd over the building's floors.
     router
         Grid router of the day: the reported ``distance_m`` of a walk is its shortest path on the
-        walkable grid (as with :class:`~simulation.day.library_day.walker.GridWalker`, so walking
+        walkable grid (as with :class:`~simulation.day.walker.GridWalker`, so walking
         distances compare across walkers); the time is the crowd's.
     lifts
-        Link id -> :class:`~simulation.day.library_day.services.Lift` (SimPy resources ridden on lift legs).
+        Link id -> :class:`~simulation.day.services.Lift` (SimPy resources ridden on lift legs).
     seat_ids
         Seat index -> seat id, so that members of a party walk to their own seats
         (``member.seat``) when the party walks to a seat.
@@ -117,11 +104,11 @@ class CrowdWalker:
         self.process = env.process(self._run())
 
     @classmethod
-    def for_day(cls, day: LibraryDay, *, dt_s: float = DAY_DT_S, max_fields: int = 512) -> CrowdWalker:
+    def for_day(cls, ctx: WalkerContext, *, dt_s: float = DAY_DT_S, max_fields: int = 512) -> CrowdWalker:
         """The crowd walker of a library day (its building, grid cell, lifts, seats; seed = the day's seed)."""
-        crowd = Crowd.from_building(day.building, cell_m=day.router.floors[next(iter(day.router.floors))].grid.cell_m,
-                                    dt_s=dt_s, seed=day.seed, max_fields=max_fields)
-        return cls(day.env, crowd, router=day.router, lifts=day.lifts, seat_ids=day.seats.ids)
+        crowd = Crowd.from_building(ctx.building, cell_m=ctx.router.cell_m, dt_s=dt_s, seed=ctx.seed,
+                                    max_fields=max_fields)
+        return cls(ctx.env, crowd, router=ctx.router, lifts=ctx.lifts, seat_ids=ctx.seat_ids)
 
     # ------------------------------------------------------------------ targets
     def _snap(self, floor_id: str, x: float, y: float, max_m: float = 3.0, clear_m: float = 0.0) -> XY:
@@ -146,7 +133,7 @@ class CrowdWalker:
                 return float(gx.flat[k]), float(gy.flat[k])
         c = g.nearest_walkable(x, y, max_m)
         if c is None:
-            raise NoWayError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
+            raise NoRouteError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
         return g.center(*c)
 
     def _subject_xy(self, place: Place) -> XY:
@@ -239,20 +226,22 @@ class CrowdWalker:
             lx, ly = self._snap(floor_id, *from_xy)
         try:
             nav_route = nav.route(floor_id, lx, ly, target, walk_speed_m_s=speed,
-                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts,
+                                  lift_wait_s=LIFT_WAIT_GUESS_S)
         except NoRouteError:
             # the leader stands where the raster has no way on (squeezed against a wall): plan from the place
             if lead is not None:
                 crowd.place(lead, floor_id, *self._snap(floor_id, *from_xy))
             nav_route = nav.route(floor_id, *self._snap(floor_id, *from_xy), target, walk_speed_m_s=speed,
-                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts,
+                                  lift_wait_s=LIFT_WAIT_GUESS_S)
         first = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
         ids = self._ensure(members, floor_id, from_xy, first)
         legs = nav_route.legs
         for k, leg in enumerate(legs):
             self.stats["legs"] += 1
             if leg.kind == "walk":
-                assert leg.target is not None
+                assert isinstance(leg.target, Target)
                 last = k == len(legs) - 1
                 per_member = self._member_targets(members, to, leg.target) if last else [leg.target] * len(ids)
                 yield from self._walk_leg(ids, per_member, speed, leg.duration_s, to.xy)
@@ -290,15 +279,14 @@ class CrowdWalker:
                 out.append(target)
         return out
 
-    def _grid_route(self, floor_id: str, from_xy: XY, to: Place, use_lifts: bool, nav_route: NavRoute) -> Route:
-        """The walk's route on the day's grid (its length is the reported distance), else the crowd's legs."""
+    def _grid_route(self, floor_id: str, from_xy: XY, to: Place, use_lifts: bool, nav_route: Route) -> Route:
+        """The walk's route on the day's grid (its length is the reported distance), else the crowd's."""
         if self.router is not None:
             try:
                 return self.router.route(self.router.place_at(floor_id, from_xy), to, use_lifts=use_lifts)
-            except NoWayError:
+            except NoRouteError:
                 pass
-        return Route(tuple(Leg(leg.kind, leg.floor_id, leg.to_floor_id or leg.floor_id, leg.distance_m, leg.link_id)
-                           for leg in nav_route.legs))
+        return nav_route
 
     def _ensure(self, members: Sequence[Any], floor_id: str, from_xy: XY, first: Target | None) -> list[int]:
         """Crowd ids of the members, standing where they are (added around ``from_xy`` when new).
@@ -400,12 +388,12 @@ class CrowdWalker:
         self.stats["advances"] += 1
         if len(self._waiting) >= self.parallel_from:
             return self.crowd.advance(until_s, stop_on_arrival=True)
-        before = numba.get_num_threads()
-        numba.set_num_threads(1)
+        before = kernels.get_threads()
+        kernels.set_threads(1)
         try:
             return self.crowd.advance(until_s, stop_on_arrival=True)
         finally:
-            numba.set_num_threads(before)
+            kernels.set_threads(before)
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
@@ -437,7 +425,7 @@ class CrowdWalker:
 WALKERS: tuple[str, ...] = ("grid", "crowd")
 
 
-def walker_factory(name: str) -> Callable[[LibraryDay], Walker]:
+def walker_factory(name: str) -> Callable[[WalkerContext], Walker]:
     """The walker factory for ``run_day(walker=...)`` by name: ``grid`` (shortest path / speed) or ``crowd``.
 
     Raises
@@ -446,7 +434,7 @@ def walker_factory(name: str) -> Callable[[LibraryDay], Walker]:
         For an unknown name.
     """
     if name == "grid":
-        return lambda day: GridWalker(day.env, day.router, day.lifts)
+        return GridWalker.for_day
     if name == "crowd":
         return CrowdWalker.for_day
     raise ValueError(f"unknown walker '{name}' (walkers: {', '.join(WALKERS)})")

@@ -50,11 +50,12 @@ from geometry.build import ScenarioSource
 from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
 
+from ..crowd.routes import NoRouteError
 from .demand import PartyArrival, load_demand, sample_day_arrivals
 from .kpis import compute_kpis
 from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
-from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .readers import SEAT_ATTRS, Party, Reader, SeatBook, VisitContext, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -70,9 +71,9 @@ from .services import (
 from .walker import (
     GridRouter,
     GridWalker,
-    NoWayError,
     Place,
     Walker,
+    WalkerContext,
     WalkResult,
     entrance_places,
     shelf_counts,
@@ -86,7 +87,7 @@ ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open"
                                  "temperature_c", "humidity_pct", "illuminance_lx", "sound_db", "ventilation_l_s",
                                  "power_w")
 
-WalkerFactory = Callable[["LibraryDay"], Walker]
+WalkerFactory = Callable[[WalkerContext], Walker]
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,8 @@ class LibraryDay:
     start
         First day (default: ``demand.start_date``).
     walker
-        Builds the :class:`~simulation.day.library_day.walker.Walker` (default: :class:`GridWalker`), or its
-        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.library_day.crowdwalk.walker_factory`).
+        Builds the :class:`~simulation.day.walker.Walker` (default: :class:`GridWalker`), or its
+        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.crowdwalk.walker_factory`).
     cell_m
         Walkable-grid cell for walking distances [m].
     """
@@ -322,7 +323,17 @@ class LibraryDay:
             from .crowdwalk import walker_factory
 
             walker = walker_factory(walker)
-        self.walker: Walker = walker(self) if walker is not None else GridWalker(self.env, self.router, self.lifts)
+        self.walker_context = WalkerContext(env=self.env, building=building, router=self.router, lifts=self.lifts,
+                                            seat_ids=self.seats.ids, seed=seed)
+        self.walker: Walker = (walker or GridWalker.for_day)(self.walker_context)
+        self.visit = VisitContext(
+            env=self.env, rng=self.rng, walker=self.walker, call_time_s=self.call_time_s, enter=self.enter,
+            leave=self.leave, moved=self.moved, log=self.log, choose_service=self.choose_service,
+            service_place=self.service_place, cafe_at=self.cafe_at, subject_place=self.subject_place,
+            children_place=self.children_place, break_place=self.break_place, event_place=self.event_place,
+            find_seats=self.find_seats, seat_place=self.seat_place, sit=self.sit, stand=self.stand, away=self.away,
+            book_room=self.book_room, room_place=self.room_place, room_seats=self.room_seats,
+            release_room=self.release_room)
 
         # records
         self._events: list[tuple[Any, ...]] = []
@@ -462,8 +473,8 @@ class LibraryDay:
     # ------------------------------------------------------------- choices
     def _route_s(self, party: Party, to: Place) -> float:
         try:
-            return self.router.route(party.place, to, use_lifts=party.use_lifts).duration_s(party.speed_m_s)
-        except NoWayError:
+            return self.router.route(party.place, to, use_lifts=party.use_lifts).time_s(party.speed_m_s)
+        except NoRouteError:
             return math.inf
 
     def _nearest(self, party: Party, places: Sequence[Place]) -> Place | None:
@@ -624,7 +635,7 @@ class LibraryDay:
             if a.t_s > self.env.now:
                 yield self.env.timeout(a.t_s - self.env.now)
             party = self._new_party(a)
-            self.env.process(party.journey(self))
+            self.env.process(party.journey(self.visit))
 
     def _physics(self) -> Generator[simpy.Event, Any, None]:
         dt_s = self.physics_spec.step_s

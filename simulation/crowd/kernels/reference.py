@@ -17,7 +17,8 @@ from .moves import MOVES
 
 def dijkstra16_reference(walkable: NDArray[np.bool_], cost: NDArray[np.float64], seed_cells: NDArray[np.int64],
                          seed_values: NDArray[np.float64], seed_labels: NDArray[np.int32],
-                         cell_m: float) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+                         cell_m: float, moves: NDArray[np.int64] = MOVES) -> tuple[NDArray[np.float64],
+                                                                                   NDArray[np.int32]]:
     """Same result as :func:`simulation.crowd.kernels.navfield.dijkstra16`, with ``heapq``."""
     ny, nx = walkable.shape
     n = ny * nx
@@ -32,14 +33,14 @@ def dijkstra16_reference(walkable: NDArray[np.bool_], cost: NDArray[np.float64],
             heapq.heappush(heap, (v, c))
     seed_val = dist.copy()
     done = np.zeros(n, bool)
-    lengths = [cell_m * float(np.sqrt(m[0] ** 2 + m[1] ** 2)) for m in MOVES]
+    lengths = [cell_m * float(np.sqrt(m[0] ** 2 + m[1] ** 2)) for m in moves]
     while heap:
         d, c = heapq.heappop(heap)
         if done[c] or d > dist[c]:
             continue
         done[c] = True
         i, j = divmod(c, nx)
-        for m, length in zip(MOVES, lengths, strict=True):
+        for m, length in zip(moves, lengths, strict=True):
             ii, jj = i + m[0], j + m[1]
             if not (0 <= ii < ny and 0 <= jj < nx) or not walkable[ii, jj]:
                 continue
