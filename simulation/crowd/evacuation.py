@@ -37,7 +37,8 @@ from numpy.typing import NDArray
 from geometry.model import Building
 
 from .movement import Crowd, CSMParameters
-from .navigation import FREE_SPEED_M_S, STAIR_SPEED_M_S, NoRouteError
+from .navigation import FREE_SPEED_M_S, STAIR_SPEED_M_S
+from .routes import NoRouteError
 
 #: Standard deviation of free walking speeds [m/s] (Weidmann 1993).
 FREE_SPEED_SD_M_S = 0.26
@@ -218,8 +219,8 @@ def place_people(crowd: Crowd, building: Building, config: EvacuationConfig,
 
     for zid in sorted(want):
         n = want[zid]
-        z = zones[zid]
-        fid = z.floor_id
+        zone = zones[zid]
+        fid = zone.floor_id
         grid = nav.spaces[fid].grid
         seats = seats_by_zone[zid]
         k = min(n, len(seats))
@@ -238,7 +239,7 @@ def place_people(crowd: Crowd, building: Building, config: EvacuationConfig,
             continue
         gx, gy = grid.centers()
         ok = grid.walkable & (nav.spaces[fid].clearance_m >= 0.35 + 0.5 * grid.cell_m)
-        ok &= np.asarray(shapely.contains_xy(z.polygon, gx, gy), bool)
+        ok &= np.asarray(shapely.contains_xy(zone.polygon, gx, gy), np.bool_)
         cand = np.flatnonzero(ok)
         placed = 0
         for c in rng.permutation(cand):
@@ -350,8 +351,8 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
     targets = {f: nav.evacuation_target(f, blocked=config.blocked, stair_speed_m_s=config.stair_speed_m_s)
                for f in nav.floor_ids}
     try:
-        for t in targets.values():
-            nav.offset(t)
+        for target in targets.values():
+            nav.offset(target)
     except (KeyError, NoRouteError) as exc:
         raise EvacuationInputError(str(exc.args[0] if exc.args else exc)) from None
     placement = place_people(crowd, building, config, rng)
@@ -614,8 +615,8 @@ def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
     ax = axes.flat[len(fids)]
     for e, ts in sorted(result.exit_times.items()):
         if ts:
-            s = np.sort(ts)
-            ax.step(s, np.arange(1, s.size + 1), where="post", label=f"{e} ({s.size})")
+            out_s = np.sort(ts)
+            ax.step(out_s, np.arange(1, out_s.size + 1), where="post", label=f"{e} ({out_s.size})")
     ax.set_xlabel("time [s]")
     ax.set_ylabel("people out")
     ax.set_title("people out per exit", fontsize=8)

@@ -65,7 +65,8 @@ from geometry.model import Building
 
 from . import kernels
 from .kernels.reference import field_direction_reference
-from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, NoRouteError, Target, floor_spaces
+from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, Target, floor_spaces
+from .routes import NoRouteError
 
 WALKING, IDLE, REMOVED = 1, 0, 2
 

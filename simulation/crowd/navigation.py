@@ -394,7 +394,7 @@ class Navigator:
             x, y, r = ref
             return [Goal("point", self._near_point(g, float(x), float(y), float(r), "point"))]  # type: ignore[arg-type]
         if kind == "box":
-            cells = self._cells_in(g, box(*ref))  # type: ignore[arg-type]
+            cells = self._cells_in(g, box(*(float(v) for v in ref)))  # type: ignore[arg-type]
             if cells.size == 0:
                 raise NoRouteError(f"box {ref} on floor '{target.floor_id}' holds no walkable cell")
             return [Goal("box", cells)]
@@ -502,8 +502,9 @@ class Navigator:
         labels = np.concatenate([np.full(g.cells.size, k, np.int32) for k, g in enumerate(goals)]) if goals \
             else np.zeros(0, np.int32)
         self.fields_computed += 1
-        return kernels.dijkstra16(sp.grid.walkable, self._cost[floor_id], cells.astype(np.int64),
-                                  values.astype(np.float64), labels, float(sp.grid.cell_m), MOVES)
+        dist, goal = kernels.dijkstra16(sp.grid.walkable, self._cost[floor_id], cells.astype(np.int64),
+                                        values.astype(np.float64), labels, float(sp.grid.cell_m), MOVES)
+        return np.asarray(dist, np.float64), np.asarray(goal, np.int32)
 
     def _slot(self, target: Target) -> _Slot:
         slot = self._slots.get(target)
@@ -622,7 +623,7 @@ class Navigator:
 
     def _evacuation(self, target: Target) -> None:
         blocked, stair_speed, walk_speed = target.ref
-        assert isinstance(blocked, tuple)
+        assert isinstance(blocked, tuple) and isinstance(stair_speed, float) and isinstance(walk_speed, float)
         known = {e for s in self.spaces.values() for e in s.exits}
         unknown = [b for b in blocked if b not in known]
         if unknown:

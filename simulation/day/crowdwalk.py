@@ -235,7 +235,8 @@ class CrowdWalker:
             nav_route = nav.route(floor_id, *self._snap(floor_id, *from_xy), target, walk_speed_m_s=speed,
                                   stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts,
                                   lift_wait_s=LIFT_WAIT_GUESS_S)
-        first = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
+        head = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
+        first = head if isinstance(head, Target) else None
         ids = self._ensure(members, floor_id, from_xy, first)
         legs = nav_route.legs
         for k, leg in enumerate(legs):

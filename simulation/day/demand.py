@@ -115,22 +115,24 @@ class Distribution(Strict):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
         """Draw from the distribution [s] (a float, or an array of ``size``)."""
         m, s = self.mean_s, self.sd_s
+        # numpy's stubs overload on ``size`` being None or an int; both are wanted here
+        rng_: Any = rng
         if self.dist == "fixed":
             x = np.full(size, m) if size is not None else float(m)  # type: ignore[arg-type]
         elif self.dist == "exponential":
-            x = rng.exponential(m, size)
+            x = rng_.exponential(m, size)
         elif self.dist == "lognormal":
             sigma2 = math.log1p((s / m) ** 2)  # type: ignore[operator]
             x = rng.lognormal(math.log(m) - sigma2 / 2.0, math.sqrt(sigma2), size)  # type: ignore[arg-type]
         elif self.dist == "gamma":
             x = rng.gamma((m / s) ** 2, s * s / m, size)  # type: ignore[operator]
         elif self.dist == "normal":
-            x = rng.normal(m, s, size)
+            x = rng_.normal(m, s, size)
             x = np.maximum(x, self.min_s if self.min_s is not None else 0.0)
         elif self.dist == "uniform":
-            x = rng.uniform(self.min_s, self.max_s, size)
+            x = rng_.uniform(self.min_s, self.max_s, size)
         else:
-            x = rng.triangular(self.min_s, self.mode_s, self.max_s, size)
+            x = rng_.triangular(self.min_s, self.mode_s, self.max_s, size)
         if self.dist not in ("uniform", "triangular") and (self.min_s is not None or self.max_s is not None):
             x = np.clip(x, self.min_s if self.min_s is not None else 0.0,
                         self.max_s if self.max_s is not None else np.inf)
@@ -364,7 +366,7 @@ class DemandSpec(Strict):
             return self.dates[date]
         wd = WEEKDAYS[date.weekday()]
         if wd in self.week:
-            return self.week[wd]  # type: ignore[index]
+            return self.week[wd]
         if wd in self.day_types:
             return wd
         fallback = "weekend" if date.weekday() >= 5 else "weekday"
@@ -538,7 +540,7 @@ def merge_demand(default: Mapping[str, Any], given: Mapping[str, Any]) -> dict[s
         out["visitor_types"] = types
     else:
         out["visitor_types"] = deep_merge({}, default.get("visitor_types", {}))
-    return out
+    return dict(out)
 
 
 def load_demand(src: ScenarioSource, variant: str | None = None, building: Building | None = None) -> DemandSpec:

@@ -303,8 +303,8 @@ class LibraryDay:
         self.lifts = {lk.id: Lift(self.env, lk, elevations, boarding_s=self.services_spec.lift_boarding_s)
                       for lk in building.links if lk.kind == "lift"}
         self.kiosk_zone = np.zeros(nz)
-        for k in self.kiosks:
-            self.kiosk_zone[self.zidx[k.point.zone_id]] += 1
+        for kiosk in self.kiosks:
+            self.kiosk_zone[self.zidx[kiosk.point.zone_id]] += 1
 
         # places
         self.entrances = [self.router.register(p) for p in entrance_places(building)]

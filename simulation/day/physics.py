@@ -93,7 +93,8 @@ def co2_steady_state_ppm(people: ArrayLike, ventilation_l_s: ArrayLike, *, gener
         Outdoor concentration [ppm].
     """
     q = np.asarray(ventilation_l_s, dtype=float)
-    return outdoor_ppm + 1e6 * generation_l_s * np.asarray(people, dtype=float) / q
+    out: F = outdoor_ppm + 1e6 * generation_l_s * np.asarray(people, dtype=float) / q
+    return out
 
 
 def co2_step_ppm(c_ppm: ArrayLike, people: ArrayLike, ventilation_l_s: ArrayLike, volume_m3: ArrayLike,
@@ -245,7 +246,8 @@ def sound_level_db(background_db: ArrayLike, talkers: ArrayLike, absorption_m2: 
     """
     bg = np.power(10.0, np.asarray(background_db, dtype=float) / 10.0)
     src = np.asarray(talkers, dtype=float) * 10 ** (talker_lw_db / 10.0) * 4.0 / np.asarray(absorption_m2, dtype=float)
-    return 10.0 * np.log10(bg + src)
+    out: F = 10.0 * np.log10(bg + src)
+    return out
 
 
 # --------------------------------------------------------------------------- scenario format

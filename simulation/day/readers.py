@@ -307,7 +307,7 @@ class SeatBook:
 
 # --------------------------------------------------------------------------- agents
 
-class Reader(mesa.Agent):
+class Reader(mesa.Agent):  # type: ignore[misc]  # mesa has no type hints
     """One visitor (a Mesa agent): type, party, walking speed; seat and distance walked."""
 
     def __init__(self, model: mesa.Model, *, visitor_type: str, party: int, speed_m_s: float) -> None:
@@ -435,7 +435,7 @@ class Party:
         """Walk the party to ``to`` (through the day's walker) and tell the day it moved."""
         if to == self.place:
             return None
-        res = yield ctx.walker.walk(self, self.place.floor_id, self.place.xy, to)
+        res: WalkResult = yield ctx.walker.walk(self, self.place.floor_id, self.place.xy, to)
         ctx.moved(self, self.place, to, res)
         self.place = to
         return res

@@ -138,7 +138,7 @@ class DeskSpec(Strict):
     floor: Name | None = Field(None, description="floor (default: the floor of the counter with this id)")
     zone: Name | None = None
     at: tuple[float, float] | None = Field(None, description="where readers are served [m]")
-    tasks: list[Task] = Field(default_factory=lambda: ["borrow", "return", "help"])
+    tasks: list[Task] = Field(default_factory=lambda: list[Task](["borrow", "return", "help"]))
     service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(120, 90)))
     help_s: Distribution = Field(default_factory=lambda: Distribution(**_service(240, 180)),
                                  description="service time of a question [s]")
@@ -150,7 +150,8 @@ class KioskSpec(Strict):
     id: Name
     floor: Name | None = None
     at: tuple[float, float] | None = None
-    tasks: list[Literal["borrow", "return"]] = Field(default_factory=lambda: ["borrow", "return"])
+    tasks: list[Literal["borrow", "return"]] = Field(
+        default_factory=lambda: list[Literal["borrow", "return"]](["borrow", "return"]))
     service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(75, 40)))
 
 
@@ -358,7 +359,7 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
         if zone not in zone_floor or zone_floor[zone] != floor:
             raise scenario_problem(src, loc + ("zone",), f"{kind[:-1]} '{sid}': zone '{zone}' is not on floor "
                                                         f"'{floor}'")
-        return floor, zone, xy  # type: ignore[return-value]
+        return floor, zone, xy
 
     desks: list[ServicePoint] = []
     if spec.desks is None:
@@ -413,8 +414,10 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
         if cs.zone not in zone_floor:
             raise scenario_problem(src, ("services", "cafes", i, "zone"), f"cafe zone '{cs.zone}' does not exist")
         fl = zone_floor[cs.zone]
-        xy = cs.at
-        if xy is None:
+        at = cs.at
+        if at is not None:
+            xy = at
+        else:
             counters = [o for o in building.floor(fl).obstacles if o.kind == "counter"
                         and building.zone(cs.zone).polygon.intersects(o.polygon)]
             c = counters[0].polygon.centroid if counters else building.zone(cs.zone).polygon.representative_point()
@@ -702,7 +705,7 @@ class Lift:
 
 # --------------------------------------------------------------------------- runtime: staff
 
-class StaffMember(mesa.Agent):
+class StaffMember(mesa.Agent):  # type: ignore[misc]  # mesa has no type hints
     """A member of staff (Mesa agent): desk clerk or shelver, on shifts, with shelving rounds.
 
     ``shifts`` are absolute working intervals [s]. A clerk opens a desk position while on duty
@@ -728,7 +731,7 @@ class StaffMember(mesa.Agent):
     def _stack(self) -> str | None:
         if not self.stacks:
             return self.home_zone
-        return self.stacks[(self.unique_id + self.rounds) % len(self.stacks)]
+        return self.stacks[(int(self.unique_id) + self.rounds) % len(self.stacks)]
 
     def work(self, env: simpy.Environment, move: Any) -> Generator[simpy.Event, Any, None]:
         """The staff member's day(s): a SimPy process body.

@@ -241,7 +241,7 @@ class GridRouter:
         seeds = fg.flat[self.cells(place)]
         dist, _ = kernels.dijkstra16(fg.grid.walkable, fg.ones, seeds, np.zeros(seeds.size),
                                      np.zeros(seeds.size, np.int32), float(fg.grid.cell_m), MOVES8)
-        d = dist.ravel()[fg.flat].astype(np.float32)
+        d: NDArray[np.float32] = dist.ravel()[fg.flat].astype(np.float32)
         self.fields_computed += 1
         if place.kind == "seat" or place.kind == "point":
             self._lru[place] = d

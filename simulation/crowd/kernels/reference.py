@@ -133,7 +133,8 @@ def _intersects(ax: NDArray[np.float64], ay: NDArray[np.float64], bx: NDArray[np
     proper = (((d1 > 0) & (d2 < 0)) | ((d1 < 0) & (d2 > 0))) & (((d3 > 0) & (d4 < 0)) | ((d3 < 0) & (d4 > 0)))
     touch = (((d1 == 0) & on(cx, cy, dx, dy, ax, ay)) | ((d2 == 0) & on(cx, cy, dx, dy, bx, by))
              | ((d3 == 0) & on(ax, ay, bx, by, cx, cy)) | ((d4 == 0) & on(ax, ay, bx, by, dx, dy)))
-    return box & (proper | touch)
+    hit: NDArray[np.bool_] = box & (proper | touch)
+    return hit
 
 
 def descent_direction_reference(px: float, py: float, dist: NDArray[np.float32], x0: float, y0: float,
