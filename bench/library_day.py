@@ -39,7 +39,7 @@ r = run_day(building, src, seed=int(sys.argv[3]), progress=False, walker=sys.arg
 t2 = time.perf_counter()
 print(json.dumps({"setup_s": t1 - t0, "run_s": t2 - t1, "rss_before_mb": rss0 / 1024,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "visits": r.kpis["visits"], "walks": int((r.events["event"] == "walk").sum()),
+                  "visits": r.kpis.visits, "walks": int((r.events["event"] == "walk").sum()),
                   "stats": r.meta.get("walker_stats", {})}))
 """
 

@@ -95,7 +95,7 @@ def test_meters_add_up_to_the_energy_table(day: DayResult) -> None:
     assert np.all(np.diff(e) >= 0)
     assert e[-1] == pytest.approx(total_wh, rel=1e-9)
     lighting = _series(day, "em-lighting", "energy")["value"].to_numpy(float)
-    assert lighting[-1] == pytest.approx(day.kpis["energy_kwh"]["lighting"] * 1000, rel=1e-9)
+    assert lighting[-1] == pytest.approx(day.kpis.energy_kwh["lighting"] * 1000, rel=1e-9)
     p = _series(day, "em-lighting", "power")["value"].to_numpy(float)
     assert p.max() == pytest.approx(14 * 200)  # 14 W/m2 over 200 m2 while open
     assert p.min() == 0.0

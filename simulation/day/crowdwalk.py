@@ -1,7 +1,7 @@
 """The crowd walker: readers of a library day walk in the crowd kernel (phase 2 of the Walker protocol).
 
 :class:`CrowdWalker` implements :class:`~simulation.day.walker.Walker` with one
-:class:`~simulation.crowd.movement.movement.Crowd` for the whole building. A walk is planned with
+:class:`~simulation.crowd.movement.Crowd` for the whole building. A walk is planned with
 ``crowd.navigator.route``: walk legs are ``Crowd.add`` / ``Crowd.set_target`` (every member of a
 party is a walker of its own, each to their own seat at a table), stair legs are a delay of the
 flight's length at stair speed and then ``Crowd.place`` on the landing of the other floor, lift

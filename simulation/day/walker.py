@@ -9,7 +9,7 @@ Distance fields are computed once per non-seat place and cached, so a walk costs
 look-ups. :class:`GridWalker` is the phase-1 implementation of the :class:`Walker` protocol:
 a walk takes ``path length / desired speed`` (stairs at half speed along the flight; lifts are
 queued and ridden as SimPy resources). Readers walking alone do not need a crowd kernel; the
-crowd kernel plugs in through the same protocol (:mod:`simulation.crowd.movement.movement`).
+crowd kernel plugs in through the same protocol (:mod:`simulation.crowd.movement`).
 
 References
 ----------
