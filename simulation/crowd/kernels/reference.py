@@ -184,7 +184,8 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
                        fl_y0: NDArray[np.float64], fl_shift: NDArray[np.float64], cell_m: float,
                        seg: NDArray[np.float64], periodic_x_m: float, a_n: float, d_n: float, a_w: float,
                        d_w: float, cutoff_m: float, patience_s: float, squeeze: float, turn_rad: float,
-                       progress_m: float, seed: int, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
+                       progress_m: float, seed: int, a_s: float, d_s: float, counter_cos: float,
+                       keep_right_m: float, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
     """One step of the collision-free speed model for all active agents, all pairs, every wall.
 
     Same arguments as :func:`simulation.crowd.kernels.csm.csm_advance` (without the search structures).
@@ -229,6 +230,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
         ca, sa = np.cos(ang), np.sin(ang)
         rx, ry = ca * ex - sa * ey, sa * ex + ca * ey
         ex, ey = np.where(stuck, rx, ex), np.where(stuck, ry, ey)
+    e0x, e0y = ex.copy(), ey.copy()
     cut2 = cutoff_m * cutoff_m
     r = radius[idx]
     # walls
@@ -273,12 +275,22 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
         mag = np.where(near, -a_n * np.exp((ll - dist) / d_n) / np.where(near, dist, 1.0), 0.0)
     ex = ex + (mag * dx).sum(axis=1)
     ey = ey + (mag * dy).sum(axis=1)
+    # counterflow: side step across the desired direction, away from who comes the other way
+    counter = (a_s > 0.0) & ((orient[idx, 0][None, :] * e0x[:, None] + orient[idx, 1][None, :] * e0y[:, None])
+                             < -counter_cos)
+    lat = -e0y[:, None] * dx + e0x[:, None] * dy
+    ahead = (e0x[:, None] * dx + e0y[:, None] * dy) > 0.0
+    step = near & counter & ahead & (np.abs(lat) < ll + 0.3)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        side = np.where(step, np.where(lat > -keep_right_m, -1.0, 1.0) * a_s * np.exp((ll - dist) / d_s), 0.0)
+    ex = ex - e0y * side.sum(axis=1)
+    ey = ey + e0x * side.sum(axis=1)
     norm = np.sqrt(ex * ex + ey * ey)
     ok = norm > 0
     ex = np.where(ok, ex / np.where(ok, norm, 1.0), orient[idx, 0])
     ey = np.where(ok, ey / np.where(ok, norm, 1.0), orient[idx, 1])
     shrink = np.where(stuck, squeeze, 1.0)
-    ls = ll * shrink[:, None]
+    ls = ll * np.where(counter, squeeze, shrink[:, None])
     front = (ex[:, None] * dx + ey[:, None] * dy) >= 0.0
     corridor = np.abs(-ey[:, None] * dx + ex[:, None] * dy) <= ls
     spacing = np.where(near & front & corridor, dist - ls, np.inf).min(axis=1)
