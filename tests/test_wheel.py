@@ -23,7 +23,8 @@ def test_installed_wheel_runs_builtin_scenarios_outside_the_checkout(tmp_path: P
     uv = _uv()
     dist = tmp_path / "dist"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    subprocess.run([uv, "build", "--wheel", "--out-dir", str(dist), str(ROOT)], check=True, env=env,
+    # sdist first, the wheel from it (no build folder left in the checkout)
+    subprocess.run([uv, "build", "--out-dir", str(dist), str(ROOT)], check=True, env=env,
                    capture_output=True, timeout=600)
     wheel = next(dist.glob("smartlib_twin-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
