@@ -31,7 +31,10 @@ rule 3b (off with ``a_s = 0``): the isotropic repulsion of the CSM pushes two pe
 on straight back, and in an aisle of 1 m they stand facing each other for good. Passing on the
 right follows the side preference measured in avoidance experiments (Moussaid et al. 2009).
 
-Neighbour search uses a cell list rebuilt every step (counting sort, cells of ``cutoff_m / 2``);
+Neighbour search uses a cell list rebuilt every step: the walkers sorted by the key of their cell
+(cells of ``cutoff_m / 2``; a stable sort, so the order is deterministic) and each row of cells
+around someone found by binary search in the sorted keys. The work per step follows the walkers,
+not the floor area: cells nobody stands in, and floors nobody walks on, cost nothing;
 walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
 Agents on different floors live in one world frame where floors sit side by side, far enough
 apart that they never interact, so one call advances the whole building.
@@ -330,16 +333,14 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         if active[i]:
             act[k] = i
             k += 1
-    ncell = cl_nx * cl_ny
     periodic = periodic_x_m > 0.0
     if periodic:
         csx = periodic_x_m / cl_nx
     else:
         csx = 0.5 * cutoff_m
     csy = 0.5 * cutoff_m
-    counts = np.zeros(ncell + 1, np.int64)
-    start = np.zeros(ncell + 1, np.int64)
     cell = np.empty(na, np.int64)
+    skey = np.empty(na, np.int64)
     sidx = np.empty(na, np.int64)
     sx = np.empty(na)
     sy = np.empty(na)
@@ -359,9 +360,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     for step in range(n_steps):
         if na == 0:
             break
-        # ---- cell list (serial counting sort: deterministic order)
-        for c in range(ncell + 1):
-            counts[c] = 0
+        # ---- cell list: walkers sorted by cell key (stable: deterministic order)
         for k in range(na):
             i = act[k]
             wx = pos[i, 0] + fl_shift[floor[i]]
@@ -375,17 +374,10 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             cx = min(max(cx, 0), cl_nx - 1)
             cy = min(max(cy, 0), cl_ny - 1)
             cell[k] = cy * cl_nx + cx
-            counts[cell[k]] += 1
-        acc = 0
-        for c in range(ncell):
-            start[c] = acc
-            acc += counts[c]
-            counts[c] = 0
-        start[ncell] = acc
-        for k in range(na):
-            c = cell[k]
-            s = start[c] + counts[c]
-            counts[c] += 1
+        order = np.argsort(cell[:na], kind="mergesort")
+        for s in range(na):
+            k = order[s]
+            skey[s] = cell[k]
             i = act[k]
             sidx[s] = i
             sx[s] = wxa[k]
@@ -499,8 +491,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                                 continue
                             lo = max(lo, 0)
                             hi = min(hi, cl_nx - 1)
-                        m0 = start[yy * cl_nx + lo]
-                        m1 = start[yy * cl_nx + hi + 1]
+                        m0 = np.searchsorted(skey[:na], yy * cl_nx + lo, side="left")
+                        m1 = np.searchsorted(skey[:na], yy * cl_nx + hi, side="right")
                         for m in range(m0, m1):
                             if m == k:
                                 continue
