@@ -590,27 +590,11 @@ def write_trajectories(result: EvacuationResult, out_dir: Path) -> list[Path]:
     ``pedpy.WalkableArea(shapely.from_wkt(open("walkable-<floor>.wkt").read()))``.
     """
     assert result.trajectories is not None
-    nav = result.crowd.navigator
-    paths = []
-    fps = 1.0 / float(result.summary["frame_s"])
-    for fid, chunks in result.trajectories.items():
-        if not chunks:
-            continue
-        data = np.concatenate(chunks)
-        z = nav.spaces[fid].elevation_m
-        p = out_dir / f"trajectories-{fid}.txt"
-        with p.open("w", encoding="utf-8") as fh:
-            fh.write(f"# smartlib evacuation of {result.summary['scenario']}, floor {fid}\n")
-            fh.write(f"# framerate: {fps:g}\n")
-            fh.write("# ID frame x/m y/m z/m\n")
-            order = np.lexsort((data[:, 1], data[:, 0]))
-            rows = data[order]
-            np.savetxt(fh, np.column_stack([rows, np.full(len(rows), z)]), fmt=["%d", "%d", "%.4f", "%.4f", "%.2f"])
-        paths.append(p)
-        w = out_dir / f"walkable-{fid}.wkt"
-        w.write_text(shapely.to_wkt(nav.spaces[fid].free, rounding_precision=4) + "\n", encoding="utf-8")
-        paths.append(w)
-    return paths
+    from .trajectories import write_pedpy
+
+    return write_pedpy(result.trajectories, result.crowd.navigator.spaces, out_dir,
+                       frame_s=float(result.summary["frame_s"]),
+                       title=f"smartlib evacuation of {result.summary['scenario']}")
 
 
 def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:

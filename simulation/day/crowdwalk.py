@@ -19,6 +19,7 @@ Use it through :func:`walker_factory` or ``run_day(..., walker="crowd")``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from ..crowd import kernels
 from ..crowd.movement import Crowd
 from ..crowd.navigation import POINT_RADIUS_M, Target
 from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
+from ..crowd.trajectories import TrajectoryRecorder
 from .walker import GridRouter, GridWalker, Place, Walker, WalkerContext, WalkResult
 
 XY = tuple[float, float]
@@ -74,6 +76,9 @@ class CrowdWalker:
     parallel_from
         The kernel runs on all threads only when at least this many people walk (see
         :meth:`_advance`).
+    recorder
+        Keeps the positions of everyone walking every few seconds of a time window (the crowd
+        stops at each of its frame times).
 
     Attributes
     ----------
@@ -84,7 +89,8 @@ class CrowdWalker:
 
     def __init__(self, env: simpy.Environment, crowd: Crowd, *, router: GridRouter | None = None,
                  lifts: Mapping[str, Any] | None = None, seat_ids: Sequence[str] = (),
-                 max_chunk_s: float = 600.0, parallel_from: int = 256) -> None:
+                 max_chunk_s: float = 600.0, parallel_from: int = 256,
+                 recorder: TrajectoryRecorder | None = None) -> None:
         if not max_chunk_s > 0:
             raise ValueError(f"max_chunk_s must be positive, got {max_chunk_s}")
         self.env = env
@@ -95,6 +101,7 @@ class CrowdWalker:
         self.seat_ids = list(seat_ids)
         self.max_chunk_s = float(max_chunk_s)
         self.parallel_from = int(parallel_from)
+        self.recorder = recorder
         self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         self._wake: simpy.Event | None = None
@@ -104,11 +111,12 @@ class CrowdWalker:
         self.process = env.process(self._run())
 
     @classmethod
-    def for_day(cls, ctx: WalkerContext, *, dt_s: float = DAY_DT_S, max_fields: int = 512) -> CrowdWalker:
+    def for_day(cls, ctx: WalkerContext, *, dt_s: float = DAY_DT_S, max_fields: int = 512,
+                recorder: TrajectoryRecorder | None = None) -> CrowdWalker:
         """The crowd walker of a library day (its building, grid cell, lifts, seats; seed = the day's seed)."""
         crowd = Crowd.from_building(ctx.building, cell_m=ctx.router.cell_m, dt_s=dt_s, seed=ctx.seed,
                                     max_fields=max_fields)
-        return cls(ctx.env, crowd, router=ctx.router, lifts=ctx.lifts, seat_ids=ctx.seat_ids)
+        return cls(ctx.env, crowd, router=ctx.router, lifts=ctx.lifts, seat_ids=ctx.seat_ids, recorder=recorder)
 
     # ------------------------------------------------------------------ targets
     def _snap(self, floor_id: str, x: float, y: float, max_m: float = 3.0, clear_m: float = 0.0) -> XY:
@@ -410,6 +418,8 @@ class CrowdWalker:
                 yield env.timeout(0.0)
                 continue
             until = min(nxt, env.now + self.max_chunk_s)
+            if self.recorder is not None and env.now < self.recorder.next_s() < until:
+                until = self.recorder.next_s()  # stop at the frame time to record it
             if crowd.time_s < until:
                 t_s, arrived = self._advance(until)
             else:  # the crowd is already there (it stops on whole steps)
@@ -417,6 +427,8 @@ class CrowdWalker:
             # always move the clock on: the next event may be a rounding error later than now, too
             # close for a whole step (advance then takes none), and a loop without a yield never ends
             yield env.timeout(max((t_s if arrived else max(t_s, until)) - env.now, 0.0))
+            if self.recorder is not None:
+                self.recorder.record(crowd)
             for i in arrived:
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
@@ -426,16 +438,22 @@ class CrowdWalker:
 WALKERS: tuple[str, ...] = ("grid", "crowd")
 
 
-def walker_factory(name: str) -> Callable[[WalkerContext], Walker]:
+def walker_factory(name: str, *, recorder: TrajectoryRecorder | None = None) -> Callable[[WalkerContext], Walker]:
     """The walker factory for ``run_day(walker=...)`` by name: ``grid`` (shortest path / speed) or ``crowd``.
+
+    ``recorder`` keeps trajectories of a time window (crowd walker only).
 
     Raises
     ------
     ValueError
-        For an unknown name.
+        For an unknown name, or trajectories asked of the grid walker.
     """
     if name == "grid":
+        if recorder is not None:
+            raise ValueError("trajectories need the crowd walker (the grid walker has no positions)")
         return GridWalker.for_day
     if name == "crowd":
+        if recorder is not None:
+            return functools.partial(CrowdWalker.for_day, recorder=recorder)
         return CrowdWalker.for_day
     raise ValueError(f"unknown walker '{name}' (walkers: {', '.join(WALKERS)})")
