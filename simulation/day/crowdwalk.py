@@ -107,7 +107,8 @@ class CrowdWalker:
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
-        self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0}
+        self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
+                      "agent_steps": 0}
         self.process = env.process(self._run())
 
     @classmethod
@@ -395,14 +396,17 @@ class CrowdWalker:
         day mostly has a few walkers at a time.
         """
         self.stats["advances"] += 1
-        if len(self._waiting) >= self.parallel_from:
-            return self.crowd.advance(until_s, stop_on_arrival=True)
-        before = kernels.get_threads()
-        kernels.set_threads(1)
         try:
-            return self.crowd.advance(until_s, stop_on_arrival=True)
+            if len(self._waiting) >= self.parallel_from:
+                return self.crowd.advance(until_s, stop_on_arrival=True)
+            before = kernels.get_threads()
+            kernels.set_threads(1)
+            try:
+                return self.crowd.advance(until_s, stop_on_arrival=True)
+            finally:
+                kernels.set_threads(before)
         finally:
-            kernels.set_threads(before)
+            self.stats["agent_steps"] = self.crowd.agent_steps
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
