@@ -250,13 +250,16 @@ def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="where to write kpis.json, the tables and day.png")] = Path(
         "out/simulate"),
     walker: WalkerOpt = "grid",
+    trajectories: Annotated[str | None, typer.Option(
+        "--trajectories", help="also write PedPy trajectories per floor for a window, e.g. 10:00-10:15 "
+                               "(with --walker crowd)")] = None,
 ) -> None:
     """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
     from .app import simulate as run
 
     with printing.progress_bar("simulating", unit="h") as progress:
         result = run(scenario, variant=variant, seed=seed, days=days, walker=walker, out_dir=out_dir,
-                     progress=progress)
+                     progress=progress, trajectories=trajectories)
     printing.simulation(result)
 
 
