@@ -43,15 +43,16 @@ console = Console(width=120)
 
 def simulate(out: Path, hours: float | None) -> Path:
     """One simulated day of each built-in branch, their telemetry in one time-ordered table."""
-    from geometry.build import build_building, load_scenario
+    from geometry.build import build_building
+    from geometry.scenario.source import resolve_file
     from simulation.day.library_day import run_day
     from simulation.day.sensors import telemetry_arrow
 
     parts = []
     for name in BRANCHES:
         t = time.perf_counter()
-        src = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-        res = run_day(build_building(src, None), src, seed=1)
+        src = resolve_file(ROOT / "scenarios" / f"{name}.yaml")
+        res = run_day(build_building(src), src, seed=1)
         tel = telemetry_arrow(res.telemetry)
         if hours is not None:
             t0 = tel.column("time")[0].as_py()

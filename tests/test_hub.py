@@ -68,11 +68,12 @@ class Replayed:
 
 def _simulated_day(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A simulated day of the district branch, counters with 2 % miscounts, cut to 08:30-20:45 local."""
-    from geometry.build import build_building, load_scenario
+    from geometry.build import build_building
+    from geometry.scenario.source import resolve_file
     from simulation.day.library_day import run_day
 
-    src = load_scenario(DISTRICT)
-    res = run_day(build_building(src, None), src, seed=11)
+    src = resolve_file(DISTRICT)
+    res = run_day(build_building(src), src, seed=11)
     tel = res.telemetry.copy()
     rng = np.random.default_rng(5)
     counts = tel["quantity"].isin(["people_in", "people_out"]).to_numpy()

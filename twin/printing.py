@@ -218,3 +218,13 @@ def store_stats(stats: Any, *, as_json: bool = False) -> None:
         for r in stats.dead_letters_by_device.itertuples(index=False):
             e.add_row(Text(str(r.branch)), Text(str(r.device)), f"{int(r.count):,}")
         out.print(e)
+
+
+def store_compacted(result: Any, *, store_url: str) -> None:
+    """One line: what ``smartlib store compact`` rolled up and removed (a ``telemetry.store.CompactResult``)."""
+    from telemetry.store import redact
+
+    dropped = (f", {result.minute_rows_dropped:,} older 1-minute aggregates dropped"
+               if result.minute_rows_dropped else "")
+    say(f"store {redact(store_url)}: readings before {_utc(result.cutoff)} rolled up: {result.removed:,} raw readings "
+        f"removed, {result.minute_rows:,} 1-minute and {result.hour_rows:,} 1-hour aggregates written{dropped}")

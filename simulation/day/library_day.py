@@ -2,11 +2,11 @@
 
 :func:`run_day` is the entry point (the ``smartlib simulate`` command will call it)::
 
-    from geometry import load_scenario, build_building
+    from geometry import apply_variant, build_building, load_scenario
     from simulation import run_day
 
-    src = load_scenario("scenarios/district-branch.yaml")
-    result = run_day(build_building(src, "some-variant"), src, seed=1)
+    resolved = apply_variant(load_scenario("scenarios/district-branch.yaml"), "some-variant")
+    result = run_day(build_building(resolved), resolved, seed=1)
     result.kpis.turned_away, result.zones, result.events, result.telemetry
     result.write("out/")   # kpis.json, zones.parquet, events.parquet, telemetry.parquet, energy.parquet
 
@@ -46,15 +46,17 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from geometry.build import ScenarioSource
 from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
+from geometry.scenario import ResolvedScenario
 
-from .demand import PartyArrival, load_demand, sample_day_arrivals
+from ..crowd.routes import NoRouteError
+from .demand import PartyArrival, sample_day_arrivals
+from .inputs import day_inputs
 from .kpis import DayKpis, compute_kpis
 from .ledger import Ledger
-from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
-from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .physics import END_USES, ZonePhysics, ZoneStep, meter_scopes
+from .readers import SEAT_ATTRS, Party, Reader, SeatBook, VisitContext, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -62,17 +64,14 @@ from .services import (
     Lift,
     Service,
     StaffMember,
-    load_services,
-    load_staff,
-    service_layout,
     staff_shifts,
 )
 from .walker import (
     GridRouter,
     GridWalker,
-    NoWayError,
     Place,
     Walker,
+    WalkerContext,
     WalkResult,
     entrance_places,
     shelf_counts,
@@ -80,13 +79,16 @@ from .walker import (
     zone_places,
 )
 
+#: Longest run [days] (a year): memory and time grow with the days simulated.
+MAX_DAYS = 366
+
 EVENT_COLUMNS: tuple[str, ...] = ("t_s", "time", "event", "reader", "party", "visitor_type", "size", "floor_id",
                                   "zone_id", "ref", "value")
 ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open", "occupancy", "readers", "co2_ppm",
                                  "temperature_c", "humidity_pct", "illuminance_lx", "sound_db", "ventilation_l_s",
                                  "power_w")
 
-WalkerFactory = Callable[["LibraryDay"], Walker]
+WalkerFactory = Callable[[WalkerContext], Walker]
 #: ``progress(done_h, total_h, text)``: simulated hours done, hours in all, a short status line.
 ProgressFn = Callable[[float, float, str], None]
 
@@ -210,8 +212,9 @@ class LibraryDay:
     ----------
     building
         The branch (with its variant applied, ``building.variant``).
-    src
-        The scenario it came from (``demand``, ``services``, ``staff``, ``physics`` sections).
+    resolved
+        The scenario it came from, with the same variant (``demand``, ``services``, ``staff``,
+        ``physics`` sections).
     seed
         Seed of the one random generator.
     days
@@ -225,27 +228,24 @@ class LibraryDay:
         Walkable-grid cell for walking distances [m].
     """
 
-    def __init__(self, building: Building, src: ScenarioSource, *, seed: int, days: int = 1,
+    def __init__(self, building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
                  start: dt.date | None = None, walker: WalkerFactory | str | None = None,
                  cell_m: float = DEFAULT_CELL_M) -> None:
-        if days < 1:
-            raise ValueError(f"days must be at least 1, got {days}")
-        if building.branch_id != src.scenario.branch.id:
-            raise ValueError(f"building '{building.branch_id}' does not come from scenario "
-                             f"'{src.scenario.branch.id}' ({src.file})")
-        variant = building.variant
+        if not 1 <= days <= MAX_DAYS:
+            raise ValueError(f"days must be between 1 and {MAX_DAYS}, got {days}")
         self.building = building
-        self.src = src
+        self.resolved = resolved
         self.seed = seed
-        self.demand = load_demand(src, variant, building)
-        self.services_spec = load_services(src, variant)
-        self.layout = service_layout(self.services_spec, building, src)
-        self.staff_spec = load_staff(src, self.layout, variant)
-        self.physics_spec = load_physics(src, variant, building)
+        inputs = day_inputs(resolved, building)
+        self.demand = inputs.demand
+        self.services_spec = inputs.services
+        self.layout = inputs.layout
+        self.staff_spec = inputs.staff
+        self.physics_spec = inputs.physics
         self.start = start or self.demand.start_date
         self.dates = [self.start + dt.timedelta(days=k) for k in range(days)]
         self.t_end = 86400.0 * days
-        tz = ZoneInfo(src.scenario.branch.timezone)
+        tz = ZoneInfo(resolved.scenario.branch.timezone)
         self.epoch0_s = dt.datetime.combine(self.start, dt.time(0), tzinfo=tz).timestamp()
         self.env = simpy.Environment()
         self.model = mesa.Model(rng=np.random.default_rng(seed))
@@ -304,8 +304,8 @@ class LibraryDay:
         self.lifts = {lk.id: Lift(self.env, lk, elevations, boarding_s=self.services_spec.lift_boarding_s)
                       for lk in building.links if lk.kind == "lift"}
         self.kiosk_zone = np.zeros(nz)
-        for k in self.kiosks:
-            self.kiosk_zone[self.zidx[k.point.zone_id]] += 1
+        for kiosk in self.kiosks:
+            self.kiosk_zone[self.zidx[kiosk.point.zone_id]] += 1
 
         # places
         self.entrances = [self.router.register(p) for p in entrance_places(building)]
@@ -324,7 +324,17 @@ class LibraryDay:
             from .crowdwalk import walker_factory
 
             walker = walker_factory(walker)
-        self.walker: Walker = walker(self) if walker is not None else GridWalker(self.env, self.router, self.lifts)
+        self.walker_context = WalkerContext(env=self.env, building=building, router=self.router, lifts=self.lifts,
+                                            seat_ids=self.seats.ids, seed=seed)
+        self.walker: Walker = (walker or GridWalker.for_day)(self.walker_context)
+        self.visit = VisitContext(
+            env=self.env, rng=self.rng, walker=self.walker, call_time_s=self.call_time_s, enter=self.enter,
+            leave=self.leave, moved=self.moved, log=self.log, choose_service=self.choose_service,
+            service_place=self.service_place, cafe_at=self.cafe_at, subject_place=self.subject_place,
+            children_place=self.children_place, break_place=self.break_place, event_place=self.event_place,
+            find_seats=self.find_seats, seat_place=self.seat_place, sit=self.sit, stand=self.stand, away=self.away,
+            book_room=self.book_room, room_place=self.room_place, room_seats=self.room_seats,
+            release_room=self.release_room)
 
         # records
         self._events: list[tuple[Any, ...]] = []
@@ -464,8 +474,8 @@ class LibraryDay:
     # ------------------------------------------------------------- choices
     def _route_s(self, party: Party, to: Place) -> float:
         try:
-            return self.router.route(party.place, to, use_lifts=party.use_lifts).duration_s(party.speed_m_s)
-        except NoWayError:
+            return self.router.route(party.place, to, use_lifts=party.use_lifts).time_s(party.speed_m_s)
+        except NoRouteError:
             return math.inf
 
     def _nearest(self, party: Party, places: Sequence[Place]) -> Place | None:
@@ -626,7 +636,7 @@ class LibraryDay:
             if a.t_s > self.env.now:
                 yield self.env.timeout(a.t_s - self.env.now)
             party = self._new_party(a)
-            self.env.process(party.journey(self))
+            self.env.process(party.journey(self.visit))
 
     def _physics(self) -> Generator[simpy.Event, Any, None]:
         dt_s = self.physics_spec.step_s
@@ -714,7 +724,7 @@ class LibraryDay:
                             open_intervals=self.open_intervals, t1_s=self.t_end)
         meta = {"branch": self.building.branch_id, "variant": self.building.variant, "seed": self.seed,
                 "start": self.start.isoformat(), "days": len(self.dates),
-                "timezone": self.src.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
+                "timezone": self.resolved.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
                 "open_intervals_s": self.open_intervals, "in_building_at_end": self.in_building,
                 "devices_not_simulated": [{"device": d, "why": w} for d, w in self.sensors.unbound],
                 "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed,
@@ -745,7 +755,7 @@ class LibraryDay:
             "power_w": power})
 
 
-def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, days: int = 1,
+def run_day(building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
             progress: ProgressFn | None = None, start: dt.date | None = None,
             walker: WalkerFactory | str | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
@@ -753,10 +763,10 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     Parameters
     ----------
     building
-        The branch building (``build_building(src, variant)``; the variant's demand, services,
-        staff and physics overrides apply too).
-    scenario_source
-        The scenario the building came from (``load_scenario(path)``).
+        The branch building (``build_building(resolved)``).
+    resolved
+        The scenario the building came from (``apply_variant(load_scenario(path), variant)``); its
+        demand, services, staff and physics sections (variant applied) drive the day.
     seed
         Seed of the one random generator: the same seed gives the same result.
     days
@@ -772,5 +782,5 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     geometry.errors.ScenarioError
         When a section of the scenario is wrong (file, line and field named).
     """
-    return LibraryDay(building, scenario_source, seed=seed, days=days, start=start, walker=walker).run(
+    return LibraryDay(building, resolved, seed=seed, days=days, start=start, walker=walker).run(
         progress=progress)
