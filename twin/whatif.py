@@ -1,0 +1,277 @@
+"""What-if from now: fork library-day simulations from a branch's live state and run them forward.
+
+:func:`whatif` runs ``replications`` forks of the day from a :class:`~simulation.day.start.StartState`
+(readers per zone, seats taken, queues, CO2, time of day) without and with a variant, each pair
+on the same seed (common random numbers, so differences are sharper than either forecast), over
+a horizon, and returns each forecast KPI's mean with a confidence interval.
+
+A start state comes from the live twin, from a file (:func:`load_start_state`), or from a
+simulated day (:func:`simulation.day.start.state_at`, used to check that a fork without a variant
+reproduces the rest of the day).
+
+References
+----------
+Law, A.M. (2015). Simulation Modeling and Analysis, 5th ed., McGraw-Hill, sections 9.4 (confidence
+intervals from independent replications) and 11.2 (common random numbers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geometry.build import ScenarioSource
+from geometry.model import Building
+from simulation.day.kpis import compute_kpis
+from simulation.day.start import StartState, clip_intervals
+
+#: Forecast KPIs: key, label, unit.
+FORECAST_KPIS: tuple[tuple[str, str, str], ...] = (
+    ("visits", "visits", "persons"),
+    ("mean_occupancy", "mean readers in", "persons"),
+    ("peak_occupancy", "peak readers in", "persons"),
+    ("seat_occupancy_rate", "seat occupancy rate", "share"),
+    ("turned_away", "turned away (no seat)", "persons"),
+    ("desk_wait_mean_s", "desk wait, mean", "s"),
+    ("kiosk_wait_mean_s", "kiosk wait, mean", "s"),
+    ("energy_total_kwh", "energy", "kWh"),
+    ("co2_zone_hours_above", "zone-hours above CO2 limit", "h"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interval:
+    """A KPI over replications: mean and the half-width of its confidence interval."""
+
+    mean: float
+    half_width: float
+    values: tuple[float, ...]
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half_width
+
+    def prediction_half_width(self, level: float = 0.95) -> float:
+        """Half-width of the interval one more run falls in with probability ``level``: ``t s sqrt(1 + 1/n)``."""
+        n = len(self.values)
+        if n < 2:
+            return math.nan
+        from scipy import stats
+
+        s = float(np.std(self.values, ddof=1))
+        return float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * s * math.sqrt(1.0 + 1.0 / n)
+
+
+def interval(values: Sequence[float], level: float = 0.95) -> Interval:
+    """Mean of independent replications and the t confidence interval of the mean (Law 2015, 9.4)."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return Interval(mean=math.nan, half_width=math.nan, values=tuple(float(v) for v in values))
+    if x.size == 1:
+        return Interval(mean=float(x[0]), half_width=math.nan, values=(float(x[0]),))
+    from scipy import stats
+
+    hw = float(stats.t.ppf(0.5 + level / 2.0, x.size - 1)) * float(np.std(x, ddof=1)) / math.sqrt(x.size)
+    return Interval(mean=float(x.mean()), half_width=hw, values=tuple(float(v) for v in x))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastRow:
+    """One KPI: the forecast without and with the variant, and their paired difference."""
+
+    key: str
+    label: str
+    unit: str
+    base: Interval
+    variant: Interval | None
+    difference: Interval | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatIfResult:
+    """Forecast KPIs of forks from one start state over ``[start_s, end_s]``."""
+
+    branch: str
+    variant: str | None
+    date: dt.date
+    start_s: float
+    end_s: float
+    replications: int
+    level: float
+    rows: tuple[ForecastRow, ...]
+
+    def row(self, key: str) -> ForecastRow:
+        return next(r for r in self.rows if r.key == key)
+
+
+def window_kpis(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame, meta: Mapping[str, Any], *,
+                building: Building, t0_s: float, t1_s: float) -> dict[str, Any]:
+    """KPIs of a run over ``[t0_s, t1_s]`` only, the same way for a whole day and for a fork.
+
+    Events before ``t0_s`` only carry in the seats taken then (as ``seat_take`` rows at
+    ``t0_s``, which is what a fork logs for readers it seats at its start); visits, waits and
+    stays count what happens inside the window.
+    """
+    before = events.loc[events["t_s"] < t0_s]
+    held = int((before["event"] == "seat_take").sum() - (before["event"] == "seat_leave").sum())
+    inside = events.loc[(events["t_s"] >= t0_s) & (events["t_s"] <= t1_s)]
+    if held > 0:
+        carry = pd.DataFrame({c: [inside[c].iloc[0] if len(inside) else None] * held for c in events.columns})
+        carry = carry.assign(t_s=float(t0_s), event="seat_take", reader=-1, party=-1, size=1)
+        inside = pd.concat([carry.astype(events.dtypes.to_dict()), inside], ignore_index=True)
+    z = zones.loc[(zones["t_s"] >= t0_s) & (zones["t_s"] < t1_s)]
+    e = energy.loc[(energy["t_s"] >= t0_s) & (energy["t_s"] < t1_s)]
+    k = compute_kpis(inside, z, e, n_seats=building.seat_count, area_m2=building.area_m2,
+                     open_intervals=clip_intervals(meta["open_intervals_s"], t0_s, t1_s), t1_s=t1_s)
+    kinds = meta.get("services", {})
+    for kind in ("desk", "kiosk"):
+        w = [v for s, v in k["waits"].items() if kinds.get(s) == kind and v["served"] > 0]
+        served = sum(v["served"] for v in w)
+        k[f"{kind}_wait_mean_s"] = sum(v["mean_s"] * v["served"] for v in w) / served if served else math.nan
+    k["co2_zone_hours_above"] = float(sum(k["co2_hours_above_1000"].values()))
+    return k
+
+
+def parse_duration_s(text: str) -> float:
+    """A duration such as ``2h``, ``90min``, ``45m``, ``1h30m``, ``5400s`` or ``5400`` [s]."""
+    t = text.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|min|m|s)", t)
+    if not parts or "".join(a + b for a, b in parts) != t:
+        raise ValueError(f"duration '{text}' is not understood; write it as 2h, 90min, 1h30m or 5400s")
+    return sum(float(a) * {"h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}[u] for a, u in parts)
+
+
+def whatif(src: ScenarioSource, state: StartState, *, variant: str | None, horizon_s: float,
+           date: dt.date | None = None, replications: int = 10, seed: int = 0, level: float = 0.95,
+           on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
+    """Fork the day from ``state`` without and with ``variant`` and forecast KPIs over the horizon.
+
+    Parameters
+    ----------
+    src
+        The branch's scenario.
+    state
+        Readers, seats, queues and CO2 now, and the time of day.
+    variant
+        The variant to try (None: forecast the branch as it is, once).
+    horizon_s
+        How far to run [s]; cut at midnight.
+    date
+        The day (its day type, opening hours); default the scenario's first simulated day.
+    replications
+        Independent forks per arm; replication ``k`` uses seed ``seed + k`` in both arms.
+    on_run
+        Called with (runs done, runs in all) after each run (a progress bar).
+
+    Raises
+    ------
+    ValueError
+        When the state does not fit the building, or the horizon is not positive.
+    geometry.errors.ScenarioError
+        When the variant is not in the scenario.
+    """
+    from geometry.build import build_building
+    from simulation.day.library_day import run_day
+
+    if horizon_s <= 0:
+        raise ValueError(f"the horizon must be positive, got {horizon_s} s")
+    if replications < 2:
+        raise ValueError(f"need at least 2 replications for a confidence interval, got {replications}")
+    t0 = state.time_s
+    t1 = min(86400.0, t0 + horizon_s)
+    arms: list[str | None] = [None] if variant is None else [None, variant]
+    buildings = {a: build_building(src, a) for a in arms}
+    runs: dict[str | None, list[dict[str, Any]]] = {a: [] for a in arms}
+    done = 0
+    for k in range(replications):
+        for a in arms:
+            r = run_day(buildings[a], src, seed=seed + k, progress=False, start=date, start_state=state, end_s=t1)
+            runs[a].append(window_kpis(r.events, r.zones, r.energy, r.meta, building=buildings[a], t0_s=t0, t1_s=t1))
+            done += 1
+            if on_run is not None:
+                on_run(done, replications * len(arms))
+    rows = []
+    for key, label, unit in FORECAST_KPIS:
+        base = [float(x[key]) for x in runs[None]]
+        var = [float(x[key]) for x in runs[variant]] if variant is not None else None
+        rows.append(ForecastRow(key=key, label=label, unit=unit, base=interval(base, level),
+                                variant=interval(var, level) if var is not None else None,
+                                difference=interval([v - b for v, b in zip(var, base, strict=True)], level)
+                                if var is not None else None))
+    day = date or dt.date.fromisoformat(str(_start_date(src)))
+    return WhatIfResult(branch=src.scenario.branch.id, variant=variant, date=day, start_s=t0, end_s=t1,
+                        replications=replications, level=level, rows=tuple(rows))
+
+
+def _start_date(src: ScenarioSource) -> dt.date:
+    from simulation.day.demand import load_demand
+
+    return load_demand(src).start_date
+
+
+def load_start_state(path: str | Path) -> StartState:
+    """A start state from a YAML or JSON file::
+
+        time: "14:00"                 # local time of day
+        readers: {reading-L1: 30, stacks-G: 8}
+        seated: {reading-L1: 24}
+        queues: {desk-counter-G: 3}
+        co2_ppm: {reading-L1: 900}
+        temperature_c: {reading-L1: 23.5}
+
+    Raises
+    ------
+    ValueError
+        Naming the file and what is wrong.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{p}: cannot read the state file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{p}: not YAML/JSON ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{p}: expected a mapping with time, readers, seated, queues, co2_ppm")
+    unknown = set(raw) - {"time", "readers", "seated", "queues", "co2_ppm", "temperature_c"}
+    if unknown:
+        raise ValueError(f"{p}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                         "(known: time, readers, seated, queues, co2_ppm, temperature_c)")
+    if "time" not in raw:
+        raise ValueError(f"{p}: 'time' (HH:MM, local) is missing")
+    from simulation.day.spec import clock_s
+
+    try:
+        t = clock_s(str(raw["time"]))
+        maps = {}
+        for key in ("readers", "seated", "queues", "co2_ppm", "temperature_c"):
+            m = raw.get(key) or {}
+            if not isinstance(m, Mapping):
+                raise ValueError(f"'{key}' must map names to numbers")
+            real = key in ("co2_ppm", "temperature_c")
+            maps[key] = {str(k): (float(v) if real else _whole(key, k, v)) for k, v in m.items()}
+        return StartState(time_s=t, **maps)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{p}: {exc}") from None
+
+
+def _whole(key: str, name: Any, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or v < 0:
+        raise ValueError(f"{key} of '{name}' must be a whole number >= 0, got {v!r}")
+    return int(v)
