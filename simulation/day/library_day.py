@@ -36,7 +36,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +54,7 @@ from .demand import PartyArrival, load_demand, sample_day_arrivals
 from .kpis import compute_kpis
 from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
-from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .readers import SEAT_ATTRS, Party, Plan, Reader, SeatBook, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -394,10 +394,6 @@ class LibraryDay:
             if z not in self.zidx:
                 raise ValueError(f"start state: zone '{z}' is not in building '{self.building.branch_id}' "
                                  f"(zones: {', '.join(self.zone_ids)})")
-        for z, n in state.seated.items():
-            free = int(np.sum(self.seats.free & (self.seat_zone == self.zidx[z])))
-            if n > free:
-                raise ValueError(f"start state: {n} readers seated in zone '{z}', which has {free} seats")
         for svc in state.queues:
             if svc not in self.services:
                 raise ValueError(f"start state: no service '{svc}' (services: {', '.join(self.services)})")
@@ -423,9 +419,8 @@ class LibraryDay:
             self.parties[pid] = party
             if pp.service_id is not None:
                 party.place = self.service_places[pp.service_id]
-            elif pp.seated:
-                z = self.zidx[pp.zone_id]
-                free = np.flatnonzero(self.seats.free & (self.seat_zone == z))
+            elif pp.seated and (free := np.flatnonzero(self.seats.free
+                                                       & (self.seat_zone == self.zidx[pp.zone_id]))).size:
                 i = int(free[int(self.rng.integers(free.size))])
                 self.seats.hold(i, member.unique_id)
                 member.seat = i
@@ -433,11 +428,14 @@ class LibraryDay:
                 party.place = self.seat_place(i)
             else:
                 party.place = self.zone_place[pp.zone_id]
+                if pp.seated:  # no seat left here (a variant took it away): look for one elsewhere
+                    first = pp.plan.steps[0]
+                    party.plan = Plan((replace(first, kind="seat"), *pp.plan.steps[1:]))
             zi = self.zidx[party.place.zone_id]
             self.people.change(zi, t, 1)
             self.readers_in.change(zi, t, 1)
             self.in_building += 1
-            if pp.seated:
+            if party.seats:
                 self.sit(party, party.seats)
             self.env.process(party.journey(self, inside=True))
 

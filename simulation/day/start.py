@@ -43,7 +43,8 @@ class StartState:
     readers
         Zone id -> readers in the zone (staff not counted).
     seated
-        Zone id -> how many of those readers sit (at most the zone's readers and free seats).
+        Zone id -> how many of those readers sit (at most the zone's readers; those for whom the
+        zone has no seat, e.g. in a variant that removed seats, look for a seat elsewhere).
     queues
         Service id (desk, kiosk, cafe) -> readers waiting there; they count on top of ``readers``.
     co2_ppm
