@@ -134,7 +134,7 @@ def window_kpis(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame,
     z = zones.loc[(zones["t_s"] >= t0_s) & (zones["t_s"] < t1_s)]
     e = energy.loc[(energy["t_s"] >= t0_s) & (energy["t_s"] < t1_s)]
     k = compute_kpis(inside, z, e, n_seats=building.seat_count, area_m2=building.area_m2,
-                     open_intervals=clip_intervals(meta["open_intervals_s"], t0_s, t1_s), t1_s=t1_s)
+                     open_intervals=clip_intervals(meta["open_intervals_s"], t0_s, t1_s), t1_s=t1_s).to_dict()
     kinds = meta.get("services", {})
     for kind in ("desk", "kiosk"):
         w = [v for s, v in k["waits"].items() if kinds.get(s) == kind and v["served"] > 0]
