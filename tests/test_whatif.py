@@ -33,7 +33,7 @@ def test_a_run_starts_with_the_state_it_is_given() -> None:
     assert len(served) >= 2 and served["t_s"].iloc[:2].max() < T14 + 600
     left = r.events.loc[r.events["event"] == "leave"]
     assert len(left) >= 10  # stays are residuals: most of the 14 present leave within the hour or so
-    assert r.meta["start_s"] == T14 and r.kpis["visits"] == int((r.events["event"] == "arrive").sum())
+    assert r.meta["start_s"] == T14 and r.kpis.visits == int((r.events["event"] == "arrive").sum())
 
 
 def test_a_bad_state_is_named() -> None:
