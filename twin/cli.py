@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geometry.errors import ScenarioError
@@ -445,6 +446,76 @@ def compare(
     for r in rows:
         table.add_row(*r)
     out.print(table)
+
+# --------------------------------------------------------------------------- hub analytics: what-if, evaluation
+# Thin commands: parse, call one function of twin.whatif / twin.evaluate / twin.calibrate / twin.busiest, print.
+
+@app.command("whatif")
+def whatif_cmd(
+    branch: ScenarioArg,
+    state: Annotated[Path, typer.Option("--state", help="YAML/JSON file of the state now: time, readers, seated, "
+                                                        "queues, co2_ppm, temperature_c (per zone / service)")],
+    variant: VariantOpt = None,
+    horizon: Annotated[str, typer.Option("--horizon", help="how far ahead: 2h, 90min, 1h30m")] = "2h",
+    replications: Annotated[int, typer.Option("--replications", "-r", help="forks per arm (CI)")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the first replication")] = 0,
+    date: Annotated[str | None, typer.Option("--date", help="the day (YYYY-MM-DD; its day type and hours)")] = None,
+) -> None:
+    """Forecast KPIs from the state now, as is and with a variant, with 95% confidence intervals."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from twin.whatif import forecast_table, run_whatif
+
+    with Progress(TextColumn("forking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task("forks", total=None)
+        try:
+            result = run_whatif(resolve_scenario(branch), state, variant=variant, horizon=horizon, date=date,
+                                replications=replications, seed=seed,
+                                on_run=lambda done, total: bar.update(task, completed=done, total=total))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    cols, rows = forecast_table(result)
+    t0, t1 = result.start_s, result.end_s
+    table = Table(title=f"{result.branch} on {result.date}, {t0 // 3600:02.0f}:{t0 % 3600 // 60:02.0f}-"
+                        f"{t1 // 3600:02.0f}:{t1 % 3600 // 60:02.0f}: mean ± 95% CI of {result.replications} "
+                        "replications" + (f", variant {result.variant} on the same seeds" if result.variant else ""))
+    for c in cols:
+        table.add_column(escape(c), justify="left" if c in ("kpi", "unit") else "right")
+    for r in rows:
+        table.add_row(*map(escape, r))
+    out.print(table)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    store: StoreOpt,
+    period: Annotated[str, typer.Option("--period", help="a month 2026-11, a day 2026-11-05 or days A..B")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="also write the table as CSV")] = None,
+    scenarios: Annotated[Path, typer.Option(help="folder (or file) of the branches' scenarios")] = BUILTIN_DIR,
+) -> None:
+    """Indicators (ISO 11620 style) of every branch over a period from the store, ranked."""
+    from twin.evaluate import evaluate, ranking_table
+
+    with _telemetry_errors():
+        try:
+            ev = evaluate(store, period, scenarios, csv=csv)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if not ev.rows:
+        raise UserError(f"no branch of {scenarios} has readings in {ev.store} for {period}")
+    cols, rows = ranking_table(ev)
+    table = Table(title=f"branches ranked, {period} ({ev.store}); value (#rank)")
+    for c in cols:
+        table.add_column(escape(c), justify="left" if c in ("indicator", "unit") else "right")
+    for r in rows:
+        table.add_row(*map(escape, r))
+    out.print(table)
+    if ev.without_readings:
+        out.print(escape(f"no readings in {period}: {', '.join(ev.without_readings)}"), highlight=False)
+    if csv is not None:
+        out.print(f"wrote {escape(str(csv))}", highlight=False)
+
 
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""

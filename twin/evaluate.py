@@ -47,6 +47,21 @@ class Evaluation:
         return pd.DataFrame(recs)
 
 
+def ranking_table(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
+    """Columns (indicator, unit, then each branch best first) and rows ``value (#rank)`` for printing."""
+    cols = ["indicator", "unit", *[f"{i}. {r.branch}" for i, r in enumerate(ev.rows, start=1)]]
+    rows = []
+    for key, label, unit, better in INDICATORS:
+        row = [f"{label} {'(higher better)' if better > 0 else '(lower better)'}", unit]
+        for r in ev.rows:
+            v, k = r.indicators.values()[key], r.ranks[key]
+            digits = 3 if unit == "share" else (0 if key == "visits" else 2)
+            row.append("n/a" if math.isnan(v) else f"{v:,.{digits}f} (#{k})")
+        rows.append(row)
+    rows.append(["mean rank", "", *[f"{r.mean_rank:.2f}" for r in ev.rows]])
+    return cols, rows
+
+
 def rank(values: dict[str, float], better: int) -> dict[str, int | None]:
     """Competition ranks (1 = best, ties share a rank) of the finite values; None for NaN."""
     ok = {k: v for k, v in values.items() if not math.isnan(v)}

@@ -275,3 +275,47 @@ def _whole(key: str, name: Any, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or v < 0:
         raise ValueError(f"{key} of '{name}' must be a whole number >= 0, got {v!r}")
     return int(v)
+
+
+def _pm(iv: Interval | None, unit: str) -> str:
+    if iv is None or math.isnan(iv.mean):
+        return "-"
+    digits = 3 if unit == "share" else 1
+    hw = "" if math.isnan(iv.half_width) else f" ± {iv.half_width:,.{digits}f}"
+    return f"{iv.mean:,.{digits}f}{hw}"
+
+
+def forecast_table(result: WhatIfResult) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of a forecast for printing: KPI, unit, without, with, difference (mean ± CI)."""
+    cols = ["kpi", "unit", "as is"]
+    if result.variant is not None:
+        cols += [result.variant, "difference"]
+    rows = []
+    for r in result.rows:
+        row = [r.label, r.unit, _pm(r.base, r.unit)]
+        if result.variant is not None:
+            row += [_pm(r.variant, r.unit), _pm(r.difference, r.unit)]
+        rows.append(row)
+    return cols, rows
+
+
+def run_whatif(scenario: str | Path, state_file: str | Path, *, variant: str | None, horizon: str,
+               date: str | None = None, replications: int = 10, seed: int = 0,
+               on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
+    """:func:`whatif` from a scenario file and a state file (what ``smartlib whatif`` calls).
+
+    Raises
+    ------
+    ValueError
+        A bad state file, horizon, date, or a state that does not fit the building (named).
+    """
+    from geometry.build import load_scenario
+
+    horizon_s = parse_duration_s(horizon)
+    try:
+        day = dt.date.fromisoformat(date) if date is not None else None
+    except ValueError:
+        raise ValueError(f"date '{date}' is not YYYY-MM-DD") from None
+    state = load_start_state(state_file)
+    return whatif(load_scenario(scenario), state, variant=variant, horizon_s=horizon_s, date=day,
+                  replications=replications, seed=seed, on_run=on_run)
