@@ -517,6 +517,36 @@ def evaluate_cmd(
         out.print(f"wrote {escape(str(csv))}", highlight=False)
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day read (YYYY-MM-DD, local)")],
+    out_file: Annotated[Path, typer.Option("--out", help="write the calibrated scenario here (YAML)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day read (default: yesterday)")] = None,
+) -> None:
+    """Fit the branch's demand (arrivals by hour and day type) to the stored history; write the scenario."""
+    from twin.calibrate import calibrate
+
+    with _telemetry_errors():
+        try:
+            cal = calibrate(resolve_scenario(branch), store, since=since, until=until, out=out_file)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    kinds = list(cal.arrivals_per_hour)
+    table = Table(title=f"{cal.branch}: arrivals [persons/h] from {cal.since} to {cal.until} ("
+                        + ", ".join(f"{cal.days[k]} {k}" for k in kinds) + " days)")
+    table.add_column("hour")
+    for k in kinds:
+        table.add_column(escape(k), justify="right")
+    for h in sorted({h for r in cal.arrivals_per_hour.values() for h in r}):
+        table.add_row(f"{h:02d}:00", *[f"{cal.arrivals_per_hour[k][h]:.1f}" if h in cal.arrivals_per_hour[k]
+                                       else "-" for k in kinds])
+    out.print(table)
+    out.print(f"mean time in the building (Little's law): {cal.mean_stay_s / 60:.0f} min", highlight=False)
+    out.print(f"wrote {escape(str(cal.out))}", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
