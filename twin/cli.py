@@ -484,9 +484,12 @@ def hub(
 @app.command("whatif")
 def whatif_cmd(
     branch: ScenarioArg,
-    state: Annotated[Path, typer.Option("--state", help="YAML/JSON file of the state now: time, readers, seated, "
-                                                        "queues, co2_ppm, temperature_c (per zone / service)")],
     variant: VariantOpt = None,
+    store: Annotated[str | None, typer.Option("--store", help="rebuild the live state from this store (URL)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="with --store: the moment, local YYYY-MM-DD HH:MM "
+                                                        "(default: the newest reading)")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="or a YAML/JSON file of the state now: time, readers, "
+                                               "seated, queues, co2_ppm, temperature_c")] = None,
     horizon: Annotated[str, typer.Option("--horizon", help="how far ahead: 2h, 90min, 1h30m")] = "2h",
     replications: Annotated[int, typer.Option("--replications", "-r", help="forks per arm (CI)")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="seed of the first replication")] = 0,
@@ -498,11 +501,11 @@ def whatif_cmd(
     from twin.whatif import forecast_table, run_whatif
 
     with Progress(TextColumn("forking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True) as bar:
+                  transient=True) as bar, _telemetry_errors():
         task = bar.add_task("forks", total=None)
         try:
-            result = run_whatif(resolve_scenario(branch), state, variant=variant, horizon=horizon, date=date,
-                                replications=replications, seed=seed,
+            result = run_whatif(resolve_scenario(branch), state_file=state, store_url=store, at=at, variant=variant,
+                                horizon=horizon, date=date, replications=replications, seed=seed,
                                 on_run=lambda done, total: bar.update(task, completed=done, total=total))
         except ValueError as exc:
             raise UserError(str(exc)) from None

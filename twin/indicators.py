@@ -286,9 +286,10 @@ def availability(readings: pd.DataFrame, building: Building, start: float, end: 
     return received / expected if expected else math.nan
 
 
-def _device_services(building: Building, src: ScenarioSource, variant: str | None) -> dict[str, str]:
-    """Device id -> kind of the service it watches (``desk``, ``kiosk``, ``cafe``), bound as the
-    virtual sensors bind them (kiosks by id, queue counters to the nearest desk or cafe)."""
+def device_services(building: Building, src: ScenarioSource, variant: str | None = None) -> dict[str, tuple[str, str]]:
+    """Device id -> (service id, kind: ``desk``, ``kiosk``, ``cafe``) of the service whose queue or
+    transactions it reports, bound as the virtual sensors bind them (kiosks by id, queue counters
+    to the nearest desk or cafe)."""
     from simulation.day.physics import load_physics, meter_scopes
     from simulation.day.sensors import VirtualSensors
     from simulation.day.services import load_services, service_layout
@@ -302,12 +303,12 @@ def _device_services(building: Building, src: ScenarioSource, variant: str | Non
         service_ids=[p.id for p in points], services={p.id: (p.kind, p.floor_id, p.xy[0], p.xy[1]) for p in points},
         meter_floor=meter_scopes(building, load_physics(src, variant, building)),
         zone_floor=[z.floor_id for z in building.zones], epoch0_s=0.0, rng=np.random.default_rng(0))
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for blocks in vs.groups.values():
         for blk in blocks:
             if blk.how in ("queue", "served"):
                 for dev, i in zip(blk.devices, blk.idx, strict=True):
-                    out[dev] = points[int(i)].kind
+                    out[dev] = (points[int(i)].id, points[int(i)].kind)
     return out
 
 
@@ -356,7 +357,7 @@ def observations_from_store(store: Any, src: ScenarioSource, building: Building,
         pd.Series(dtype=float)
     seats_in_use = share.to_numpy(float)[_in_open(share.index.to_numpy(float), period.open_intervals)]
 
-    kinds = _device_services(building, src, variant)
+    kinds = {d: k for d, (_, k) in device_services(building, src, variant).items()}
     queues: dict[str, QueueObs] = {}
     ql = data.get("queue_length", pd.DataFrame(columns=["device", "time", "value"]))
     tr = data.get("transactions", pd.DataFrame(columns=["device", "time", "value"]))

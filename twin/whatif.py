@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from geometry.build import ScenarioSource
 from geometry.model import Building
 from simulation.day.kpis import compute_kpis
 from simulation.day.start import StartState, clip_intervals
+
+if TYPE_CHECKING:  # pragma: no cover
+    from twin.state import BranchState
 
 #: Forecast KPIs: key, label, unit.
 FORECAST_KPIS: tuple[tuple[str, str, str], ...] = (
@@ -299,23 +303,125 @@ def forecast_table(result: WhatIfResult) -> tuple[list[str], list[list[str]]]:
     return cols, rows
 
 
-def run_whatif(scenario: str | Path, state_file: str | Path, *, variant: str | None, horizon: str,
-               date: str | None = None, replications: int = 10, seed: int = 0,
+def run_whatif(scenario: str | Path, *, state_file: str | Path | None = None, store_url: str | None = None,
+               at: str | None = None, variant: str | None, horizon: str, date: str | None = None,
+               replications: int = 10, seed: int = 0,
                on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
-    """:func:`whatif` from a scenario file and a state file (what ``smartlib whatif`` calls).
+    """:func:`whatif` from a scenario file and the state now: a state file, or the branch's live
+    state rebuilt from the store at ``at`` (local ``YYYY-MM-DD HH:MM``; default the newest
+    reading). What ``smartlib whatif`` calls.
 
     Raises
     ------
     ValueError
-        A bad state file, horizon, date, or a state that does not fit the building (named).
+        A bad state file, horizon, date or time, no readings, or a state that does not fit the building.
+    telemetry.errors.TelemetryError
+        When the store cannot be opened.
     """
-    from geometry.build import load_scenario
+    from geometry.build import build_building, load_scenario
 
+    if (state_file is None) == (store_url is None):
+        raise ValueError("give the state now as a state file (--state) or a store to rebuild it from (--store)")
     horizon_s = parse_duration_s(horizon)
+    src = load_scenario(scenario)
+    tz = ZoneInfo(src.scenario.branch.timezone)
     try:
         day = dt.date.fromisoformat(date) if date is not None else None
+        when = dt.datetime.fromisoformat(at).replace(tzinfo=tz).timestamp() if at is not None else None
     except ValueError:
-        raise ValueError(f"date '{date}' is not YYYY-MM-DD") from None
-    state = load_start_state(state_file)
-    return whatif(load_scenario(scenario), state, variant=variant, horizon_s=horizon_s, date=day,
-                  replications=replications, seed=seed, on_run=on_run)
+        raise ValueError(f"--date must be YYYY-MM-DD and --at YYYY-MM-DD HH:MM (got {date!r}, {at!r})") from None
+    if state_file is not None:
+        state = load_start_state(state_file)
+    else:
+        from telemetry.store import open_store
+
+        from .indicators import device_services
+
+        assert store_url is not None
+        with open_store(store_url) as store:
+            live = live_state(scenario, store, when)
+        building = build_building(src, None)
+        state = start_state_from_branch(live, building, device_services(building, src), src.scenario.branch.timezone)
+        day = day or dt.datetime.fromtimestamp(live.time, tz).date()
+    return whatif(src, state, variant=variant, horizon_s=horizon_s, date=day, replications=replications, seed=seed,
+                  on_run=on_run)
+
+
+# --------------------------------------------------------------------------- from the live twin
+
+def start_state_from_branch(state: BranchState, building: Building, services: Mapping[str, tuple[str, str]],
+                            timezone: str) -> StartState:
+    """The start state of a fork from a live twin's snapshot.
+
+    Readers per zone are the twin's occupancy estimates, rounded (they fuse counters, seat sensors,
+    occupancy and CO2 sensors). Readers in zones where readers study (reading rooms, quiet study,
+    stacks, computer labs, group rooms) are taken as seated, up to the zone's seats: a handful of
+    seat sensors sampled at one instant says little about one zone, while nearly everyone who
+    stays in those zones sits. Queues come from queue counters and kiosks (``services``: device ->
+    (service id, kind), :func:`twin.indicators.device_services`); CO2 and temperature from the
+    zones' latest readings.
+    """
+    from simulation.day.demand import STUDY_ZONE_KINDS
+
+    tz = ZoneInfo(timezone)
+    local = dt.datetime.fromtimestamp(state.time, tz)
+    seats_in = building.seats_per_zone()
+    readers: dict[str, int] = {}
+    seated: dict[str, int] = {}
+    for z in state.zones:
+        n = round(max(z.occupancy, 0.0))
+        if n <= 0:
+            continue
+        readers[z.zone] = n
+        if z.kind in STUDY_ZONE_KINDS and seats_in.get(z.zone, 0) > 0:
+            seated[z.zone] = min(n, seats_in[z.zone])
+    queues: dict[str, int] = {}
+    for q in state.queues:
+        svc = services.get(q.device)
+        if svc is not None and svc[1] in ("desk", "kiosk", "cafe") and q.length >= 0.5:
+            queues[svc[0]] = queues.get(svc[0], 0) + round(q.length)
+    return StartState(
+        time_s=local.hour * 3600.0 + local.minute * 60.0 + local.second,
+        readers=readers, seated=seated, queues=queues,
+        co2_ppm={z.zone: float(z.co2_ppm) for z in state.zones if z.co2_ppm is not None},
+        temperature_c={z.zone: float(z.temperature_c) for z in state.zones if z.temperature_c is not None})
+
+
+def live_state(scenario: str | Path, store: Any, at: float | None = None) -> BranchState:
+    """The branch's live state at ``at`` [UTC epoch s] rebuilt from the store: the twin fed with the
+    day's readings up to then (default: the branch's newest stored reading).
+
+    Raises
+    ------
+    ValueError
+        When the store holds no readings of the branch (before ``at``).
+    """
+    from twin.branch import BranchTwin
+
+    twin = BranchTwin.from_scenario(scenario)
+    counts = store.counts(branch=twin.branch)
+    if not len(counts):
+        raise ValueError(f"the store {store.url} holds no readings of branch '{twin.branch}'")
+    if at is None:
+        at = float(counts["last_time"].max())
+    tz = twin.tz
+    midnight = dt.datetime.combine(dt.datetime.fromtimestamp(at, tz).date(), dt.time(0), tzinfo=tz).timestamp()
+    after = midnight - 1e-6
+    n = 0
+    while True:
+        page = store.readings_after(after, until=at, limit=200_000)
+        if page.num_rows == 0:
+            break
+        df = page.to_pandas()
+        after = float(df["time"].iloc[-1])
+        df = df.loc[df["branch"] == twin.branch]
+        if len(df):
+            twin.apply(df)
+            n += len(df)
+        if page.num_rows < 200_000:
+            break
+    if n == 0:
+        raise ValueError(f"the store {store.url} holds no readings of branch '{twin.branch}' on the day before "
+                         f"{dt.datetime.fromtimestamp(at, tz):%Y-%m-%d %H:%M}")
+    twin.advance(at)
+    return twin.state(at)
