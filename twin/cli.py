@@ -581,6 +581,40 @@ def calibrate_cmd(
     out.print(f"wrote {escape(str(cal.out))}", highlight=False)
 
 
+@app.command("busiest")
+def busiest_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day (YYYY-MM-DD, local)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day (default: yesterday)")] = None,
+    zone: Annotated[str | None, typer.Option("--zone", help="print this zone (default: the whole building)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write busiest.csv and busiest.png")] = Path(
+        "out/busiest"),
+) -> None:
+    """Busiest times: median and 10-90% occupancy by hour per day type, from the stored history."""
+    from twin.busiest import BUILDING, branch_busiest, busiest_rows
+
+    with _telemetry_errors():
+        try:
+            result, paths = branch_busiest(resolve_scenario(branch), store, since=since, until=until, out_dir=out_dir)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    name = zone or BUILDING
+    if name not in set(result.table["zone"]):
+        raise UserError(f"no zone '{name}' in {result.branch} (zones: "
+                        f"{', '.join(sorted(set(result.table['zone'])))})")
+    cols, rows = busiest_rows(result, name)
+    table = Table(title=f"{result.branch} {name}: people by hour, median [10%-90% of days], "
+                        f"{result.since} to {result.until}")
+    for c in cols:
+        table.add_column(escape(c), justify="left" if c == "hour" else "right")
+    for r in rows:
+        table.add_row(*r)
+    out.print(table)
+    for p in paths:
+        out.print(f"wrote {escape(str(p))}", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:

@@ -387,6 +387,27 @@ def start_state_from_branch(state: BranchState, building: Building, services: Ma
         temperature_c={z.zone: float(z.temperature_c) for z in state.zones if z.temperature_c is not None})
 
 
+def replay_store(twin: Any, store: Any, start: float, end: float, *, page_rows: int = 200_000) -> int:
+    """Feed a :class:`~twin.branch.BranchTwin` its branch's stored readings with ``start < time <= end``,
+    in time order; returns how many it got."""
+    after = start
+    n = 0
+    while True:
+        page = store.readings_after(after, until=end, limit=page_rows)
+        if page.num_rows == 0:
+            break
+        df = page.to_pandas()
+        after = float(df["time"].iloc[-1])
+        df = df.loc[df["branch"] == twin.branch]
+        if len(df):
+            twin.apply(df)
+            n += len(df)
+        if page.num_rows < page_rows:
+            break
+    twin.advance(end)
+    return n
+
+
 def live_state(scenario: str | Path, store: Any, at: float | None = None) -> BranchState:
     """The branch's live state at ``at`` [UTC epoch s] rebuilt from the store: the twin fed with the
     day's readings up to then (default: the branch's newest stored reading).
@@ -406,22 +427,7 @@ def live_state(scenario: str | Path, store: Any, at: float | None = None) -> Bra
         at = float(counts["last_time"].max())
     tz = twin.tz
     midnight = dt.datetime.combine(dt.datetime.fromtimestamp(at, tz).date(), dt.time(0), tzinfo=tz).timestamp()
-    after = midnight - 1e-6
-    n = 0
-    while True:
-        page = store.readings_after(after, until=at, limit=200_000)
-        if page.num_rows == 0:
-            break
-        df = page.to_pandas()
-        after = float(df["time"].iloc[-1])
-        df = df.loc[df["branch"] == twin.branch]
-        if len(df):
-            twin.apply(df)
-            n += len(df)
-        if page.num_rows < 200_000:
-            break
-    if n == 0:
+    if replay_store(twin, store, midnight - 1e-6, at) == 0:
         raise ValueError(f"the store {store.url} holds no readings of branch '{twin.branch}' on the day before "
                          f"{dt.datetime.fromtimestamp(at, tz):%Y-%m-%d %H:%M}")
-    twin.advance(at)
     return twin.state(at)
