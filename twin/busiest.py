@@ -12,7 +12,7 @@ treats them the same way.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ class BusiestTimes:
 
 
 def busiest_times(history: pd.DataFrame, *, timezone: str, day_type_of: Callable[[dt.date], str],
-                  hours: Callable[[dt.date], list[tuple[float, float]]]) -> pd.DataFrame:
+                  hours: Callable[[dt.date], Sequence[tuple[float, float]]]) -> pd.DataFrame:
     """Median and 10/90th percentile occupancy per day type, zone and opening hour.
 
     Parameters

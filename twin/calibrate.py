@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class Calibration:
     out: Path | None = None
 
 
-def entry_seconds_by_hour(intervals: list[tuple[float, float]], last_entry_s: float) -> np.ndarray:
+def entry_seconds_by_hour(intervals: Sequence[tuple[float, float]], last_entry_s: float) -> np.ndarray:
     """Seconds of each hour (0-23) of a day in which readers may enter [s]."""
     out = np.zeros(24)
     for a, b in intervals:

@@ -126,7 +126,7 @@ def period_of_days(src: ScenarioSource, days: Sequence[dt.date], label: str, var
 
     tz = ZoneInfo(src.scenario.branch.timezone)
     hours = load_services(src, variant).hours
-    intervals = []
+    intervals: list[tuple[float, float]] = []
     for d in days:
         midnight = dt.datetime.combine(d, dt.time(0), tzinfo=tz).timestamp()
         intervals.extend((midnight + a, midnight + b) for a, b in hours.intervals(d.weekday()))

@@ -263,14 +263,18 @@ def load_start_state(path: str | Path) -> StartState:
 
     try:
         t = clock_s(str(raw["time"]))
-        maps = {}
+        counts: dict[str, dict[str, int]] = {}
+        levels: dict[str, dict[str, float]] = {}
         for key in ("readers", "seated", "queues", "co2_ppm", "temperature_c"):
             m = raw.get(key) or {}
             if not isinstance(m, Mapping):
                 raise ValueError(f"'{key}' must map names to numbers")
-            real = key in ("co2_ppm", "temperature_c")
-            maps[key] = {str(k): (float(v) if real else _whole(key, k, v)) for k, v in m.items()}
-        return StartState(time_s=t, **maps)
+            if key in ("co2_ppm", "temperature_c"):
+                levels[key] = {str(k): float(v) for k, v in m.items()}
+            else:
+                counts[key] = {str(k): _whole(key, k, v) for k, v in m.items()}
+        return StartState(time_s=t, readers=counts["readers"], seated=counts["seated"], queues=counts["queues"],
+                          co2_ppm=levels["co2_ppm"], temperature_c=levels["temperature_c"])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{p}: {exc}") from None
 
