@@ -47,6 +47,7 @@ def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url
     from simulation.day.demand import load_demand
     from telemetry.store import open_store
     from twin.calibrate import calibrate
+    from twin.errors import UserError
 
     src, result = week
     with open_store(store_url) as s:
@@ -84,10 +85,11 @@ def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url
 
 def test_calibration_says_what_is_missing(store_url: str) -> None:
     from twin.calibrate import calibrate
+    from twin.errors import UserError
 
-    with pytest.raises(ValueError, match="no gate counts of branch 'service-point'"):
+    with pytest.raises(UserError, match="no gate counts of branch 'service-point'"):
         calibrate(SCENARIO, store_url, since="2025-03-05", until="2025-03-06")
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+    with pytest.raises(UserError, match="YYYY-MM-DD"):
         calibrate(SCENARIO, store_url, since="March")
-    with pytest.raises(ValueError, match="comes before"):
+    with pytest.raises(UserError, match="comes before"):
         calibrate(SCENARIO, store_url, since="2025-03-05", until="2025-03-01")

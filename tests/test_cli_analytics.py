@@ -51,6 +51,7 @@ def test_whatif_from_the_store_at_a_time(day_store: tuple[str, str]) -> None:
 
 def test_whatif_mistakes_are_named(tmp_path: Path) -> None:
     from geometry.errors import ScenarioError
+    from twin.errors import UserError
     from twin.whatif import run_whatif
 
     state = tmp_path / "s.yaml"
@@ -58,11 +59,11 @@ def test_whatif_mistakes_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "b.yaml"
     bad.write_text('time: "15:00"\nreaders: {attic: 2}\n')
     sp = SCENARIOS / "service-point.yaml"
-    with pytest.raises(ValueError, match="duration 'soon' is not understood"):
+    with pytest.raises(UserError, match="duration 'soon' is not understood"):
         run_whatif(sp, state_file=state, variant=None, horizon="soon")
-    with pytest.raises(ValueError, match=r"give the state now as a state file \(--state\) or a store"):
+    with pytest.raises(UserError, match=r"give the state now as a state file \(--state\) or a store"):
         run_whatif(sp, state_file=state, store_url="x.duckdb", variant=None, horizon="1h")
-    with pytest.raises(ValueError, match="--at YYYY-MM-DD HH:MM"):
+    with pytest.raises(UserError, match="--at YYYY-MM-DD HH:MM"):
         run_whatif(sp, store_url="x.duckdb", at="noon", variant=None, horizon="1h")
     with pytest.raises(ScenarioError, match="nope"):
         run_whatif(sp, state_file=state, variant="nope", horizon="1h", replications=2)
@@ -82,9 +83,11 @@ def test_evaluate_prints_ranks_and_writes_csv(day_store: tuple[str, str], tmp_pa
     assert csv.read_text().splitlines()[0].startswith("place,branch,mean_rank,visits,visits_rank")
     r = smartlib("evaluate", "--store", url, "--period", "November")
     assert r.returncode == 2 and "period 'November' is not understood" in r.stderr and "Traceback" not in r.stderr
+    from twin.errors import UserError
     from twin.evaluate import evaluate
 
-    assert evaluate(url, "2024-01", SCENARIOS).rows == ()  # nothing stored then
+    with pytest.raises(UserError, match="has readings"):  # nothing stored then
+        evaluate(url, "2024-01", SCENARIOS)
 
 
 def test_calibrate_writes_a_scenario_that_loads(day_store: tuple[str, str], tmp_path: Path) -> None:

@@ -148,16 +148,31 @@ def busiest_picture(result: BusiestTimes, path: Path, zones: int = 4) -> Path:
 
 
 def branch_busiest(scenario: str | Path, store_url: str, *, since: str, until: str | None = None,
-                   out_dir: Path | None = None) -> tuple[BusiestTimes, list[Path]]:
+                   out_dir: Path | None = None, zone: str | None = None) -> tuple[BusiestTimes, list[Path]]:
     """Busiest times of a branch from the store (``smartlib busiest``): table, and CSV and PNG in ``out_dir``.
 
     Raises
     ------
-    ValueError
-        Bad dates, or no readings in the period.
+    twin.errors.UserError
+        Bad dates, no readings in the period, or ``zone`` not in the branch.
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from .errors import UserError
+    from .scenarios import scenario_file
+
+    try:
+        result, paths = _branch_busiest(scenario_file(scenario), store_url, since=since, until=until, out_dir=out_dir)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    zones = set(result.table["zone"])
+    if zone is not None and zone not in zones:
+        raise UserError(f"no zone '{zone}' in {result.branch} (zones: {', '.join(sorted(zones))})")
+    return result, paths
+
+
+def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | None,
+                    out_dir: Path | None) -> tuple[BusiestTimes, list[Path]]:
     from geometry.build import build_building, load_scenario
     from simulation.day.demand import load_demand
     from simulation.day.services import load_services

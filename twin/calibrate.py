@@ -199,11 +199,21 @@ def calibrate(scenario: str | Path, store_url: str, *, since: str, until: str | 
 
     Raises
     ------
-    ValueError
+    twin.errors.UserError
         Bad dates, no counter, no counts.
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from .errors import UserError
+    from .scenarios import scenario_file
+
+    try:
+        return _calibrate(scenario_file(scenario), store_url, since=since, until=until, out=out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _calibrate(scenario: Path, store_url: str, *, since: str, until: str | None, out: Path | None) -> Calibration:
     from geometry.build import build_building, load_scenario
     from telemetry.store import open_store, redact
 

@@ -71,7 +71,7 @@ def rank(values: dict[str, float], better: int) -> dict[str, int | None]:
     return out
 
 
-def evaluate(store_url: str, period: str, scenarios: Path, *, csv: Path | None = None) -> Evaluation:
+def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv: Path | None = None) -> Evaluation:
     """Indicators of every branch of ``scenarios`` over ``period`` from the store, ranked.
 
     Parameters
@@ -81,14 +81,15 @@ def evaluate(store_url: str, period: str, scenarios: Path, *, csv: Path | None =
     period
         ``YYYY-MM``, ``YYYY-MM-DD`` or ``YYYY-MM-DD..YYYY-MM-DD`` (local days of each branch).
     scenarios
-        A folder of scenario files (or one file): the branches and their devices.
+        A folder of scenario files (or one file): the branches and their devices (default: the
+        built-in branches).
     csv
         Also write the table here.
 
     Raises
     ------
-    ValueError
-        A bad period, or no scenario file in ``scenarios``.
+    twin.errors.UserError
+        A bad period, no scenario file in ``scenarios``, or no branch with readings in the period.
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     geometry.errors.ScenarioError
@@ -97,16 +98,23 @@ def evaluate(store_url: str, period: str, scenarios: Path, *, csv: Path | None =
     from geometry.build import build_building, load_scenario
     from telemetry.store import open_store
 
+    from .errors import UserError
+    from .scenarios import builtin_dir
+
+    scenarios = scenarios or builtin_dir()
     files = sorted(scenarios.glob("*.y*ml")) if scenarios.is_dir() else [scenarios]
     if not files:
-        raise ValueError(f"no scenario files (*.yaml) in {scenarios}")
+        raise UserError(f"no scenario files (*.yaml) in {scenarios}")
     found: list[tuple[str, Indicators]] = []
     empty: list[str] = []
     with open_store(store_url) as store:
         for f in files:
             src = load_scenario(f)
             building = build_building(src, None)
-            p = branch_period(src, period)
+            try:
+                p = branch_period(src, period)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
             obs = observations_from_store(store, src, building, p)
             if obs.device_availability == 0 or math.isnan(obs.device_availability):
                 empty.append(building.branch_id)
@@ -122,6 +130,8 @@ def evaluate(store_url: str, period: str, scenarios: Path, *, csv: Path | None =
                                  mean_rank=sum(given) / len(given) if given else math.nan))
     rows.sort(key=lambda x: (math.isnan(x.mean_rank), x.mean_rank, x.branch))
     result = Evaluation(period=period, store=url, rows=tuple(rows), without_readings=tuple(empty))
+    if not rows:
+        raise UserError(f"no branch of {scenarios} has readings in {url} for {period}")
     if csv is not None:
         csv.parent.mkdir(parents=True, exist_ok=True)
         result.to_frame().to_csv(csv, index=False)

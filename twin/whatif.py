@@ -317,11 +317,25 @@ def run_whatif(scenario: str | Path, *, state_file: str | Path | None = None, st
 
     Raises
     ------
-    ValueError
+    twin.errors.UserError
         A bad state file, horizon, date or time, no readings, or a state that does not fit the building.
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from .errors import UserError
+    from .scenarios import scenario_file
+
+    try:
+        return _run_whatif(scenario_file(scenario), state_file=state_file, store_url=store_url, at=at,
+                           variant=variant, horizon=horizon, date=date, replications=replications, seed=seed,
+                           on_run=on_run)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _run_whatif(scenario: Path, *, state_file: str | Path | None, store_url: str | None, at: str | None,
+                variant: str | None, horizon: str, date: str | None, replications: int, seed: int,
+                on_run: Callable[[int, int], None] | None) -> WhatIfResult:
     from geometry.build import build_building, load_scenario
 
     if (state_file is None) == (store_url is None):
