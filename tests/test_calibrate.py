@@ -47,7 +47,6 @@ def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url
     from simulation.day.demand import load_demand
     from telemetry.store import open_store
     from twin.calibrate import calibrate
-    from twin.errors import UserError
 
     src, result = week
     with open_store(store_url) as s:
