@@ -42,6 +42,7 @@ def true_rates(src, result) -> dict[str, dict[int, float]]:  # type: ignore[no-u
             for t, v in per_type.items()}
 
 
+@pytest.mark.slow
 def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from geometry.build import load_scenario
     from simulation.day.demand import load_demand

@@ -75,6 +75,7 @@ def test_state_files_and_durations(tmp_path: Path) -> None:
         load_start_state(f)
 
 
+@pytest.mark.slow
 def test_fork_at_14_without_a_variant_reproduces_the_rest_of_the_day() -> None:
     """The original day (seed 101) forked at 14:00 from what a live twin sees (readers per zone,
     seats taken, queues, CO2 and temperature; not who they are nor how long they stay), 8

@@ -158,11 +158,15 @@ def branch_busiest(scenario: str | Path, store_url: str, *, since: str, until: s
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from geometry.errors import ScenarioError
+
     from .errors import UserError
     from .scenarios import scenario_file
 
     try:
         result, paths = _branch_busiest(scenario_file(scenario), store_url, since=since, until=until, out_dir=out_dir)
+    except ScenarioError:
+        raise
     except ValueError as exc:
         raise UserError(str(exc)) from None
     zones = set(result.table["zone"])

@@ -204,11 +204,15 @@ def calibrate(scenario: str | Path, store_url: str, *, since: str, until: str | 
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from geometry.errors import ScenarioError
+
     from .errors import UserError
     from .scenarios import scenario_file
 
     try:
         return _calibrate(scenario_file(scenario), store_url, since=since, until=until, out=out)
+    except ScenarioError:
+        raise
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

@@ -322,6 +322,8 @@ def run_whatif(scenario: str | Path, *, state_file: str | Path | None = None, st
     telemetry.errors.TelemetryError
         When the store cannot be opened.
     """
+    from geometry.errors import ScenarioError
+
     from .errors import UserError
     from .scenarios import scenario_file
 
@@ -329,6 +331,8 @@ def run_whatif(scenario: str | Path, *, state_file: str | Path | None = None, st
         return _run_whatif(scenario_file(scenario), state_file=state_file, store_url=store_url, at=at,
                            variant=variant, horizon=horizon, date=date, replications=replications, seed=seed,
                            on_run=on_run)
+    except ScenarioError:
+        raise
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
