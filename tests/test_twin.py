@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from geometry.quantities import TELEMETRY_SCHEMA
 from simulation.day.physics import co2_step_ppm
-from telemetry.records import TELEMETRY_SCHEMA, Reading
+from telemetry.records import Reading
 from twin.alerts import AlertRule, Debouncer
 from twin.branch import BranchTwin, TwinConfig
 from twin.estimate import (

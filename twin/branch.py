@@ -568,7 +568,7 @@ class BranchTwin:
 
     def _tick(self, t: float) -> None:
         self._open_now = self.is_open(t)
-        means, stds, _ = self._estimate(t)
+        means, stds, _ = self._estimate(t, want_sources=False)
         self._history_t.append(t)
         self._history_m.append(means.astype(np.float32))
         self._history_s.append(stds.astype(np.float32))
@@ -581,9 +581,9 @@ class BranchTwin:
             if key[0] == "over_capacity" and not db.idle:
                 i = self.zidx[key[1]]
                 self._debounce("over_capacity", key[1], t, float(means[i]), float(self.capacity[i]))
-        for i in over:
-            if ("over_capacity", self.zone_ids[i]) not in self._debouncers:
-                self._debounce("over_capacity", self.zone_ids[i], t, float(means[i]), float(self.capacity[i]))
+        for j in over.tolist():
+            if ("over_capacity", self.zone_ids[j]) not in self._debouncers:
+                self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
         self._check_silence(t)
 
     def _check_silence(self, now: float) -> None:
@@ -597,8 +597,9 @@ class BranchTwin:
     def _usable(self, tr: DeviceTracker, now: float) -> bool:
         return tr.status_offline_at is None and tr.last_seen is not None and now - tr.last_seen <= tr.silence_s
 
-    def _estimate(self, now: float) -> tuple[np.ndarray, np.ndarray, list[tuple[OccupancySource, ...]]]:
-        """Occupancy of every zone at ``now``: means, standard deviations, sources [persons]."""
+    def _estimate(self, now: float, want_sources: bool = True) -> tuple[np.ndarray, np.ndarray,
+                                                                          list[tuple[OccupancySource, ...]]]:
+        """Occupancy of every zone at ``now``: means, standard deviations, sources (if wanted) [persons]."""
         cfg = self.config
         nz = len(self.zone_ids)
         per_zone: list[list[tuple[OccupancySource, float, float]]] = [[] for _ in range(nz)]
@@ -641,22 +642,27 @@ class BranchTwin:
                     net += c.net_into(c.into if c.into != OUTSIDE else c.other)
                     var += c.var
             total = (max(net, 0.0), math.sqrt(var) + 0.5)
-        means = np.zeros(nz)
-        stds = np.zeros(nz)
+        m_list = [0.0] * nz
+        s_list = [0.0] * nz
         sources: list[tuple[OccupancySource, ...]] = []
         unsensed = []
         for i in range(nz):
             est = per_zone[i]
             if len(est) == 1:
-                means[i], stds[i] = est[0][1], est[0][2]
-                sources.append((est[0][0],))
+                m_list[i], s_list[i] = est[0][1], est[0][2]
+                if want_sources:
+                    sources.append((est[0][0],))
             elif est:
-                means[i], stds[i] = fuse([(m, s) for _, m, s in est])
-                order = sorted(est, key=lambda e: e[2])
-                sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
+                m_list[i], s_list[i] = fuse([(m, s) for _, m, s in est])
+                if want_sources:
+                    order = sorted(est, key=lambda e: e[2])
+                    sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
             else:
                 unsensed.append(i)
-                sources.append(("prior",))
+                if want_sources:
+                    sources.append(("prior",))
+        means = np.array(m_list)
+        stds = np.array(s_list)
         if unsensed:
             self._prior(now, unsensed, means, stds, total)
         var_sum = float(np.sum(stds ** 2))
@@ -709,7 +715,7 @@ class BranchTwin:
         for d in self.building.devices:
             if d.zone_id not in self.zidx or not self._usable(self.trackers[d.id], now):
                 continue
-            zone_air = air.setdefault(self.zidx[d.zone_id], {})  # type: ignore[index]
+            zone_air = air.setdefault(self.zidx[d.zone_id], {})
             for q in ("co2", "temperature", "humidity"):
                 lv = latest.get((d.id, q))
                 if lv is not None and not isinstance(lv[1], (bool, str)) and (q not in zone_air

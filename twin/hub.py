@@ -66,6 +66,9 @@ class HubConfig:
         (more than the arrival skew between devices: a few seconds live, more for fast replays).
     flush_after_s
         With nothing new for this long, catch up to the newest reading [s].
+    status_settle_s
+        Store-following: a device status is taken once this old, when the readings its device sent
+        before it are committed too [s].
     page_rows
         Store-following and rebuild: rows read per query.
     rebuild_s
@@ -81,6 +84,7 @@ class HubConfig:
     poll_s: float = 0.5
     reorder_s: float = 5.0
     flush_after_s: float = 2.0
+    status_settle_s: float = 2.0
     page_rows: int = 50_000
     rebuild_s: float = 86_400.0
     publish_alerts: bool = True
@@ -159,7 +163,8 @@ class Hub:
                         "rebuilt": 0, "raised": 0, "ended": 0}
         self._last_problem: str | None = None
         self._published: dict[str, bytes] = {}
-        self._pending: list[pa.Table] = []  # in-process feed: readings not yet handed to the twins
+        self._pending: list[pa.Table] = []  # readings not yet handed to the twins
+        self._pending_status: list[tuple[float, str, str, str, float]] = []  # (position, branch, device, status, t)
         self.messages: list[str] = []  # what happened at start, for the command to print
 
     # ------------------------------------------------------------------ life cycle
@@ -228,10 +233,12 @@ class Hub:
 
     def stats(self) -> HubStats:
         c = self._counts
+        with self.registry.lock:
+            active = sum(len(t.active_alerts()) for t in self.registry)
         return HubStats(readings=c["readings"], duplicates=c["duplicates"], late=c["late"], unknown=c["unknown"],
                         batches=c["batches"], statuses=c["statuses"], rebuilt=c["rebuilt"],
                         alerts_raised=c["raised"], alerts_ended=c["ended"],
-                        alerts_active=sum(len(t.active_alerts()) for t in self.registry),
+                        alerts_active=active,
                         backlog=self._queue.qsize(), cursor=self.cursor, last_problem=self._last_problem,
                         error=None if self.error is None else f"{type(self.error).__name__}: {self.error}")
 
@@ -255,7 +262,7 @@ class Hub:
             except queue.Full:
                 continue
 
-    def _apply(self, readings: pa.Table, statuses: pa.Table | None = None) -> None:
+    def _apply(self, readings: pa.Table) -> None:
         if readings.num_rows:
             r = self.registry.apply(readings)
             c = self._counts
@@ -265,8 +272,6 @@ class Hub:
             c["unknown"] += r.unknown
             if r.problems:
                 self._last_problem = r.problems[-1]
-        if statuses is not None and statuses.num_rows:
-            self._counts["statuses"] += self.registry.apply_statuses(statuses)
         self._counts["batches"] += 1
 
     def _guard(self) -> None:
@@ -308,34 +313,72 @@ class Hub:
 
     def _hold(self, readings: pa.Table, statuses: pa.Table) -> None:
         """Keep a committed batch until the reorder window has passed over it."""
-        if statuses.num_rows:
-            self._counts["statuses"] += self.registry.apply_statuses(statuses)
         if readings.num_rows:
             newest = float(pc.max(readings.column("time")).as_py())
             if newest > self._newest_seen:
                 self._newest_seen = newest
             self._last_new = time.monotonic()
             self._pending.append(readings)
+        if statuses.num_rows:
+            cols = [statuses.column(c).to_pylist() for c in ("branch", "device", "status", "time")]
+            for b, d, st, t in zip(*cols, strict=True):
+                self._hold_status(b, d, st, float(t), self._device_newest(b, d))
         self._release(self._newest_seen - self.config.reorder_s)
 
+    def _device_newest(self, branch: str, device: str) -> float:
+        """Newest reading time of a device among those applied or held [UTC epoch s] (-inf if none)."""
+        newest = -math.inf
+        with contextlib.suppress(KeyError):
+            tr = self.registry.branch(branch).trackers.get(device)
+            if tr is not None and tr.last_seen is not None:
+                newest = tr.last_seen
+        for tbl in self._pending:
+            mask = pc.and_(pc.equal(tbl.column("branch"), branch), pc.equal(tbl.column("device"), device))
+            m = pc.max(tbl.filter(mask).column("time")).as_py()
+            if m is not None and m > newest:
+                newest = float(m)
+        return newest
+
+    def _hold_status(self, branch: str, device: str, status: str, received: float, position: float) -> None:
+        """Keep a status message until the readings its device sent before it are applied.
+
+        A device's messages come in order on its connection, so a status belongs after the
+        device's readings received before it: at ``position`` in reading time. With the data clock
+        it takes that time; with the wall clock, the time it was received.
+        """
+        t = received if self.config.clock == "wall" else (position if math.isfinite(position) else received)
+        self._pending_status.append((position, branch, device, status, t))
+
     def _release(self, watermark: float) -> None:
-        """Hand the held readings up to ``watermark`` [UTC epoch s] to the twins, in time order."""
-        if not self._pending:
-            return
-        held = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
-        times = held.column("time")
-        if watermark == math.inf:
-            ready, self._pending = held, []
+        """Hand the held readings and statuses up to ``watermark`` [UTC epoch s] to the twins, in time order."""
+        if self._pending:
+            held = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+            if watermark == math.inf:
+                ready, self._pending = held, []
+            else:
+                mask = pc.less_equal(held.column("time"), watermark)
+                ready = held.filter(mask)
+                rest = held.filter(pc.invert(mask))
+                self._pending = [rest] if rest.num_rows else []
         else:
-            mask = pc.less_equal(times, watermark)
-            ready = held.filter(mask)
-            rest = held.filter(pc.invert(mask))
-            self._pending = [rest] if rest.num_rows else []
-        if ready.num_rows:
+            ready = None
+        due = sorted(x for x in self._pending_status if x[0] <= watermark)
+        if due:
+            self._pending_status = [x for x in self._pending_status if x[0] > watermark]
+        for position, branch, device, status, t in due:
+            if ready is not None and ready.num_rows:
+                times = ready.column("time")
+                before = ready.filter(pc.less_equal(times, position))
+                if before.num_rows:
+                    self._apply(before)
+                    ready = ready.filter(pc.greater(times, position))
+            self._counts["statuses"] += self.registry.apply_statuses(pa.table(
+                {"branch": [branch], "device": [device], "status": [status], "time": [t]}, schema=STATUS_SCHEMA))
+        if ready is not None and ready.num_rows:
             self._apply(ready)
 
     def _follow(self, *, flush: bool) -> bool:
-        """Read and apply the next settled readings from the store; True when some were applied."""
+        """Read the next settled readings (and statuses) from the store and apply them; True when some came."""
         cfg = self.config
         store = self._store
         assert store is not None
@@ -343,13 +386,18 @@ class Hub:
         page = store.readings_after(after, limit=cfg.page_rows)
         statuses = store.device_status()
         if len(statuses):
-            fresh = statuses[statuses["time"] > self._status_cursor]
+            # taken once a moment old, so the readings its device sent before it are committed too
+            settled = time.time() - cfg.status_settle_s if not flush else math.inf
+            fresh = statuses[(statuses["time"] > self._status_cursor) & (statuses["time"] <= settled)]
             if len(fresh):
                 self._status_cursor = float(fresh["time"].max())
-                self._counts["statuses"] += self.registry.apply_statuses(
-                    pa.Table.from_pandas(fresh[list(STATUS_SCHEMA.names)], schema=STATUS_SCHEMA,
-                                         preserve_index=False))
+                for row in fresh.itertuples(index=False):
+                    latest = store.latest(branch=row.branch, device=row.device)
+                    position = float(latest["time"].max()) if len(latest) else -math.inf
+                    self._hold_status(row.branch, row.device, row.status, float(row.time), position)
         if page.num_rows == 0:
+            if flush or time.monotonic() - self._last_new >= cfg.flush_after_s:
+                self._release(math.inf)
             return False
         times = page.column("time").to_numpy()
         newest = float(times[-1])
@@ -366,8 +414,9 @@ class Hub:
         n = int((times <= settle).sum())
         if n == 0:
             return False
-        self._apply(page.slice(0, n))
+        self._pending.append(page.slice(0, n))
         self.cursor = float(times[n - 1])
+        self._release(math.inf if flush else settle)
         return True
 
     # ------------------------------------------------------------------ rebuild
@@ -404,8 +453,10 @@ class Hub:
         statuses = store.device_status()
         if len(statuses):
             self._status_cursor = float(statuses["time"].max())
-            self.registry.apply_statuses(pa.Table.from_pandas(statuses[list(STATUS_SCHEMA.names)],
-                                                              schema=STATUS_SCHEMA, preserve_index=False))
+            for row in statuses.itertuples(index=False):
+                self._hold_status(row.branch, row.device, row.status, float(row.time),
+                                  self._device_newest(row.branch, row.device))
+            self._release(math.inf)
         if cfg.clock == "wall":
             self.registry.advance(time.time())
         self._counts["rebuilt"] = n
@@ -510,7 +561,8 @@ def run_hub(*, scenarios: str, broker: BrokerSettings | None, store_url: str, co
 def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follow: bool, clock: str,
                 share: str | None, client_id: str | None, reorder_s: float, rebuild_s: float,
                 max_past_s: float, max_future_s: float, publish_alerts: bool, status_interval_s: float,
-                console: Any, username: str | None = None, password_file: Any = None) -> HubStats:
+                console: Any, connect_timeout_s: float = 30.0, username: str | None = None,
+                password_file: Any = None) -> HubStats:
     """``smartlib hub``: check the options, then :func:`run_hub`.
 
     Raises
@@ -518,9 +570,10 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     TelemetryError
         For options that do not fit together or are out of range (named).
     """
-    from telemetry.commands import broker_settings
     from telemetry.senml import Limits
     from telemetry.topics import ID_RE
+
+    from .telemetry_ops import broker_settings
 
     if clock not in ("wall", "data"):
         raise TelemetryError(f"--clock must be 'wall' or 'data', got {clock!r}")
@@ -537,7 +590,9 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     settings = broker_settings(broker_url, username=username, password_file=password_file) if broker_url else None
     config = HubConfig(follow=follow, clock=clock, reorder_s=reorder_s, rebuild_s=rebuild_s,  # type: ignore[arg-type]
                        publish_alerts=publish_alerts)
-    ingest_config = IngestConfig(client_id=client_id or "", share=share,
+    if not connect_timeout_s > 0:
+        raise TelemetryError(f"--connect-timeout-s must be positive, got {connect_timeout_s}")
+    ingest_config = IngestConfig(client_id=client_id or "", share=share, connect_timeout_s=connect_timeout_s,
                                  limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s))
     return run_hub(scenarios=scenarios, broker=settings, store_url=store_url, config=config,
                    ingest_config=ingest_config, status_interval_s=status_interval_s, console=console)

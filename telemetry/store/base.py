@@ -278,7 +278,7 @@ class Store(ABC):
         Returns
         -------
         pyarrow.Table
-            Rows in :data:`~telemetry.records.TELEMETRY_SCHEMA`, ordered by time, branch, device, quantity.
+            Rows in :data:`~geometry.quantities.TELEMETRY_SCHEMA`, ordered by time, branch, device, quantity.
         """
         conds, params = ["time > %s"], [float(after)]
         if until is not None:
