@@ -38,12 +38,12 @@ def test_percentiles_by_hour_and_day_type_by_hand() -> None:
 
 
 def test_a_simulated_day_gives_its_hourly_means() -> None:
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
     from twin.busiest import BUILDING, busiest_times, occupancy_from_run
 
-    src = load_scenario(SCENARIOS / "service-point.yaml")
-    r = run_day(build_building(src, None), src, seed=9, progress=False)
+    src = resolve_file(SCENARIOS / "service-point.yaml")
+    r = run_day(build_building(src), src, seed=9, progress=False)
     hist = occupancy_from_run(r.zones, r.meta)
     table = busiest_times(hist, timezone=r.meta["timezone"], day_type_of=lambda d: "day",
                           hours=lambda d: [(a, b) for a, b in r.meta["open_intervals_s"]])

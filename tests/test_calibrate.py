@@ -14,11 +14,11 @@ SCENARIO = SCENARIOS / "service-point.yaml"
 
 @pytest.fixture(scope="module")
 def week():  # type: ignore[no-untyped-def]
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
 
-    src = load_scenario(SCENARIO)
-    return src, run_day(build_building(src, None), src, seed=11, days=7, progress=False)
+    src = resolve_file(SCENARIO)
+    return src, run_day(build_building(src), src, seed=11, days=7, progress=False)
 
 
 def true_rates(src, result) -> dict[str, dict[int, float]]:  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def true_rates(src, result) -> dict[str, dict[int, float]]:  # type: ignore[no-u
 
 @pytest.mark.slow
 def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from geometry.build import load_scenario
+    from geometry import resolve_file
     from simulation.day.demand import load_demand
     from telemetry.store import open_store
     from twin.calibrate import calibrate
@@ -77,7 +77,7 @@ def test_calibration_recovers_the_hourly_arrival_rates_of_a_week(week, store_url
     # Little's law from counters: the mean time in the building
     assert cal.mean_stay_s == pytest.approx(result.kpis.mean_stay_s, rel=0.10)
     # the written scenario loads, and carries the measured rates
-    written = load_demand(load_scenario(out))
+    written = load_demand(resolve_file(out))
     assert written.day_types["weekday"].arrivals_per_hour == pytest.approx(
         {h: round(r, 2) for h, r in cal.arrivals_per_hour["weekday"].items()})
     assert "calibrated from" in out.read_text().splitlines()[0]

@@ -14,12 +14,12 @@ pytestmark = pytest.mark.slow  # each test starts smartlib as a user would (a ne
 @pytest.fixture(scope="module")
 def day_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A DuckDB store holding one simulated day of the service point, and that day."""
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
     from telemetry.store import open_store
 
-    src = load_scenario(SCENARIOS / "service-point.yaml")
-    r = run_day(build_building(src, None), src, seed=2, progress=False)
+    src = resolve_file(SCENARIOS / "service-point.yaml")
+    r = run_day(build_building(src), src, seed=2, progress=False)
     url = f"duckdb:///{tmp_path_factory.mktemp('store') / 'telemetry.duckdb'}"
     with open_store(url) as s:
         s.write_readings(r.telemetry)
@@ -98,9 +98,9 @@ def test_calibrate_writes_a_scenario_that_loads(day_store: tuple[str, str], tmp_
     r = smartlib("calibrate", "service-point", "--store", url, "--since", day, "--until", day, "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "Little's law" in r.stdout and out.exists()
-    from geometry.build import load_scenario
+    from geometry import resolve_file
 
-    assert load_scenario(out).scenario.branch.id == "service-point"
+    assert resolve_file(out).scenario.branch.id == "service-point"
 
 
 def test_busiest_prints_the_building_and_writes_csv_and_png(day_store: tuple[str, str], tmp_path: Path) -> None:

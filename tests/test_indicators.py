@@ -18,14 +18,14 @@ DESK_COUNTER = ("  - {id: desk-counter-G, type: kiosk, floor: G, at: [30, 6], qu
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
 
     folder = tmp_path_factory.mktemp("scenarios")
     path = folder / "district-branch.yaml"
     path.write_text((SCENARIOS / "district-branch.yaml").read_text(encoding="utf-8") + DESK_COUNTER, encoding="utf-8")
-    src = load_scenario(path)
-    building = build_building(src, None)
+    src = resolve_file(path)
+    building = build_building(src)
     return src, building, run_day(building, src, seed=3, progress=False), folder
 
 
@@ -81,15 +81,15 @@ def test_rank_ties_direction_and_missing() -> None:
 
 
 def test_evaluate_ranks_the_branches_with_readings(district, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
     from telemetry.store import open_store
     from twin.evaluate import evaluate
     from twin.indicators import INDICATORS
 
     _, _, result, folder = district
-    sp = load_scenario(SCENARIOS / "service-point.yaml")
-    small = run_day(build_building(sp, None), sp, seed=4, progress=False)
+    sp = resolve_file(SCENARIOS / "service-point.yaml")
+    small = run_day(build_building(sp), sp, seed=4, progress=False)
     (folder / "service-point.yaml").write_text((SCENARIOS / "service-point.yaml").read_text(encoding="utf-8"),
                                                encoding="utf-8")
     (folder / "central-library.yaml").write_text((SCENARIOS / "central-library.yaml").read_text(encoding="utf-8"),

@@ -12,12 +12,12 @@ T14 = 14 * 3600.0
 
 
 def test_a_run_starts_with_the_state_it_is_given() -> None:
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import run_day
     from simulation.day.start import StartState
 
-    src = load_scenario(SCENARIOS / "service-point.yaml")
-    b = build_building(src, None)
+    src = resolve_file(SCENARIOS / "service-point.yaml")
+    b = build_building(src)
     state = StartState(time_s=T14, readers={"reading": 10, "stacks": 2}, seated={"reading": 7},
                        queues={"kiosk-loan": 2}, co2_ppm={"reading": 900.0}, temperature_c={"reading": 23.0})
     r = run_day(b, src, seed=5, progress=False, start_state=state, end_s=T14 + 3600)
@@ -37,7 +37,7 @@ def test_a_run_starts_with_the_state_it_is_given() -> None:
 
 
 def test_a_bad_state_is_named() -> None:
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.library_day import LibraryDay
     from simulation.day.start import StartState
 
@@ -45,8 +45,8 @@ def test_a_bad_state_is_named() -> None:
         StartState(time_s=T14, readers={"reading": 2}, seated={"reading": 5})
     with pytest.raises(ValueError, match="not within a day"):
         StartState(time_s=90000.0)
-    src = load_scenario(SCENARIOS / "service-point.yaml")
-    b = build_building(src, None)
+    src = resolve_file(SCENARIOS / "service-point.yaml")
+    b = build_building(src)
     with pytest.raises(ValueError, match="zone 'nowhere' is not in building"):
         LibraryDay(b, src, seed=1, start_state=StartState(time_s=T14, readers={"nowhere": 3}))
     with pytest.raises(ValueError, match="no service 'desk-9'"):
@@ -82,14 +82,14 @@ def test_fork_at_14_without_a_variant_reproduces_the_rest_of_the_day() -> None:
     replications on other seeds: each KPI of the original's 14:00-24:00 lies within the 95%
     interval of the replications (the prediction interval for one more run, since the original is
     one run, not a mean)."""
-    from geometry.build import build_building, load_scenario
+    from geometry.build import apply_variant, build_building, load_scenario
     from simulation.day.library_day import run_day
     from simulation.day.start import state_at
     from twin.whatif import whatif, window_kpis
 
     src = load_scenario(SCENARIOS / "district-branch.yaml")
-    b = build_building(src, None)
-    original = run_day(b, src, seed=101, progress=False)
+    b = build_building(apply_variant(src))
+    original = run_day(b, apply_variant(src), seed=101, progress=False)
     state = state_at(original.events, original.zones, T14)
     assert state.total > 50
     rest = window_kpis(original.events, original.zones, original.energy, original.meta, building=b, t0_s=T14,

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from geometry.model import OUTSIDE, Building, Device
-from simulation.day.hours import OpeningHours
+from geometry.scenario.hours import OpeningHours
 from simulation.day.physics import END_USES, PhysicsSpec, ZonePhysics
 from telemetry.records import Reading
 
@@ -168,14 +168,14 @@ def load_twin_inputs(path: str | Path, variant: str | None = None) -> TwinInputs
     geometry.ScenarioError
         When the scenario has mistakes.
     """
-    from geometry.build import build_building, load_scenario
+    from geometry import build_building, resolve_file
     from simulation.day.physics import load_physics
     from simulation.day.services import load_services
 
-    src = load_scenario(path)
-    building = build_building(src, variant, check_reach=False)
-    return TwinInputs(building=building, physics=load_physics(src, variant, building),
-                      hours=load_services(src, variant).hours, timezone=src.scenario.branch.timezone,
+    src = resolve_file(path, variant)
+    building = build_building(src, check_reach=False)
+    return TwinInputs(building=building, physics=load_physics(src, building),
+                      hours=load_services(src).hours, timezone=src.scenario.branch.timezone,
                       source=str(path))
 
 

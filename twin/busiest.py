@@ -177,12 +177,12 @@ def branch_busiest(scenario: str | Path, store_url: str, *, since: str, until: s
 
 def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | None,
                     out_dir: Path | None) -> tuple[BusiestTimes, list[Path]]:
-    from geometry.build import build_building, load_scenario
+    from geometry.build import apply_variant, build_building, load_scenario
     from simulation.day.demand import load_demand
     from simulation.day.services import load_services
     from telemetry.store import open_store
 
-    src = load_scenario(scenario)
+    src = apply_variant(load_scenario(scenario))
     tzname = src.scenario.branch.timezone
     tz = ZoneInfo(tzname)
     try:
@@ -196,8 +196,8 @@ def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | 
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
     with open_store(store_url) as store:
         hist = occupancy_history(scenario, store, start, end)
-    building = build_building(src, None, check_reach=False)
-    demand, hours = load_demand(src, None, building), load_services(src).hours
+    building = build_building(src, check_reach=False)
+    demand, hours = load_demand(src, building), load_services(src).hours
     table = busiest_times(hist, timezone=tzname, day_type_of=demand.day_type_of,
                           hours=lambda d: hours.intervals(d.weekday()))
     cap = {k: float(v) for k, v in building.seats_per_zone().items()}

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geometry.build import ScenarioSource
 from geometry.model import OUTSIDE, Building
+from geometry.scenario import ResolvedScenario, ScenarioSource
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +78,7 @@ def _gate_counters(building: Building) -> set[str]:
     return {d.id for d in building.devices if d.type == "people_counter" and d.opening_id in gates}
 
 
-def estimate_demand(store: Any, src: ScenarioSource, building: Building, since: dt.date,
+def estimate_demand(store: Any, src: ResolvedScenario, building: Building, since: dt.date,
                     until: dt.date) -> Calibration:
     """Arrival rates by hour and day type and the mean stay, from the gate counters' history.
 
@@ -106,7 +106,7 @@ def estimate_demand(store: Any, src: ScenarioSource, building: Building, since: 
     # a reading at t counts the crossings of the period ending at t: it belongs to the hour of t - 1 ms
     local = pd.to_datetime(df["time"] - 1e-3, unit="s", utc=True).dt.tz_convert(tz)
     df = df.assign(date=local.dt.date, hour=local.dt.hour)
-    demand = load_demand(src, None, building)
+    demand = load_demand(src, building)
     services = load_services(src)
     by_type: dict[str, list[np.ndarray]] = {}
     inside_area = inside_time = arrivals = open_s = 0.0
@@ -218,7 +218,7 @@ def calibrate(scenario: str | Path, store_url: str, *, since: str, until: str | 
 
 
 def _calibrate(scenario: Path, store_url: str, *, since: str, until: str | None, out: Path | None) -> Calibration:
-    from geometry.build import build_building, load_scenario
+    from geometry.build import apply_variant, build_building, load_scenario
     from telemetry.store import open_store, redact
 
     src = load_scenario(scenario)
@@ -230,9 +230,10 @@ def _calibrate(scenario: Path, store_url: str, *, since: str, until: str | None,
         raise ValueError(f"dates must be YYYY-MM-DD (got since={since!r}, until={until!r})") from None
     if last < first:
         raise ValueError(f"--until {last} comes before --since {first}")
-    building = build_building(src, None)
+    resolved = apply_variant(src)
+    building = build_building(resolved)
     with open_store(store_url) as store:
-        cal = estimate_demand(store, src, building, first, last)
+        cal = estimate_demand(store, resolved, building, first, last)
     if out is None:
         return cal
     header = (f"{src.scenario.branch.id}: demand calibrated from {redact(store_url)} over {first}..{last} "

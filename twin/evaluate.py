@@ -95,7 +95,7 @@ def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv:
     geometry.errors.ScenarioError
         When a scenario file is wrong.
     """
-    from geometry.build import build_building, load_scenario
+    from geometry.build import apply_variant, build_building, load_scenario
     from telemetry.store import open_store
 
     from .errors import UserError
@@ -109,8 +109,8 @@ def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv:
     empty: list[str] = []
     with open_store(store_url) as store:
         for f in files:
-            src = load_scenario(f)
-            building = build_building(src, None)
+            src = apply_variant(load_scenario(f))
+            building = build_building(src)
             try:
                 p = branch_period(src, period)
             except ValueError as exc:

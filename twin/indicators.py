@@ -50,8 +50,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geometry.build import ScenarioSource
 from geometry.model import OUTSIDE, Building
+from geometry.scenario import ResolvedScenario
 
 #: Indicators, their labels, units and which way is better (+1 higher, -1 lower) for ranking.
 INDICATORS: tuple[tuple[str, str, str, int], ...] = (
@@ -92,7 +92,7 @@ class Period:
         return sum(b - a for a, b in self.open_intervals) / 3600.0
 
 
-def branch_period(src: ScenarioSource, label: str, variant: str | None = None) -> Period:
+def branch_period(src: ResolvedScenario, label: str) -> Period:
     """The days of ``label`` (``YYYY-MM`` a month, ``YYYY-MM-DD`` a day, ``A..B`` days A to B) in
     the branch's time zone, with its opening intervals.
 
@@ -117,15 +117,15 @@ def branch_period(src: ScenarioSource, label: str, variant: str | None = None) -
     if b < a:
         raise ValueError(f"period '{label}' ends before it starts")
     days = tuple(a + dt.timedelta(days=k) for k in range((b - a).days + 1))
-    return period_of_days(src, days, label, variant)
+    return period_of_days(src, days, label)
 
 
-def period_of_days(src: ScenarioSource, days: Sequence[dt.date], label: str, variant: str | None = None) -> Period:
+def period_of_days(src: ResolvedScenario, days: Sequence[dt.date], label: str) -> Period:
     """A :class:`Period` over ``days`` (local) of the branch."""
     from simulation.day.services import load_services
 
     tz = ZoneInfo(src.scenario.branch.timezone)
-    hours = load_services(src, variant).hours
+    hours = load_services(src).hours
     intervals: list[tuple[float, float]] = []
     for d in days:
         midnight = dt.datetime.combine(d, dt.time(0), tzinfo=tz).timestamp()
@@ -286,7 +286,7 @@ def availability(readings: pd.DataFrame, building: Building, start: float, end: 
     return received / expected if expected else math.nan
 
 
-def device_services(building: Building, src: ScenarioSource, variant: str | None = None) -> dict[str, tuple[str, str]]:
+def device_services(building: Building, src: ResolvedScenario) -> dict[str, tuple[str, str]]:
     """Device id -> (service id, kind: ``desk``, ``kiosk``, ``cafe``) of the service whose queue or
     transactions it reports, bound as the virtual sensors bind them (kiosks by id, queue counters
     to the nearest desk or cafe)."""
@@ -294,14 +294,14 @@ def device_services(building: Building, src: ScenarioSource, variant: str | None
     from simulation.day.sensors import VirtualSensors
     from simulation.day.services import load_services, service_layout
 
-    layout = service_layout(load_services(src, variant), building, src)
+    layout = service_layout(load_services(src), building, src)
     points = [*layout.desks, *layout.kiosks, *layout.cafes]
     zones = [z.id for z in building.zones]
     vs = VirtualSensors(
         building, zone_ids=zones, opening_ids=[o.id for o in building.openings],
         seat_ids=[s.id for s in building.seats],
         service_ids=[p.id for p in points], services={p.id: (p.kind, p.floor_id, p.xy[0], p.xy[1]) for p in points},
-        meter_floor=meter_scopes(building, load_physics(src, variant, building)),
+        meter_floor=meter_scopes(building, load_physics(src, building)),
         zone_floor=[z.floor_id for z in building.zones], epoch0_s=0.0, rng=np.random.default_rng(0))
     out: dict[str, tuple[str, str]] = {}
     for blocks in vs.groups.values():
@@ -319,8 +319,8 @@ def _areas(building: Building) -> tuple[float, float]:
 
 # --------------------------------------------------------------------------- from stored history
 
-def observations_from_store(store: Any, src: ScenarioSource, building: Building, period: Period, *,
-                            variant: str | None = None, co2_limit_ppm: float = 1000.0) -> Observations:
+def observations_from_store(store: Any, src: ResolvedScenario, building: Building, period: Period, *,
+                            co2_limit_ppm: float = 1000.0) -> Observations:
     """What the branch's devices recorded over ``period``, read from a telemetry store.
 
     Readers in the building are the gate counts in minus out since the day's midnight (local);
@@ -357,7 +357,7 @@ def observations_from_store(store: Any, src: ScenarioSource, building: Building,
         pd.Series(dtype=float)
     seats_in_use = share.to_numpy(float)[_in_open(share.index.to_numpy(float), period.open_intervals)]
 
-    kinds = {d: k for d, (_, k) in device_services(building, src, variant).items()}
+    kinds = {d: k for d, (_, k) in device_services(building, src).items()}
     queues: dict[str, QueueObs] = {}
     ql = data.get("queue_length", pd.DataFrame(columns=["device", "time", "value"]))
     tr = data.get("transactions", pd.DataFrame(columns=["device", "time", "value"]))
@@ -370,7 +370,7 @@ def observations_from_store(store: Any, src: ScenarioSource, building: Building,
         if len(q) or len(t):
             queues[kind] = QueueObs(lengths=lengths, served=float(t["value"].sum()) if len(t) else math.nan)
 
-    energy_kwh = _meter_kwh(data.get("energy"), building, src, variant)
+    energy_kwh = _meter_kwh(data.get("energy"), building, src)
     co2 = data.get("co2", pd.DataFrame(columns=["device", "time", "value"]))
     periods = {d.id: d.period_s for d in building.devices}
     step = float(min((periods[d] for d in set(co2["device"])), default=300.0))
@@ -383,14 +383,14 @@ def observations_from_store(store: Any, src: ScenarioSource, building: Building,
                         device_availability=availability(all_readings, building, a, b), co2_limit_ppm=co2_limit_ppm)
 
 
-def _meter_kwh(energy: pd.DataFrame | None, building: Building, src: ScenarioSource, variant: str | None) -> float:
+def _meter_kwh(energy: pd.DataFrame | None, building: Building, src: ResolvedScenario) -> float:
     """Electricity over the period from building-wide meters: a ``total`` meter, else the sum of
     the end-use circuits (each meter's last minus first cumulative reading) [kWh]."""
     if energy is None or not len(energy):
         return math.nan
     from simulation.day.physics import load_physics, meter_scopes
 
-    scope = meter_scopes(building, load_physics(src, variant, building))
+    scope = meter_scopes(building, load_physics(src, building))
     meters = {d.id: d.circuit or "total" for d in building.devices
               if d.type == "energy_meter" and scope.get(d.id) is None}
     rise = energy.sort_values("time").groupby("device")["value"].agg(lambda v: float(v.iloc[-1] - v.iloc[0]))
@@ -411,7 +411,7 @@ def _step_counts(times: np.ndarray, deltas: np.ndarray, at: np.ndarray) -> np.nd
 
 
 def observations_from_run(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame, telemetry: pd.DataFrame,
-                          meta: Mapping[str, Any], *, src: ScenarioSource, building: Building,
+                          meta: Mapping[str, Any], *, src: ResolvedScenario, building: Building,
                           period: Period | None = None, co2_limit_ppm: float = 1000.0) -> Observations:
     """The observations of a simulated run from its own tables (not its virtual sensors).
 
@@ -428,7 +428,7 @@ def observations_from_run(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.
     if period is None:
         first = dt.date.fromisoformat(str(meta["start"]))
         period = period_of_days(src, [first + dt.timedelta(days=k) for k in range(int(meta["days"]))],
-                                first.isoformat(), meta.get("variant"))
+                                first.isoformat())
     ev = events.assign(time=events["t_s"] + epoch0)
     ev = ev.loc[(ev["time"] >= period.start) & (ev["time"] < period.end)]
     grid = np.concatenate([np.arange(math.ceil(a / RUN_SAMPLE_S) * RUN_SAMPLE_S, b, RUN_SAMPLE_S)

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geometry.build import ScenarioSource
 from geometry.model import Building
+from geometry.scenario import ScenarioSource
 from simulation.day.kpis import compute_kpis
 from simulation.day.start import StartState, clip_intervals
 
@@ -188,7 +188,7 @@ def whatif(src: ScenarioSource, state: StartState, *, variant: str | None, horiz
     geometry.errors.ScenarioError
         When the variant is not in the scenario.
     """
-    from geometry.build import build_building
+    from geometry.build import apply_variant, build_building
     from simulation.day.library_day import run_day
 
     if horizon_s <= 0:
@@ -198,12 +198,14 @@ def whatif(src: ScenarioSource, state: StartState, *, variant: str | None, horiz
     t0 = state.time_s
     t1 = min(86400.0, t0 + horizon_s)
     arms: list[str | None] = [None] if variant is None else [None, variant]
-    buildings = {a: build_building(src, a) for a in arms}
+    resolved = {a: apply_variant(src, a) for a in arms}
+    buildings = {a: build_building(resolved[a]) for a in arms}
     runs: dict[str | None, list[dict[str, Any]]] = {a: [] for a in arms}
     done = 0
     for k in range(replications):
         for a in arms:
-            r = run_day(buildings[a], src, seed=seed + k, progress=False, start=date, start_state=state, end_s=t1)
+            r = run_day(buildings[a], resolved[a], seed=seed + k, progress=False, start=date, start_state=state,
+                        end_s=t1)
             runs[a].append(window_kpis(r.events, r.zones, r.energy, r.meta, building=buildings[a], t0_s=t0, t1_s=t1))
             done += 1
             if on_run is not None:
@@ -222,9 +224,10 @@ def whatif(src: ScenarioSource, state: StartState, *, variant: str | None, horiz
 
 
 def _start_date(src: ScenarioSource) -> dt.date:
+    from geometry.build import apply_variant
     from simulation.day.demand import load_demand
 
-    return load_demand(src).start_date
+    return load_demand(apply_variant(src)).start_date
 
 
 def load_start_state(path: str | Path) -> StartState:
@@ -259,7 +262,7 @@ def load_start_state(path: str | Path) -> StartState:
                          "(known: time, readers, seated, queues, co2_ppm, temperature_c)")
     if "time" not in raw:
         raise ValueError(f"{p}: 'time' (HH:MM, local) is missing")
-    from simulation.day.spec import clock_s
+    from geometry.scenario.types import clock_s
 
     try:
         t = clock_s(str(raw["time"]))
@@ -340,7 +343,7 @@ def run_whatif(scenario: str | Path, *, state_file: str | Path | None = None, st
 def _run_whatif(scenario: Path, *, state_file: str | Path | None, store_url: str | None, at: str | None,
                 variant: str | None, horizon: str, date: str | None, replications: int, seed: int,
                 on_run: Callable[[int, int], None] | None) -> WhatIfResult:
-    from geometry.build import build_building, load_scenario
+    from geometry.build import apply_variant, build_building, load_scenario
 
     if (state_file is None) == (store_url is None):
         raise ValueError("give the state now as a state file (--state) or a store to rebuild it from (--store)")
@@ -362,8 +365,9 @@ def _run_whatif(scenario: Path, *, state_file: str | Path | None, store_url: str
         assert store_url is not None
         with open_store(store_url) as store:
             live = live_state(scenario, store, when)
-        building = build_building(src, None)
-        state = start_state_from_branch(live, building, device_services(building, src), src.scenario.branch.timezone)
+        base = apply_variant(src)
+        building = build_building(base)
+        state = start_state_from_branch(live, building, device_services(building, base), src.scenario.branch.timezone)
         day = day or dt.datetime.fromtimestamp(live.time, tz).date()
     return whatif(src, state, variant=variant, horizon_s=horizon_s, date=day, replications=replications, seed=seed,
                   on_run=on_run)
