@@ -60,7 +60,9 @@ class Step:
 
     ``kind``: ``service`` (``task`` borrow/return/help), ``browse`` (``subject``, ``duration_s``),
     ``seat`` (``duration_s`` seated, ``breaks``), ``group`` (a group room or a shared table),
-    ``children`` (time in a children's zone), ``event`` (``event`` id).
+    ``children`` (time in a children's zone), ``event`` (``event`` id). A run started from a state
+    (:mod:`simulation.day.start`) adds ``seated`` (already in a seat: sit out ``duration_s``), ``here``
+    (stay ``duration_s`` where one is) and ``queue`` (already queuing at service ``ref`` for ``task``).
     """
 
     kind: str
@@ -69,6 +71,7 @@ class Step:
     duration_s: float = 0.0
     breaks: tuple[tuple[float, float, str], ...] = ()
     event: str | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,9 +340,9 @@ class VisitContext:
     enter, leave, moved, log
         Record arriving through the gate, leaving by it, a finished walk (``party, from, to,
         result``), an event (``event, party, ref=, value=``).
-    choose_service, service_place, cafe_at
-        The desk or kiosk for a task (None when none is open), where a service is, the cafe at a
-        place (None if the place is no cafe).
+    choose_service, service, service_place, cafe_at
+        The desk or kiosk for a task (None when none is open), a service by id, where a service is,
+        the cafe at a place (None if the place is no cafe).
     subject_place, children_place, break_place, event_place
         Where a subject is shelved nearest a place, the nearest children's area, where to take a
         break (``cafe`` or ``restroom``), and the place and end time [s] of an event.
@@ -359,6 +362,7 @@ class VisitContext:
     moved: Callable[[Party, Place, Place, WalkResult], None]
     log: Callable[..., None]
     choose_service: Callable[[Party, str], Service | None]
+    service: Callable[[str], Service]
     service_place: Callable[[Service], Place]
     cafe_at: Callable[[Place], Service | None]
     subject_place: Callable[[str, Place], Place | None]
@@ -407,11 +411,12 @@ class Party:
         return self.members[0]
 
     # ------------------------------------------------------------- the journey
-    def journey(self, ctx: VisitContext) -> Generator[simpy.Event, Any, None]:
-        """The party's visit: a SimPy process body."""
+    def journey(self, ctx: VisitContext, *, inside: bool = False) -> Generator[simpy.Event, Any, None]:
+        """The party's visit: a SimPy process body (``inside``: already in when the run starts)."""
         env = ctx.env
         self.call_s = ctx.call_time_s(env.now)
-        ctx.enter(self)
+        if not inside:
+            ctx.enter(self)
         for step in self.plan.steps:
             if env.now >= self.call_s:
                 break
@@ -428,6 +433,13 @@ class Party:
             elif step.kind == "event":
                 place, end_s = ctx.event_place(str(step.event))
                 yield from self._zone_stay(ctx, place, end_s - env.now, "event")
+            elif step.kind == "seated":
+                yield from self._sit_out(ctx, step, self.place)
+                ctx.stand(self)
+            elif step.kind == "here":
+                yield env.timeout(self._left_s(ctx, step.duration_s))
+            elif step.kind == "queue":
+                yield from self._use(ctx, ctx.service(str(step.ref)), str(step.task))
         yield from self.walk(ctx, self.entrance)
         ctx.leave(self)
 
