@@ -125,8 +125,8 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
     lat_lock = threading.Lock()
     lat: list[float] = []
 
-    def on_commit(readings: Any, result: Any, committed_at: float) -> None:
-        times = readings.column("time").to_pylist()
+    def on_commit(batch: Any, result: Any, committed_at: float) -> None:
+        times = batch.readings.column("time").to_pylist()
         with lat_lock:
             lat.extend(committed_at - t for t in times)
 
@@ -134,7 +134,8 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
     with Mosquitto(workdir=workdir / "mosquitto") as broker:
         store = open_store(store_url or f"duckdb:///{workdir / 'soak.duckdb'}")
         ing = Ingest(broker=broker.settings, store=store, registry=load_registry(SCENARIO),
-                     config=IngestConfig(client_id="soak-ingest"), on_commit=on_commit)
+                     config=IngestConfig(client_id="soak-ingest"))
+        ing.subscribe(on_commit)
         ing.start()
         # DuckDB's own memory (buffers, the primary-key index), read through a second connection of its own
         db = store.con.cursor() if hasattr(store, "con") and type(store).__name__ == "DuckDBStore" else None

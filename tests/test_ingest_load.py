@@ -85,12 +85,13 @@ def test_a_flood_of_garbage_starves_no_valid_reading_and_is_counted_exactly(brok
     store = open_store(str(tmp_path / "flood.duckdb"))
     commits: list[tuple[int, int]] = []  # (valid readings committed, garbage messages committed so far)
 
-    def on_commit(readings, result, committed_at):  # type: ignore[no-untyped-def]
-        commits.append((readings.num_rows, ing.stats().rejected))
+    def on_commit(batch, result, committed_at):  # type: ignore[no-untyped-def]
+        commits.append((batch.readings.num_rows, ing.stats().rejected))
 
     per_minute = 120
     ing = Ingest(broker=broker.settings, store=store, registry=telemetry_registry(),
-                 config=IngestConfig(client_id="flood-ingest", dead_letters_per_minute=per_minute), on_commit=on_commit)
+                 config=IngestConfig(client_id="flood-ingest", dead_letters_per_minute=per_minute))
+    ing.subscribe(on_commit)
     ing.start()
     junk, valid = "smartlib/v1/small/door-counter/telemetry", "smartlib/v1/small/co2-reading/telemetry"
     # the garbage from mosquitto_pub (C: 5,000 msg/s from Python would measure the Python publisher), fed
