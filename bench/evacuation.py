@@ -45,7 +45,7 @@ def main() -> None:
     from rich.table import Table
 
     from geometry import load_building
-    from simulation import EvacuationConfig, run_evacuation, write_outputs
+    from simulation import EvacuationConfig, EvacuationResult, EvacuationSummary, run_evacuation, write_outputs
     from simulation.crowd import kernels
 
     console = Console(width=max(120, Console().width))
@@ -63,7 +63,7 @@ def main() -> None:
         return
     rows = []
 
-    def once(seed: int, trace: bool) -> tuple[dict, float, float, float, float, object]:  # type: ignore[type-arg]
+    def once(seed: int, trace: bool) -> tuple[EvacuationSummary, float, float, float, float, EvacuationResult]:
         if trace:
             tracemalloc.start()
         t1 = time.perf_counter()
@@ -94,20 +94,20 @@ def main() -> None:
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = rows[-1][0]
     result = rows[-1][5]
-    table = Table(title=f"evacuation of {s['name']} at full seat occupancy ({building.area_m2:,.0f} m2, "
+    table = Table(title=f"evacuation of {s.name} at full seat occupancy ({building.area_m2:,.0f} m2, "
                         f"{len(building.floors)} floors, {kernels.max_threads()} cores)")
     for col in ("seed", "people", "evacuation s", "load building s", "fields + placement s", "movement s",
                 "total s", "agent-steps", "agent-steps/s (movement)"):
         table.add_column(col, justify="right")
     for rep, (summ, setup, move, total, _, _) in enumerate(rows):
-        ev = summ["evacuation_time_s"]
-        table.add_row(str(a.seed + rep), f"{summ['people']:,}", "-" if ev is None else f"{ev:.1f}", f"{t_load:.2f}",
-                      f"{setup:.2f}", f"{move:.2f}", f"{total:.2f}", f"{summ['agent_steps']:,}",
-                      f"{summ['agent_steps'] / move:,.0f}")
+        ev = summ.evacuation_time_s
+        table.add_row(str(a.seed + rep), f"{summ.people:,}", "-" if ev is None else f"{ev:.1f}", f"{t_load:.2f}",
+                      f"{setup:.2f}", f"{move:.2f}", f"{total:.2f}", f"{summ.agent_steps:,}",
+                      f"{summ.agent_steps / move:,.0f}")
     console.print(table)
     console.print(f"memory: peak resident size of the process {rss1:,.0f} MiB ({rss0:,.0f} MiB after imports); "
                   f"peak traced Python/numpy allocations during one run {peak_py:,.1f} MiB")
-    console.print("exits used: " + ", ".join(f"{k} {v['count']}" for k, v in s["exits"].items() if v["count"]))
+    console.print("exits used: " + ", ".join(f"{k} {v.flow.count}" for k, v in s.exits.items() if v.flow.count))
     if a.out is not None:
         for p in write_outputs(result, a.out):
             console.print(f"wrote {p}")
@@ -125,7 +125,7 @@ def compare_routes(console: object, building: object, seed: int, dt_s: float) ->
         s = run_evacuation(building, EvacuationConfig(seed=seed, dt_s=dt_s, route_choice=choice)).summary  # type: ignore[arg-type]
         runs[choice] = (s, time.perf_counter() - t0)
     dyn, sta = runs["dynamic"][0], runs["static"][0]
-    table = Table(title=f"evacuation of {dyn['name']} at full seat occupancy ({dyn['people']:,} people, seed {seed}, "
+    table = Table(title=f"evacuation of {dyn.name} at full seat occupancy ({dyn.people:,} people, seed {seed}, "
                         f"dt {dt_s:g} s): route choice vs static nearest exit; load average "
                         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for col in ("", "route choice", "static", "ratio"):
@@ -135,12 +135,13 @@ def compare_routes(console: object, building: object, seed: int, dt_s: float) ->
         ratio = f"{a / b:.2f}" if a is not None and b else "-"
         table.add_row(name, "-" if a is None else fmt.format(a), "-" if b is None else fmt.format(b), ratio)
 
-    row("evacuation time s", dyn["evacuation_time_s"], sta["evacuation_time_s"], "{:.1f}")
+    row("evacuation time s", dyn.evacuation_time_s, sta.evacuation_time_s, "{:.1f}")
     row("wall time s", runs["dynamic"][1], runs["static"][1], "{:.1f}")
-    for e in sorted(dyn["exits"]):
-        row(f"exit {e}", dyn["exits"][e]["count"], sta["exits"][e]["count"])
-    for k in sorted(set(dyn["stairs"]) | set(sta["stairs"])):
-        row(f"stair {k}", dyn["stairs"].get(k, {}).get("people", 0), sta["stairs"].get(k, {}).get("people", 0))
+    for e in sorted(dyn.exits):
+        row(f"exit {e}", dyn.exits[e].flow.count, sta.exits[e].flow.count)
+    for k in sorted(set(dyn.stairs) | set(sta.stairs)):
+        row(f"stair {k}", dyn.stairs[k].people if k in dyn.stairs else 0,
+            sta.stairs[k].people if k in sta.stairs else 0)
     console.print(table)  # type: ignore[attr-defined]
 
 

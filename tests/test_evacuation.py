@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,46 +32,65 @@ def two_floors(two_floors_file: Path):  # type: ignore[no-untyped-def]
 def test_small_branch_everyone_leaves_through_the_door(building) -> None:  # type: ignore[no-untyped-def]
     r = run_evacuation(building, EvacuationConfig(people=40, seed=2))
     s = r.summary
-    assert s["people"] == 40 and s["seated"] == 26 and s["standing"] == 14
-    assert s["complete"] and s["evacuated"] == 40 and s["remaining"] == 0 and s["trapped"] == 0
-    door = s["exits"]["main-door"]
-    assert door["count"] == 40
-    assert s["evacuation_time_s"] == door["last_s"] == s["floors"]["G"]["cleared_s"]
+    assert s.people == 40 and s.seated == 26 and s.standing == 14
+    assert s.complete and s.evacuated == 40 and s.remaining == 0 and s.trapped == 0
+    door = s.exits["main-door"].flow
+    assert door.count == 40
+    assert s.evacuation_time_s is not None
+    assert s.evacuation_time_s == door.last_s == s.floors["G"].cleared_s
     # nobody is faster than the free speed allows: the far window seats are ~20 m from the door
-    assert s["evacuation_time_s"] > 19.0 / 2.0
+    assert s.evacuation_time_s > 19.0 / 2.0
     # the 1.2 m inner door and 1.8 m front door limit the flow to what bottlenecks allow
-    assert door["peak_flow_per_s"] <= 2.1 * 1.8
-    assert 0.5 < s["peak_density"]["per_m2"] < 7.0 and s["peak_density"]["floor"] == "G"
-    assert s["agent_steps"] > 40 * s["evacuation_time_s"] / 0.01 * 0.3
+    assert door.peak_flow_per_s is not None and door.peak_flow_per_s <= 2.1 * 1.8
+    assert 0.5 < s.peak_density.per_m2 < 7.0 and s.peak_density.floor == "G"
+    assert s.agent_steps > 40 * s.evacuation_time_s / 0.01 * 0.3
 
 
 def test_same_seed_same_evacuation(building) -> None:  # type: ignore[no-untyped-def]
     a = run_evacuation(building, EvacuationConfig(people=30, seed=4)).summary
     b = run_evacuation(building, EvacuationConfig(people=30, seed=4)).summary
     c = run_evacuation(building, EvacuationConfig(people=30, seed=5)).summary
-    for s in (a, b, c):
-        s.pop("wall_time_s")
+    a, b, c = (replace(s, wall_time_s=0.0) for s in (a, b, c))
     assert a == b
     assert a != c
 
 
+def test_summary_to_dict_is_the_json_layout(building) -> None:  # type: ignore[no-untyped-def]
+    s = run_evacuation(building, EvacuationConfig(people=10, seed=1)).summary
+    d = json.loads(json.dumps(s.to_dict()))
+    assert list(d) == ["scenario", "name", "variant", "seed", "people", "seated", "standing", "blocked_exits",
+                       "evacuated", "remaining", "trapped", "complete", "evacuation_time_s", "simulated_s", "frame_s",
+                       "floors", "exits", "stairs", "peak_density", "model", "agent_steps", "wall_time_s"]
+    assert d["people"] == s.people == 10 and d["blocked_exits"] == []
+    assert d["floors"]["G"] == {"people": 10, "cleared_s": s.floors["G"].cleared_s,
+                                "peak_density_per_m2": s.floors["G"].peak_density_per_m2}
+    door = d["exits"]["main-door"]
+    assert list(door) == ["floor", "width_m", "blocked", "count", "first_s", "last_s", "mean_flow_per_s",
+                          "peak_flow_per_s", "peak_specific_flow_per_m_s"]
+    assert door["count"] == s.exits["main-door"].flow.count == 10 and door["blocked"] is False
+    assert d["model"]["time_gap_s"] == s.model.params.time_gap_s and d["model"]["route_choice"] == "dynamic"
+    assert next(iter(d["model"])) == "name" and list(d["model"])[-1] == "switch_margin_s"
+
+
 def test_upstairs_people_take_the_stair_and_a_blocked_exit_sends_them_elsewhere(two_floors) -> None:  # type: ignore[no-untyped-def]
     open_ = run_evacuation(two_floors, EvacuationConfig(seed=1)).summary  # every seat: 24, all upstairs
-    assert open_["people"] == 24 and open_["complete"]
-    assert open_["floors"]["L1"]["people"] == 24 and open_["floors"]["G"]["people"] == 0
-    stair = open_["stairs"]["stair"]
-    assert stair["people"] == 24
+    assert open_.people == 24 and open_.complete
+    assert open_.floors["L1"].people == 24 and open_.floors["G"].people == 0
+    stair = open_.stairs["stair"]
+    assert stair.people == 24
     # the stair takes at most 1.0 person/(m s) x 1.2 m, and 8 m at 0.6 m/s to walk down
-    assert stair["last_s"] - stair["first_s"] >= 23 / 1.2 - 1e-6
-    first_out = min(e["first_s"] for e in open_["exits"].values() if e["count"])
-    assert first_out > stair["first_s"] + 8 / 0.6
-    assert open_["floors"]["L1"]["cleared_s"] < open_["evacuation_time_s"]
+    assert stair.last_s - stair.first_s >= 23 / 1.2 - 1e-6
+    first_out = min(e.flow.first_s for e in open_.exits.values() if e.flow.count and e.flow.first_s is not None)
+    assert first_out > stair.first_s + 8 / 0.6
+    assert open_.evacuation_time_s is not None
+    assert open_.floors["L1"].cleared_s < open_.evacuation_time_s
     # the stair lands at x = 20 m: the east exit (4 m away) is nearer than the west door (20 m)
-    assert open_["exits"]["east-exit"]["count"] == 24
+    assert open_.exits["east-exit"].flow.count == 24
     blocked = run_evacuation(two_floors, EvacuationConfig(seed=1, blocked=("east-exit",))).summary
-    assert blocked["complete"] and blocked["exits"]["east-exit"]["count"] == 0
-    assert blocked["exits"]["east-exit"]["blocked"] and blocked["exits"]["west-door"]["count"] == 24
-    assert blocked["evacuation_time_s"] > open_["evacuation_time_s"] + 10
+    assert blocked.complete and blocked.exits["east-exit"].flow.count == 0
+    assert blocked.exits["east-exit"].blocked and blocked.exits["west-door"].flow.count == 24
+    assert blocked.evacuation_time_s is not None
+    assert blocked.evacuation_time_s > open_.evacuation_time_s + 10
 
 
 def test_bad_evacuation_requests_say_what_is_wrong(building, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -43,27 +43,28 @@ def _run(building, choice: str):  # type: ignore[no-untyped-def]
 
 def test_with_route_choice_some_take_the_farther_exit_and_the_room_clears_faster(two_exits) -> None:  # type: ignore[no-untyped-def]
     static, dynamic = _run(two_exits, "static"), _run(two_exits, "dynamic")
-    n = static["people"]
-    assert n == 32 and static["complete"] and dynamic["complete"]
+    n = static.people
+    assert n == 32 and static.complete and dynamic.complete
     # static: everyone to the nearest door, the narrow one on the west side where they sit
-    assert static["exits"]["narrow"]["count"] == n
+    assert static.exits["narrow"].flow.count == n
     # with route choice some walk to the wide door on the far side, and the room empties sooner
-    assert 0 < dynamic["exits"]["wide"]["count"] < n
-    assert dynamic["evacuation_time_s"] < 0.9 * static["evacuation_time_s"]
-    assert dynamic["model"]["route_choice"] == "dynamic"
+    assert 0 < dynamic.exits["wide"].flow.count < n
+    assert dynamic.evacuation_time_s is not None and static.evacuation_time_s is not None
+    assert dynamic.evacuation_time_s < 0.9 * static.evacuation_time_s
+    assert dynamic.model.route_choice == "dynamic"
 
 
 @pytest.mark.slow
 def test_central_library_full_both_stair_cores_carry_similar_loads() -> None:
     building = load_building(SCENARIOS / "central-library.yaml")
     s = run_evacuation(building, EvacuationConfig(seed=0, dt_s=0.05, route_choice="dynamic")).summary
-    assert s["complete"]
-    west, east = s["stairs"]["stair-w-1"]["people"], s["stairs"]["stair-e-1"]["people"]
+    assert s.complete
+    west, east = s.stairs["stair-w-1"].people, s.stairs["stair-e-1"].people
     assert abs(west - east) <= 0.25 * max(west, east), (west, east)
     # the stairs keep their flow limit: never more than stair_flow_per_m_s x width onto a flight
-    for k, v in s["stairs"].items():
-        if v["people"] > 30:
-            assert v["people"] / (v["last_s"] - v["first_s"]) <= 1.0 * 1.5 * 1.05, k
+    for k, v in s.stairs.items():
+        if v.people > 30:
+            assert v.people / (v.last_s - v.first_s) <= 1.0 * 1.5 * 1.05, k
 
 
 def test_unknown_route_choice_is_refused() -> None:

@@ -107,9 +107,9 @@ def evacuate(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
                            progress=lambda done, total, text: progress.update(task, completed=done, total=total,
                                                                               description=text))
     s = run.result.summary
-    console.print(f"3. evacuation of {DEMO_BRANCH} with every seat taken: {s['people']} people out in "
-                  f"{s['evacuation_time_s']:.0f} s; pictures and summary in {out_dir}/", highlight=False)
-    return dict(s)
+    console.print(f"3. evacuation of {DEMO_BRANCH} with every seat taken: {s.people} people out in "
+                  f"{s.evacuation_time_s:.0f} s; pictures and summary in {out_dir}/", highlight=False)
+    return s.to_dict()
 
 
 def replay_telemetry(day_dir: Path, store_path: Path, console: Console) -> dict[str, int]:

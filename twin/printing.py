@@ -143,31 +143,31 @@ def _f(v: float | None, fmt: str) -> str:
 def evacuation(run: EvacuationRun) -> None:
     """Summary, floors and exits of an evacuation, then the files written."""
     s = run.result.summary
-    head = Table(title=Text(f"evacuation of {s['name']}" + (f", variant {run.variant}" if run.variant else "")))
+    head = Table(title=Text(f"evacuation of {s.name}" + (f", variant {run.variant}" if run.variant else "")))
     head.add_column("")
     head.add_column("value", justify="right")
-    rows = (("people (seated + standing)", f"{s['people']} ({s['seated']} + {s['standing']})"),
-            ("out", str(s["evacuated"])), ("still inside at the end", str(s["remaining"])),
-            ("with no way out", str(s["trapped"])),
-            ("evacuation time s", _f(s["evacuation_time_s"], ".1f")),
-            ("peak density /m2", f"{s['peak_density']['per_m2']:.2f} on {s['peak_density']['floor']}"),
-            ("blocked exits", ", ".join(s["blocked_exits"]) or "none"))
+    rows = (("people (seated + standing)", f"{s.people} ({s.seated} + {s.standing})"),
+            ("out", str(s.evacuated)), ("still inside at the end", str(s.remaining)),
+            ("with no way out", str(s.trapped)),
+            ("evacuation time s", _f(s.evacuation_time_s, ".1f")),
+            ("peak density /m2", f"{s.peak_density.per_m2:.2f} on {s.peak_density.floor}"),
+            ("blocked exits", ", ".join(s.blocked_exits) or "none"))
     for label, value in rows:
         head.add_row(label, Text(value))
     out.print(head)
     floors = Table(title="floors")
     for col in ("floor", "people", "cleared at s", "peak density /m2"):
         floors.add_column(col, justify="right" if col != "floor" else "left")
-    for fid, f in s["floors"].items():
-        floors.add_row(Text(fid), str(f["people"]), f"{f['cleared_s']:.1f}", f"{f['peak_density_per_m2']:.2f}")
+    for fid, f in s.floors.items():
+        floors.add_row(Text(fid), str(f.people), f"{f.cleared_s:.1f}", f"{f.peak_density_per_m2:.2f}")
     out.print(floors)
     exits = Table(title="exits")
     for col in ("exit", "floor", "width m", "out", "first s", "last s", "flow /s", "peak /(m s)"):
         exits.add_column(col, justify="right" if col != "exit" else "left")
-    for eid, e in s["exits"].items():
-        exits.add_row(Text(eid + (" (blocked)" if e["blocked"] else "")), Text(e["floor"]), f"{e['width_m']:g}",
-                      str(e["count"]), _f(e["first_s"], ".1f"), _f(e["last_s"], ".1f"),
-                      _f(e["mean_flow_per_s"], ".2f"), _f(e["peak_specific_flow_per_m_s"], ".2f"))
+    for eid, e in s.exits.items():
+        exits.add_row(Text(eid + (" (blocked)" if e.blocked else "")), Text(e.floor), f"{e.width_m:g}",
+                      str(e.flow.count), _f(e.flow.first_s, ".1f"), _f(e.flow.last_s, ".1f"),
+                      _f(e.flow.mean_flow_per_s, ".2f"), _f(e.flow.peak_specific_flow_per_m_s, ".2f"))
     out.print(exits)
     wrote(run.files)
 

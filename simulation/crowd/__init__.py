@@ -1,6 +1,13 @@
 """Pedestrian dynamics: navigation fields, the crowd movement kernels and their facade, evacuation."""
 
-from .evacuation import EvacuationConfig, EvacuationInputError, EvacuationResult, run_evacuation, write_outputs
+from .evacuation import (
+    EvacuationConfig,
+    EvacuationInputError,
+    EvacuationResult,
+    EvacuationSummary,
+    run_evacuation,
+    write_outputs,
+)
 from .movement import Crowd, CSMParameters, periodic_corridor
 from .navigation import FloorSpace, NavField, Navigator, Target, floor_spaces
 from .routes import Leg, NoRouteError, Route
@@ -11,6 +18,7 @@ __all__ = [
     "EvacuationConfig",
     "EvacuationInputError",
     "EvacuationResult",
+    "EvacuationSummary",
     "FloorSpace",
     "Leg",
     "NavField",

@@ -321,13 +321,178 @@ class _Density:
             f["best"] = (v, cx, cy, t_s)
 
 
+# --------------------------------------------------------------------------- the summary
+
+@dataclass(frozen=True, kw_only=True)
+class FlowStats:
+    """People through one exit over time.
+
+    Attributes
+    ----------
+    count
+        People out through the exit.
+    first_s, last_s
+        Time of the first and of the last one out [s]; None if nobody used the exit.
+    mean_flow_per_s
+        (count - 1) / (last_s - first_s) [persons/s]; None with fewer than two people out.
+    peak_flow_per_s
+        Most people out in any ``window_s`` window, divided by the window [persons/s].
+    peak_specific_flow_per_m_s
+        ``peak_flow_per_s`` per metre of exit width [persons/(m s)].
+    """
+
+    count: int
+    first_s: float | None = None
+    last_s: float | None = None
+    mean_flow_per_s: float | None = None
+    peak_flow_per_s: float | None = None
+    peak_specific_flow_per_m_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the fields in order)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitSummary:
+    """One exit: where it is, how wide [m], whether it was blocked, and the flow through it."""
+
+    floor: str
+    width_m: float
+    blocked: bool
+    flow: FlowStats
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: floor, width, blocked, then the flow statistics flat."""
+        return {"floor": self.floor, "width_m": self.width_m, "blocked": self.blocked, **self.flow.to_dict()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloorSummary:
+    """One floor: people who started there, when it was clear [s], its peak density [persons/m2]."""
+
+    people: int
+    cleared_s: float
+    peak_density_per_m2: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StairSummary:
+    """One stair (``<stair>:<from floor>-><to floor>``): people who took it, first and last on it [s]."""
+
+    people: int
+    first_s: float
+    last_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeakDensity:
+    """The largest density seen [persons/m2], in a square window of ``window_m`` [m].
+
+    ``x``, ``y`` [m] are the window's centre on ``floor`` and ``t_s`` [s] when; None if nobody was
+    ever counted.
+    """
+
+    per_m2: float
+    floor: str
+    x: float | None
+    y: float | None
+    t_s: float | None
+    window_m: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvacuationModel:
+    """The movement model and the parameters of a run (stairs, free speeds, route choice)."""
+
+    name: str
+    params: CSMParameters
+    dt_s: float
+    stair_speed_m_s: float
+    stair_flow_per_m_s: float
+    speed_mean_m_s: float
+    speed_sd_m_s: float
+    route_choice: str
+    revise_s: float
+    switch_margin_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the name, the crowd model's parameters flat, then the rest."""
+        return {"name": self.name, **asdict(self.params), "dt_s": self.dt_s, "stair_speed_m_s": self.stair_speed_m_s,
+                "stair_flow_per_m_s": self.stair_flow_per_m_s, "speed_mean_m_s": self.speed_mean_m_s,
+                "speed_sd_m_s": self.speed_sd_m_s, "route_choice": self.route_choice, "revise_s": self.revise_s,
+                "switch_margin_s": self.switch_margin_s}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvacuationSummary:
+    """What an evacuation measured; :meth:`to_dict` is the content of ``summary.json``.
+
+    Times in seconds from the alarm, rounded to 0.01 s; densities in persons/m2.
+    ``evacuation_time_s`` is None unless everyone got out; ``complete`` means nobody is left
+    inside (``remaining``) and nobody had no way out (``trapped``). ``floors`` and ``exits`` are
+    keyed by floor and exit id, ``stairs`` by ``<stair>:<from>-><to>``. ``wall_time_s`` is the
+    computer's time for the run.
+    """
+
+    scenario: str
+    name: str
+    variant: str | None
+    seed: int
+    people: int
+    seated: int
+    standing: int
+    blocked_exits: tuple[str, ...]
+    evacuated: int
+    remaining: int
+    trapped: int
+    complete: bool
+    evacuation_time_s: float | None
+    simulated_s: float
+    frame_s: float
+    floors: Mapping[str, FloorSummary]
+    exits: Mapping[str, ExitSummary]
+    stairs: Mapping[str, StairSummary]
+    peak_density: PeakDensity
+    model: EvacuationModel
+    agent_steps: int
+    wall_time_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``summary.json``), fields in order, nested records as objects."""
+        return {
+            "scenario": self.scenario, "name": self.name, "variant": self.variant, "seed": self.seed,
+            "people": self.people, "seated": self.seated, "standing": self.standing,
+            "blocked_exits": list(self.blocked_exits), "evacuated": self.evacuated, "remaining": self.remaining,
+            "trapped": self.trapped, "complete": self.complete, "evacuation_time_s": self.evacuation_time_s,
+            "simulated_s": self.simulated_s, "frame_s": self.frame_s,
+            "floors": {k: v.to_dict() for k, v in self.floors.items()},
+            "exits": {k: v.to_dict() for k, v in self.exits.items()},
+            "stairs": {k: v.to_dict() for k, v in self.stairs.items()},
+            "peak_density": self.peak_density.to_dict(), "model": self.model.to_dict(),
+            "agent_steps": self.agent_steps, "wall_time_s": self.wall_time_s,
+        }
+
+
 # --------------------------------------------------------------------------- the run
 
 @dataclass
 class EvacuationResult:
     """What an evacuation produced (see :func:`write_outputs` for files)."""
 
-    summary: dict[str, Any]
+    summary: EvacuationSummary
     exit_times: dict[str, list[float]]
     density: _Density
     crowd: Crowd
@@ -504,67 +669,60 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
     return EvacuationResult(summary, exit_times, density, crowd, traj)
 
 
-def _flow_stats(times: list[float], width_m: float, window_s: float = 10.0) -> dict[str, Any]:
+def _flow_stats(times: list[float], width_m: float, window_s: float = 10.0) -> FlowStats:
     ts = np.sort(np.asarray(times))
-    out: dict[str, Any] = {"count": int(ts.size), "first_s": None, "last_s": None, "mean_flow_per_s": None,
-                           "peak_flow_per_s": None, "peak_specific_flow_per_m_s": None}
     if ts.size == 0:
-        return out
-    out["first_s"] = round(float(ts[0]), 2)
-    out["last_s"] = round(float(ts[-1]), 2)
-    if ts.size >= 2 and ts[-1] > ts[0]:
-        out["mean_flow_per_s"] = round(float((ts.size - 1) / (ts[-1] - ts[0])), 3)
+        return FlowStats(count=0)
+    mean = round(float((ts.size - 1) / (ts[-1] - ts[0])), 3) if ts.size >= 2 and ts[-1] > ts[0] else None
     ends = np.searchsorted(ts, ts + window_s, side="left")
     peak = float((ends - np.arange(ts.size)).max()) / window_s
-    out["peak_flow_per_s"] = round(peak, 3)
-    out["peak_specific_flow_per_m_s"] = round(peak / width_m, 3)
-    return out
+    return FlowStats(count=int(ts.size), first_s=round(float(ts[0]), 2), last_s=round(float(ts[-1]), 2),
+                     mean_flow_per_s=mean, peak_flow_per_s=round(peak, 3),
+                     peak_specific_flow_per_m_s=round(peak / width_m, 3))
 
 
 def _summary(building: Building, config: EvacuationConfig, placement: Placement, n_total: int, trapped: int,
              remaining: int, exit_times: dict[str, list[float]], stair_use: dict[str, list[float]],
              cleared: dict[str, float], people_per_floor: dict[str, int], density: _Density,
-             exits: Mapping[str, Any], t_end: float, wall_s: float, crowd: Crowd) -> dict[str, Any]:
+             exits: Mapping[str, Any], t_end: float, wall_s: float, crowd: Crowd) -> EvacuationSummary:
     all_out = [t for ts in exit_times.values() for t in ts]
     best = max(density.floors.items(), key=lambda kv: kv[1]["best"][0])
     bv, bx, by, bt = best[1]["best"]
-    params = asdict(config.params)
-    return {
-        "scenario": building.branch_id,
-        "name": building.name,
-        "variant": building.variant,
-        "seed": config.seed,
-        "people": n_total,
-        "seated": sum(s is not None for s in placement.seat),
-        "standing": sum(s is None for s in placement.seat),
-        "blocked_exits": list(config.blocked),
-        "evacuated": len(all_out),
-        "remaining": remaining,
-        "trapped": trapped,
-        "complete": remaining == 0 and trapped == 0,
-        "evacuation_time_s": round(max(all_out), 2) if all_out and remaining == 0 else None,
-        "simulated_s": round(t_end, 2),
-        "frame_s": config.frame_s,
-        "floors": {
-            f: {"people": people_per_floor[f],
-                "cleared_s": round(cleared[f], 2) if people_per_floor[f] or cleared[f] else 0.0,
-                "peak_density_per_m2": round(density.floors[f]["best"][0], 3)}
-            for f in crowd.navigator.floor_ids},
-        "exits": {e: {"floor": exits[e].floor_id, "width_m": exits[e].width_m, "blocked": e in config.blocked,
-                      **_flow_stats(exit_times.get(e, []), exits[e].width_m)} for e in sorted(exits)},
-        "stairs": {k: {"people": len(v), "first_s": round(min(v), 2), "last_s": round(max(v), 2)}
-                   for k, v in sorted(stair_use.items())},
-        "peak_density": {"per_m2": round(bv, 3), "floor": best[0], "x": None if math.isnan(bx) else round(bx, 2),
-                         "y": None if math.isnan(by) else round(by, 2), "t_s": None if math.isnan(bt) else round(bt, 2),
-                         "window_m": density.window_m},
-        "model": {"name": "collision-free speed model (Tordeux, Chraibi, Seyfried 2016)", **params,
-                  "dt_s": config.dt_s, "stair_speed_m_s": config.stair_speed_m_s,
-                  "stair_flow_per_m_s": config.stair_flow_per_m_s, "speed_mean_m_s": config.speed_mean_m_s,
-                  "speed_sd_m_s": config.speed_sd_m_s, "route_choice": config.route_choice,
-                  "revise_s": config.revise_s, "switch_margin_s": config.switch_margin_s},
-        "agent_steps": crowd.agent_steps,
-        "wall_time_s": round(wall_s, 2),
-    }
+    return EvacuationSummary(
+        scenario=building.branch_id,
+        name=building.name,
+        variant=building.variant,
+        seed=config.seed,
+        people=n_total,
+        seated=sum(s is not None for s in placement.seat),
+        standing=sum(s is None for s in placement.seat),
+        blocked_exits=tuple(config.blocked),
+        evacuated=len(all_out),
+        remaining=remaining,
+        trapped=trapped,
+        complete=remaining == 0 and trapped == 0,
+        evacuation_time_s=round(max(all_out), 2) if all_out and remaining == 0 else None,
+        simulated_s=round(t_end, 2),
+        frame_s=config.frame_s,
+        floors={f: FloorSummary(people=people_per_floor[f],
+                                cleared_s=round(cleared[f], 2) if people_per_floor[f] or cleared[f] else 0.0,
+                                peak_density_per_m2=round(density.floors[f]["best"][0], 3))
+                for f in crowd.navigator.floor_ids},
+        exits={e: ExitSummary(floor=exits[e].floor_id, width_m=exits[e].width_m, blocked=e in config.blocked,
+                              flow=_flow_stats(exit_times.get(e, []), exits[e].width_m)) for e in sorted(exits)},
+        stairs={k: StairSummary(people=len(v), first_s=round(min(v), 2), last_s=round(max(v), 2))
+                for k, v in sorted(stair_use.items())},
+        peak_density=PeakDensity(per_m2=round(bv, 3), floor=best[0], x=None if math.isnan(bx) else round(bx, 2),
+                                 y=None if math.isnan(by) else round(by, 2),
+                                 t_s=None if math.isnan(bt) else round(bt, 2), window_m=density.window_m),
+        model=EvacuationModel(name="collision-free speed model (Tordeux, Chraibi, Seyfried 2016)",
+                              params=config.params, dt_s=config.dt_s, stair_speed_m_s=config.stair_speed_m_s,
+                              stair_flow_per_m_s=config.stair_flow_per_m_s, speed_mean_m_s=config.speed_mean_m_s,
+                              speed_sd_m_s=config.speed_sd_m_s, route_choice=config.route_choice,
+                              revise_s=config.revise_s, switch_margin_s=config.switch_margin_s),
+        agent_steps=crowd.agent_steps,
+        wall_time_s=round(wall_s, 2),
+    )
 
 
 # --------------------------------------------------------------------------- files
@@ -575,7 +733,7 @@ def write_outputs(result: EvacuationResult, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     p = out / "summary.json"
-    p.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    p.write_text(json.dumps(result.summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     paths.append(p)
     paths.append(plot_evacuation(result, out / "evacuation.png"))
     if result.trajectories is not None:
@@ -593,8 +751,8 @@ def write_trajectories(result: EvacuationResult, out_dir: Path) -> list[Path]:
     from .trajectories import write_pedpy
 
     return write_pedpy(result.trajectories, result.crowd.navigator.spaces, out_dir,
-                       frame_s=float(result.summary["frame_s"]),
-                       title=f"smartlib evacuation of {result.summary['scenario']}")
+                       frame_s=float(result.summary.frame_s),
+                       title=f"smartlib evacuation of {result.summary.scenario}")
 
 
 def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
@@ -624,15 +782,15 @@ def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
         ny, nx = d["peak"].shape
         pext = (g.x0 + k * b / 2, g.x0 + k * b / 2 + nx * b, g.y0 + k * b / 2, g.y0 + k * b / 2 + ny * b)
         im = ax.imshow(peak, origin="lower", extent=pext, cmap="YlOrRd", vmin=0, vmax=vmax, alpha=0.85)
-        blocked = set(result.summary["blocked_exits"])
+        blocked = set(result.summary.blocked_exits)
         for e, poly in sp.exits.items():
             c = poly.centroid
             colour = "tab:red" if e in blocked else "tab:green"
             ax.plot(c.x, c.y, marker="x" if e in blocked else "s", color=colour, ms=6)
             ax.annotate(e + (" (blocked)" if e in blocked else ""), (c.x, c.y), fontsize=6, color=colour)
-        info = result.summary["floors"][fid]
-        ax.set_title(f"floor {fid}: {info['people']} people, clear at {info['cleared_s']:.0f} s, "
-                     f"peak {info['peak_density_per_m2']:.1f}/m2", fontsize=8)
+        info = result.summary.floors[fid]
+        ax.set_title(f"floor {fid}: {info.people} people, clear at {info.cleared_s:.0f} s, "
+                     f"peak {info.peak_density_per_m2:.1f}/m2", fontsize=8)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6)
     ax = axes.flat[len(fids)]
@@ -651,9 +809,9 @@ def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
         fig.colorbar(im, ax=list(axes.flat[: len(fids)]), shrink=0.6, location="bottom",
                      label=f"peak density [1/m2] in a {result.density.window_m:g} m window")
     s = result.summary
-    t = s["evacuation_time_s"]
-    fig.suptitle(f"{s['name']}: {s['people']} people, evacuation "
-                 + (f"{t:.0f} s" if t is not None else f"incomplete ({s['remaining']} left)"), fontsize=10)
+    t = s.evacuation_time_s
+    fig.suptitle(f"{s.name}: {s.people} people, evacuation "
+                 + (f"{t:.0f} s" if t is not None else f"incomplete ({s.remaining} left)"), fontsize=10)
     p = Path(path)
     fig.savefig(p, dpi=110)
     plt.close(fig)
