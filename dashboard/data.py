@@ -1,0 +1,249 @@
+"""What the dashboard reads: buildings, live branch states, stored series, dead letters and saved results.
+
+One :class:`HubData` per app, built from a store URL, a scenarios folder and a results folder.
+Callbacks ask it; it asks the twin (live states), the store (history) and the result files.
+The store is opened per request with a short-lived connection guarded by a lock, so Dash's
+threads never share a DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geometry import Building, ScenarioSource
+    from telemetry.store import Store
+    from twin.state import BranchState
+
+#: Quantities shown on the Live page against yesterday: store quantity -> (title, unit, aggregate over devices).
+DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
+    "occupancy": ("occupancy (occupancy sensors)", "persons", "sum"),
+    "co2": ("CO2 (mean of sensors)", "ppm", "mean"),
+    "temperature": ("temperature (mean of sensors)", "°C", "mean"),
+    "power": ("power (all meters)", "W", "sum"),
+}
+
+StateProvider = Callable[[str, float], "BranchState"]
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """One saved simulation result folder (``smartlib simulate --out``): its label and KPIs."""
+
+    label: str
+    path: Path
+    kpis: dict[str, Any]
+    meta: dict[str, Any]
+
+
+@dataclass
+class HubData:
+    """The dashboard's view of the hub.
+
+    Parameters
+    ----------
+    store_url
+        Telemetry store (``duckdb:///...`` or ``postgresql://...``).
+    scenarios_dir
+        Folder of the branches' scenario files (buildings and devices).
+    results_dir
+        Folder with saved simulation results (one sub-folder each, holding ``kpis.json``); new
+        runs from the Scenarios page go here too.
+    states
+        Live state provider ``(branch, now) -> BranchState`` (the hub's twins); None reads the
+        latest stored values (:func:`dashboard.live.state_from_store`).
+    clock
+        Current time [UTC epoch s] (the demo's accelerated clock, or ``time.time``).
+    """
+
+    store_url: str
+    scenarios_dir: Path
+    results_dir: Path
+    states: StateProvider | None = None
+    clock: Callable[[], float] = time.time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def scenarios(self) -> dict[str, ScenarioSource]:
+        """Branch id -> its loaded scenario (read once: large scenario files take seconds)."""
+        from geometry import load_scenario
+
+        files = [self.scenarios_dir] if self.scenarios_dir.is_file() else sorted(self.scenarios_dir.glob("*.yaml"))
+        out = {}
+        for path in files:
+            src = load_scenario(path)
+            out[src.scenario.branch.id] = src
+        return out
+
+    @property
+    def sources(self) -> dict[str, Path]:
+        """Branch id -> scenario file."""
+        return {b: Path(src.file) for b, src in self.scenarios.items()}
+
+    def branches(self) -> list[str]:
+        return list(self.scenarios)
+
+    @cached_property
+    def _buildings(self) -> dict[str, Building]:
+        return {}
+
+    def building(self, branch: str) -> Building:
+        """The branch's building (built once, then kept)."""
+        from geometry import build_building
+
+        with self._build_lock:
+            if branch not in self._buildings:
+                self._buildings[branch] = build_building(self.scenarios[branch])
+            return self._buildings[branch]
+
+    def warm(self) -> None:
+        """Build every branch's building now (so the first page does not wait for it)."""
+        for b in self.branches():
+            self.building(b)
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """A connection to the store for one request (serialised: DuckDB connections are not shared)."""
+        from telemetry.store import open_store
+
+        with self._lock, open_store(self.store_url) as s:
+            yield s
+
+    def state(self, branch: str) -> BranchState:
+        """The live state of a branch now."""
+        now = self.clock()
+        if self.states is not None:
+            return self.states(branch, now)
+        from .live import state_from_store
+
+        with self.store() as s:
+            return state_from_store(s, self.building(branch), now)
+
+    def seats(self, branch: str) -> dict[str, bool]:
+        """Seat id -> occupied, from the latest reading of each seat sensor."""
+        b = self.building(branch)
+        seat_of = {d.id: d.seat_id for d in b.devices if d.seat_id}
+        with self.store() as s:
+            latest = s.latest(branch=branch, quantity="seat_occupied")
+        return {seat_of[r.device]: bool(r.bool_value) for r in latest.itertuples()
+                if r.device in seat_of and not pd.isna(r.bool_value)}
+
+    def day_series(self, branch: str, quantity: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+        """Today's and yesterday's series of a quantity in 5-minute buckets, and today's midnight [UTC epoch s]."""
+        now = self.clock()
+        midnight = float(np.floor(now / 86_400.0) * 86_400.0)
+        agg = DAY_QUANTITIES[quantity][2]
+        with self.store() as s:
+            if agg == "sum":  # total over devices: sum of each device's bucket mean
+                frames = []
+                for start, end in ((midnight, now + 1), (midnight - 86_400.0, midnight)):
+                    raw = s.series(branch=branch, quantity=quantity, start=start, end=end)
+                    if len(raw):
+                        raw = raw.assign(bucket=np.floor(raw["time"] / 300.0) * 300.0)
+                        per = raw.groupby(["bucket", "device"])["value"].mean().groupby("bucket").sum()
+                        frames.append(pd.DataFrame({"time": per.index.to_numpy(float), "value": per.to_numpy()}))
+                    else:
+                        frames.append(pd.DataFrame({"time": [], "value": []}))
+                return frames[0], frames[1], midnight
+            today = s.series(branch=branch, quantity=quantity, start=midnight, end=now + 1, every=300.0, agg=agg)
+            yday = s.series(branch=branch, quantity=quantity, start=midnight - 86_400.0, end=midnight, every=300.0,
+                            agg=agg)
+        return today, yday, midnight
+
+    def dead_letters(self, branch: str | None, reason: str | None, limit: int = 200) -> pd.DataFrame:
+        with self.store() as s:
+            return s.dead_letters(branch=branch, reason=reason, limit=limit)
+
+    def rejection_counts(self) -> pd.DataFrame:
+        with self.store() as s:
+            return s.rejection_counts()
+
+    def saved_runs(self) -> list[SavedRun]:
+        """Saved simulation results under ``results_dir`` (newest first)."""
+        runs = []
+        if not self.results_dir.is_dir():
+            return runs
+        for kp in sorted(self.results_dir.glob("*/kpis.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+            try:
+                doc = json.loads(kp.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            runs.append(SavedRun(kp.parent.name, kp.parent, doc.get("kpis", {}), doc.get("meta", {})))
+        return runs
+
+
+
+
+
+def branch_indicators(data: HubData, start: float, end: float) -> pd.DataFrame:
+    """Per branch over [start, end) [UTC epoch s]: visits (door counters in), mean and peak occupancy,
+    seat occupancy rate (seat sensors), mean CO2 [ppm] and mean power [W] and energy [kWh] of the meters."""
+    rows = []
+    for branch in data.branches():
+        b = data.building(branch)
+        hours = max((end - start) / 3600.0, 1e-9)
+        with data.store() as s:
+            visits = s.series(branch=branch, quantity="people_in", start=start, end=end, every=86_400.0, agg="sum")
+            occ = s.series(branch=branch, quantity="occupancy", start=start, end=end, every=300.0, agg="sum")
+            seat = s.series(branch=branch, quantity="seat_occupied", start=start, end=end, every=86_400.0, agg="mean")
+            co2 = s.series(branch=branch, quantity="co2", start=start, end=end, every=86_400.0, agg="mean")
+            power = s.series(branch=branch, quantity="power", start=start, end=end, every=300.0, agg="mean")
+        n_meters = sum(1 for d in b.devices if "power" in d.quantities) or 1
+        mean_power = float(power["value"].mean()) * n_meters if len(power) else float("nan")
+        rows.append({
+            "branch": branch,
+            "visits": float(visits["value"].sum()) if len(visits) else 0.0,
+            "visits per hour": (float(visits["value"].sum()) if len(visits) else 0.0) / hours,
+            "mean occupancy": float(occ["value"].mean()) if len(occ) else float("nan"),
+            "peak occupancy": float(occ["value"].max()) if len(occ) else float("nan"),
+            "seat occupancy rate": _weighted(seat),
+            "mean CO2 ppm": _weighted(co2),
+            "mean power W": mean_power,
+            "energy kWh": mean_power * hours / 1000.0,
+            "seats": b.seat_count,
+        })
+    return pd.DataFrame(rows)
+
+
+def _weighted(df: pd.DataFrame) -> float:
+    if not len(df) or df["n"].sum() == 0:
+        return float("nan")
+    return float((df["value"] * df["n"]).sum() / df["n"].sum())
+__all__ = ["DAY_QUANTITIES", "HubData", "SavedRun", "branch_indicators"]
+
+
+def simulate_and_save(scenario: Path, variant: str | None, *, seed: int, out_dir: Path,
+                      progress: Callable[[int, int, str], None] | None = None) -> Path:
+    """Simulate a day of a branch (a variant) and evacuate it at full seat occupancy; write both into ``out_dir``.
+
+    Writes what ``smartlib simulate`` writes (``kpis.json`` with ``meta``, the tables) and the
+    evacuation's ``evacuation/summary.json``. ``progress(step, steps, text)`` is told each step.
+    """
+    from geometry import build_building, load_scenario
+    from simulation import EvacuationConfig, run_evacuation, write_outputs
+    from simulation.day.library_day import run_day
+
+    tell = progress or (lambda i, n, text: None)
+    tell(0, 3, "building")
+    src = load_scenario(scenario)
+    building = build_building(src, variant)
+    tell(1, 3, "simulating the day")
+    result = run_day(building, src, seed=seed, progress=False)
+    result.write(out_dir)
+    tell(2, 3, "evacuating")
+    evac = run_evacuation(building, EvacuationConfig(seed=seed))
+    write_outputs(evac, out_dir / "evacuation")
+    tell(3, 3, "done")
+    return out_dir
