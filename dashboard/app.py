@@ -49,9 +49,11 @@ def live_layout(data: HubData) -> Any:
     from dash import dcc, html
 
     branches = data.branches()
+    floors, first = _floor_options(data, branches[0] if branches else None)
     return html.Div([
         html.Div([html.Span("branch"), _dropdown("live-branch", branches, branches[0] if branches else None),
-                  html.Span("floor"), _dropdown("live-floor", [], None, width="10em"),
+                  html.Span("floor"), dcc.Dropdown(id="live-floor", options=floors, value=first, clearable=False,
+                                                   style={"width": "10em"}),
                   html.Span(id="live-summary", style={"fontWeight": "bold"})], style=ROW),
         html.Div([dcc.Graph(id="live-plan", style={"flex": "3 1 600px"}),
                   html.Div([html.H4("current alerts"), html.Ul(id="live-alerts"),

@@ -148,11 +148,22 @@ def geometry_export(
 
 
 @app.command("demo")
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo")) -> None:
-    """Run the main job on the built-in branches with embedded defaults."""
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo"),
+    live: Annotated[bool, typer.Option("--live/--no-live", help="then run the hub live with its dashboard")] = True,
+    speed: Annotated[float, typer.Option(help="live: how many times faster than real time the devices publish")]
+    = 60.0,
+    duration: Annotated[float | None, typer.Option("--duration", help="live: stop after this many seconds "
+                                                   "(default: Ctrl-C)")] = None,
+    embedded_broker: Annotated[bool, typer.Option("--embedded-broker", help="use the embedded amqtt broker even "
+                                                  "where Mosquitto is installed")] = False,
+    port: Annotated[int, typer.Option(help="live: dashboard port on 127.0.0.1")] = 8050,
+) -> None:
+    """Run the main job on the built-in branches, then the hub live: devices, MQTT, ingest, dashboard."""
     from twin.demo import run_demo
 
-    run_demo(out_dir, out)
+    with _telemetry_errors():
+        run_demo(out_dir, out, live=live, embedded=embedded_broker, speed=speed, duration_s=duration, port=port)
 
 
 # --------------------------------------------------------------------------- telemetry (issue 5)

@@ -1,0 +1,252 @@
+"""The live part of ``smartlib demo``: a hub running in this process, fed by the built-ins' virtual devices.
+
+A private broker (Mosquitto; the embedded amqtt broker only where Mosquitto is missing or when
+forced), the ingest into a DuckDB store, and the Dash app on http://127.0.0.1:8050. Each built-in
+branch lives through a simulated day whose virtual-sensor telemetry is published over MQTT on an
+accelerated clock (60x by default), as its devices would. The day is moved onto today's date:
+readings before ``start_hour`` are stored at once as the morning so far, yesterday gets the same
+day one day earlier (so the Live page has something to compare with), and the rest arrives live.
+The demo's clock runs ``speed`` times faster than the wall clock; the ingest accepts readings
+that far ahead and the dashboard shows the demo's "now".
+
+Ctrl-C (or ``duration_s``) stops the replay, lets the ingest commit what it received, stops the
+broker and the web server, and closes the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_PORT = 8050
+
+
+@dataclass(frozen=True)
+class LiveDemoResult:
+    """What the live demo did.
+
+    Parameters
+    ----------
+    url
+        Where the dashboard was served.
+    broker
+        The broker URL and kind (``mosquitto`` or ``embedded``).
+    published
+        Readings published over MQTT.
+    stored
+        Readings in the store at the end (history written directly included).
+    history
+        Readings written directly as yesterday and the morning so far.
+    rejected
+        Readings the ingest refused.
+    store_path
+        The DuckDB file.
+    """
+
+    url: str
+    broker: str
+    broker_kind: str
+    published: int
+    stored: int
+    history: int
+    rejected: int
+    store_path: Path
+
+
+def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = None,
+                progress: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
+    """A simulated day's telemetry of every built-in branch (``reuse``: branch -> results folder already made)."""
+    from geometry import build_building, load_scenario
+    from simulation.day.library_day import run_day
+    from telemetry import load_telemetry
+
+    out: dict[str, pa.Table] = {}
+    for path in sorted(BUILTIN_DIR.glob("*.yaml")):
+        src = load_scenario(path)
+        branch = src.scenario.branch.id
+        if reuse and branch in reuse and (reuse[branch] / "telemetry.parquet").is_file():
+            out[branch] = load_telemetry(reuse[branch])
+            continue
+        if progress is not None:
+            progress(f"simulating a day at {branch}")
+        day = run_day(build_building(src), src, seed=seed, progress=False)
+        day.write(out_dir / branch)
+        out[branch] = load_telemetry(out_dir / branch)
+    return out
+
+
+def onto_today(table: pa.Table, today_midnight: float) -> pa.Table:
+    """The table with its times moved by whole days so its first day starts at ``today_midnight`` [UTC epoch s]."""
+    t = table.column("time").to_numpy()
+    day0 = float(np.floor(t.min() / 86_400.0) * 86_400.0)
+    shift = today_midnight - day0
+    return table.set_column(table.schema.get_field_index("time"), "time", pc.add(table.column("time"), shift))
+
+
+def split_at(table: pa.Table, t: float) -> tuple[pa.Table, pa.Table]:
+    """Rows before ``t`` and rows from ``t`` on, each sorted by time."""
+    times = table.column("time")
+    before = table.filter(pc.less(times, t)).sort_by("time")
+    after = table.filter(pc.greater_equal(times, t)).sort_by("time")
+    return before, after
+
+
+def shift_days(table: pa.Table, days: float) -> pa.Table:
+    return table.set_column(table.schema.get_field_index("time"), "time",
+                            pc.add(table.column("time"), days * 86_400.0))
+
+
+class DemoClock:
+    """Simulated time running ``speed`` times faster than the wall clock from ``t0`` [UTC epoch s]."""
+
+    def __init__(self, t0: float, speed: float) -> None:
+        self.t0 = t0
+        self.speed = speed
+        self.wall0 = time.time()
+
+    def restart(self) -> None:
+        self.wall0 = time.time()
+
+    def __call__(self) -> float:
+        return self.t0 + (time.time() - self.wall0) * self.speed
+
+
+def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
+    """Serve a Dash app with werkzeug in a thread; returns the server (``shutdown()`` stops it) and the thread."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on the demo's console
+    server = make_server(host, port, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_s: float | None = None,
+                  embedded: bool = False, port: int = DEFAULT_PORT, seed: int = 1, start_hour: float = 8.0,
+                  reuse: dict[str, Path] | None = None, stop: threading.Event | None = None) -> LiveDemoResult:
+    """Run the live hub until Ctrl-C, ``stop`` or ``duration_s`` [s]; see the module docstring.
+
+    Raises
+    ------
+    telemetry.errors.TelemetryError
+        When the broker or the store cannot start, or the port is taken (message names it).
+    """
+    from dashboard.app import create_app
+    from dashboard.data import HubData
+    from telemetry import Ingest, IngestConfig, Limits, load_registry, open_store, replay
+    from telemetry.broker import EmbeddedBroker, broker_from_options, port_is_free
+    from telemetry.errors import TelemetryError
+    from telemetry.ingest import stop_on_signals
+
+    if not speed > 0:
+        raise TelemetryError(f"--speed must be positive, got {speed}")
+    if duration_s is not None and not duration_s > 0:
+        raise TelemetryError(f"--duration must be positive, got {duration_s}")
+    if not port_is_free("127.0.0.1", port):
+        raise TelemetryError(f"port {port} on 127.0.0.1 is in use: stop what runs there or give --port")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store_path = (out_dir / "live.duckdb").resolve()
+    for p in (store_path, store_path.with_suffix(".duckdb.wal")):
+        p.unlink(missing_ok=True)
+    results_dir = out_dir / "results"
+    results_dir.mkdir(exist_ok=True)
+
+    now = time.time()
+    today = float(np.floor(now / 86_400.0) * 86_400.0)
+    t_live = today + start_hour * 3600.0
+    clock = DemoClock(t_live, speed)
+    broker = broker_from_options(embedded=embedded, persistence=False).start()
+    kind = "embedded" if isinstance(broker, EmbeddedBroker) else "mosquitto"
+    store = open_store(str(store_path))
+    stop_event_ref: list[threading.Event] = []
+    server = None
+    ingest = None
+    published = history = 0
+    try:
+        data = HubData(store_url=str(store_path), scenarios_dir=BUILTIN_DIR, results_dir=results_dir, clock=clock)
+        data.warm()
+        app = create_app(data, cache_dir=out_dir / "cache")
+        server, _thread = serve(app, "127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}"
+        # the demo clock runs ahead of the wall clock by up to a simulated day
+        limits = Limits(max_future_s=2 * 86_400.0, max_past_s=3 * 86_400.0)
+        ingest = Ingest(broker=broker.settings, store=store, registry=load_registry(BUILTIN_DIR),
+                        config=IngestConfig(client_id=f"smartlib-demo-live-{int(now)}", session_expiry_s=0,
+                                            limits=limits))
+        with stop_on_signals(stop) as stop_event:
+            stop_event_ref.append(stop_event)
+            ingest.start()
+            console.print(f"5. the hub is live: dashboard on [bold]{url}[/] (broker {broker.url}, {kind}; store "
+                          f"{store_path}); Ctrl-C stops it", highlight=False)
+            tables = branch_days(out_dir / "days", seed=seed, reuse=reuse,
+                                 progress=lambda text: console.print(f"   {text}", highlight=False))
+            if stop_event.is_set():
+                raise KeyboardInterrupt
+            moved = {b: onto_today(t, today) for b, t in tables.items()}
+            live_parts = []
+            for t in moved.values():
+                morning, rest = split_at(t, t_live)
+                store.write_readings(pa.concat_tables([shift_days(t, -1.0), morning]))
+                history += shift_days(t, -1.0).num_rows + morning.num_rows
+                live_parts.append(rest)
+            live = pa.concat_tables(live_parts).sort_by("time")
+            console.print(f"   {len(moved)} branches: {history:,} readings of yesterday and this morning stored; "
+                          f"{live.num_rows:,} to come live at {speed:g}x (the demo clock starts at "
+                          f"{start_hour:02.0f}:00 UTC)", highlight=False)
+            done = threading.Event()
+            stats: list[Any] = []
+
+            def publish() -> None:
+                try:
+                    stats.append(replay(live, broker.settings, speed=speed, keep_times=True, qos=1, stop=stop_event,
+                                        client_prefix="demo-"))
+                finally:
+                    done.set()
+
+            clock.restart()
+            pub = threading.Thread(target=publish, name="demo-devices", daemon=True)
+            pub.start()
+            deadline = None if duration_s is None else time.monotonic() + duration_s
+            while not stop_event.wait(0.5):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if not ingest.running:
+                    raise TelemetryError(f"the ingest stopped: {ingest.stats().last_error}")
+            stop_event.set()
+            pub.join(60)
+            published = stats[0].records if stats else 0
+            # let the ingest commit what the broker already delivered
+            settle = time.monotonic() + 20.0
+            while ingest.stats().records + ingest.stats().rejected < published and time.monotonic() < settle:
+                time.sleep(0.1)
+    except KeyboardInterrupt:
+        if stop_event_ref:
+            stop_event_ref[0].set()
+    finally:
+        if ingest is not None:
+            ingest.stop()
+        if server is not None:
+            server.shutdown()
+        broker.stop()
+        rejected = ingest.stats().rejected if ingest is not None else 0
+        stored = int(store.counts()["records"].sum()) if store is not None else 0
+        store.close()
+    console.print(f"   stopped: {published:,} readings published live, {stored:,} in the store "
+                  f"({history:,} written as history), {rejected:,} rejected", highlight=False)
+    return LiveDemoResult(url=f"http://127.0.0.1:{port}", broker=broker.url, broker_kind=kind, published=published,
+                          stored=stored, history=history, rejected=rejected, store_path=store_path)
+
+
+__all__ = ["DemoClock", "LiveDemoResult", "onto_today", "run_live_demo", "split_at"]
