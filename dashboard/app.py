@@ -192,6 +192,13 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
     return app
 
 
+def _local(t: float, timezone: str) -> str:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromtimestamp(t, ZoneInfo(timezone)).strftime(f"%H:%M:%S ({timezone})")
+
+
 def _floor_options(data: HubData, branch: str | None) -> tuple[list[dict[str, str]], str | None]:
     if not branch:
         return [], None
@@ -219,7 +226,7 @@ def _live_callbacks(app: Any, data: HubData) -> None:
         seats = data.seats(branch)
         summary = (f"{state.occupancy:.0f} ± {state.occupancy_std:.0f} persons of {state.capacity} · "
                    f"{state.power_w.get('total', 0.0) / 1000:.1f} kW · {state.readings:,} latest readings · "
-                   f"updated {time.strftime('%H:%M:%S', time.gmtime(state.time))} UTC")
+                   f"at {_local(state.time, data.timezone(branch))}")
         alerts = [html.Li(a.message or f"{a.kind} {a.subject}") for a in state.alerts] or [html.Li("none")]
         queues = figures.queue_bars(state.queues)
         if ctx.triggered_id == "live-tick" and current is not None:
@@ -240,7 +247,8 @@ def _live_callbacks(app: Any, data: HubData) -> None:
                     return no_update
                 today, yday, midnight = data.day_series(branch, q)
                 return figures.day_profile(today, yday, title=f"{title}: today and yesterday", unit=unit,
-                                           band=figures.usual_band(yday, midnight - 86_400.0), day_start=midnight)
+                                           band=figures.usual_band(yday, midnight - 86_400.0), day_start=midnight,
+                                           timezone=data.timezone(branch))
         make()
 
 
@@ -345,10 +353,9 @@ def _branch_callbacks(app: Any, data: HubData) -> None:
     @app.callback(Output("br-table", "data"), Output("br-table", "columns"), Output("br-chart", "figure"),
                   Input("br-period", "value"), Input("br-indicator", "value"))
     def table(period: str, indicator: str) -> Any:
-        import numpy as np
-
         now = data.clock()
-        midnight = float(np.floor(now / 86_400.0) * 86_400.0)
+        branches = data.branches()
+        midnight = data.midnight(branches[0]) if branches else now
         days = PERIODS.get(period, 0)
         start, end = (midnight, now + 1) if days == 0 else (midnight - 86_400.0, midnight) if days == 1 else \
             (midnight - days * 86_400.0, now + 1)

@@ -140,11 +140,24 @@ class HubData:
         return {seat_of[r.device]: bool(r.bool_value) for r in latest.itertuples()
                 if r.device in seat_of and not pd.isna(r.bool_value)}
 
+    def timezone(self, branch: str) -> str:
+        """The branch's time zone (IANA name)."""
+        return str(self.scenarios[branch].scenario.branch.timezone)
+
+    def midnight(self, branch: str) -> float:
+        """Today's midnight at the branch (its time zone) [UTC epoch s]."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        local = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch)))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
     def day_series(self, branch: str, quantity: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-        """Today's and yesterday's series of a quantity in 5-minute buckets, and today's midnight [UTC epoch s]."""
+        """Today's and yesterday's series of a quantity (5-minute buckets), and today's local midnight [UTC s]."""
         now = self.clock()
-        midnight = float(np.floor(now / 86_400.0) * 86_400.0)
+        midnight = self.midnight(branch)
         agg = DAY_QUANTITIES[quantity][2]
+        circuit = {d.id: d.circuit for d in self.building(branch).devices if d.circuit}
         with self.store() as s:
             if agg == "sum":  # total over devices: sum of each device's bucket mean
                 frames = []
@@ -152,7 +165,11 @@ class HubData:
                     raw = s.series(branch=branch, quantity=quantity, start=start, end=end)
                     if len(raw):
                         raw = raw.assign(bucket=np.floor(raw["time"] / 300.0) * 300.0)
-                        per = raw.groupby(["bucket", "device"])["value"].mean().groupby("bucket").sum()
+                        # meters of one circuit: a main meter and sub-meters; the circuit reads the largest
+                        group = raw["device"].map(circuit).fillna(raw["device"])
+                        raw = raw.assign(group=group)
+                        per = (raw.groupby(["bucket", "group", "device"])["value"].mean()
+                               .groupby(["bucket", "group"]).max().groupby("bucket").sum())
                         frames.append(pd.DataFrame({"time": per.index.to_numpy(float), "value": per.to_numpy()}))
                     else:
                         frames.append(pd.DataFrame({"time": [], "value": []}))

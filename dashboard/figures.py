@@ -194,7 +194,7 @@ def floor_plan(building: Building, floor_id: str, zones: Sequence[ZoneState], de
 
 
 def day_profile(today: pd.DataFrame, yesterday: pd.DataFrame, *, title: str, unit: str,
-                band: pd.DataFrame | None = None, day_start: float, tz_offset_s: float = 0.0) -> go.Figure:
+                band: pd.DataFrame | None = None, day_start: float, timezone: str = "UTC") -> go.Figure:
     """A quantity over today against yesterday, with the usual range ("busiest times" band).
 
     Parameters
@@ -207,9 +207,9 @@ def day_profile(today: pd.DataFrame, yesterday: pd.DataFrame, *, title: str, uni
     band
         Optional columns ``hour`` (0-24, hours after midnight), ``low`` and ``high``: the usual range.
     day_start
-        Today's midnight [UTC epoch s] (local midnight when ``tz_offset_s`` is set).
-    tz_offset_s
-        Not used for shifting here; kept for labelling callers that pass local midnight.
+        Today's local midnight [UTC epoch s]; hours are counted from it.
+    timezone
+        Name of the local time zone (axis label).
     """
     import plotly.graph_objects as go
 
@@ -227,9 +227,11 @@ def day_profile(today: pd.DataFrame, yesterday: pd.DataFrame, *, title: str, uni
     if len(today):
         fig.add_trace(go.Scatter(x=(today["time"].to_numpy(float) - day_start) / 3600.0, y=today["value"],
                                  mode="lines", name="today", line={"color": "#2c3e50", "width": 2}))
-    fig.update_xaxes(title_text="hour of day", range=[0, 24], dtick=3)
+    fig.update_xaxes(title_text=f"hour of day ({timezone})", range=[0, 24], dtick=3)
     fig.update_yaxes(title_text=unit)
-    return _layout(fig, title, height=280)
+    fig = _layout(fig, title, height=300)
+    fig.update_layout(legend={"orientation": "h", "y": 1.0, "x": 1.0, "xanchor": "right", "yanchor": "bottom"})
+    return fig
 
 
 def queue_bars(queues: Sequence[QueueState]) -> go.Figure:

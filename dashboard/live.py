@@ -95,7 +95,11 @@ def state_from_store(store: Store, building: Building, now: float) -> BranchStat
     queues = [QueueState(device=d.id, zone=d.zone_id, length=val[(d.id, "queue_length")],
                          time=seen.get(d.id, now), target=QUEUE_TARGET)
               for d in building.devices if (d.id, "queue_length") in val]
-    power = {d.circuit or d.id: val[(d.id, "power")] for d in building.devices if (d.id, "power") in val}
+    power: dict[str, float] = {}
+    for d in building.devices:  # a circuit's main meter reads at least as much as any of its sub-meters
+        if (d.id, "power") in val:
+            key = d.circuit or d.id
+            power[key] = max(power.get(key, 0.0), val[(d.id, "power")])
     if power:
         power["total"] = sum(power.values())
     occupancy = sum(z.occupancy for z in zones)

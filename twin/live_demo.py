@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -84,11 +83,23 @@ def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = Non
     return out
 
 
-def onto_today(table: pa.Table, today_midnight: float) -> pa.Table:
-    """The table with its times moved by whole days so its first day starts at ``today_midnight`` [UTC epoch s]."""
+def local_midnight(t: float, timezone: str) -> float:
+    """The midnight before ``t`` [UTC epoch s] in ``timezone`` (an IANA name), as UTC epoch seconds."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromtimestamp(t, ZoneInfo(timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def onto_today(table: pa.Table, today_midnight: float, timezone: str = "UTC") -> pa.Table:
+    """The table with its times moved by whole days so its first local day starts at ``today_midnight``.
+
+    ``today_midnight`` is a local midnight in ``timezone`` [UTC epoch s].
+    """
     t = table.column("time").to_numpy()
-    day0 = float(np.floor(t.min() / 86_400.0) * 86_400.0)
-    shift = today_midnight - day0
+    day0 = local_midnight(float(t.min()), timezone)
+    shift = round((today_midnight - day0) / 86_400.0) * 86_400.0
     return table.set_column(table.schema.get_field_index("time"), "time", pc.add(table.column("time"), shift))
 
 
@@ -163,8 +174,12 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
     results_dir = out_dir / "results"
     results_dir.mkdir(exist_ok=True)
 
+    from geometry import load_scenario
+
     now = time.time()
-    today = float(np.floor(now / 86_400.0) * 86_400.0)
+    zones = {load_scenario(p).scenario.branch.timezone for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
+    tz = sorted(zones)[0]  # the built-ins share one time zone; the demo clock follows it
+    today = local_midnight(now, tz)
     t_live = today + start_hour * 3600.0
     clock = DemoClock(t_live, speed)
     broker = broker_from_options(embedded=embedded, persistence=False).start()
@@ -194,7 +209,7 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
                                  progress=lambda text: console.print(f"   {text}", highlight=False))
             if stop_event.is_set():
                 raise KeyboardInterrupt
-            moved = {b: onto_today(t, today) for b, t in tables.items()}
+            moved = {b: onto_today(t, today, tz) for b, t in tables.items()}
             live_parts = []
             for t in moved.values():
                 morning, rest = split_at(t, t_live)
@@ -204,7 +219,7 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
             live = pa.concat_tables(live_parts).sort_by("time")
             console.print(f"   {len(moved)} branches: {history:,} readings of yesterday and this morning stored; "
                           f"{live.num_rows:,} to come live at {speed:g}x (the demo clock starts at "
-                          f"{start_hour:02.0f}:00 UTC)", highlight=False)
+                          f"{start_hour:02.0f}:00 {tz})", highlight=False)
             done = threading.Event()
             stats: list[Any] = []
 
