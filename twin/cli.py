@@ -457,6 +457,45 @@ def compare(
         table.add_row(*r)
     out.print(table)
 
+# --------------------------------------------------------------------------- dashboard
+@app.command("dashboard")
+def dashboard_cmd(
+    store: StoreOpt,
+    broker: Annotated[str | None, typer.Option("--broker", help="also ingest from this broker (mqtt://host:1883)")]
+    = None,
+    scenarios: Annotated[Path, typer.Option(help="folder (or file) of the branches' scenarios")] = BUILTIN_DIR,
+    results: Annotated[Path, typer.Option(help="folder of saved simulation results (Scenarios page)")]
+    = Path("out/results"),
+    host: Annotated[str, typer.Option(help="address to serve on; other than 127.0.0.1 needs a login "
+                                           "($SMARTLIB_DASHBOARD_PASSWORD[_FILE] or --password-file)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8050,
+    password_file: Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the "
+                                                       "dashboard password")] = None,
+) -> None:
+    """Serve the hub's dashboard (Live, Building, Scenarios, Branches, Devices) on a store."""
+    from twin.serve import serve_dashboard
+
+    with _telemetry_errors():
+        serve_dashboard(store_url=store, console=out, broker_url=broker, scenarios=scenarios, results_dir=results,
+                        host=host, port=port, password_file=password_file)
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(help="result folders (smartlib simulate --out); the first is "
+                                                       "the base")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML report comparing saved simulation results."""
+    from dashboard.report import ReportError
+    from twin.serve import report_command
+
+    try:
+        report_command(results=results, out=out_path, console=out)
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
