@@ -91,9 +91,7 @@ def scenarios_layout(data: HubData) -> Any:
         html.Div([dcc.Dropdown(id="sc-runs", options=runs, value=runs[:2], multi=True, style={"minWidth": "40em"}),
                   html.Button("export report", id="sc-export"), html.Span(id="sc-export-status")], style=ROW),
         _table("sc-kpis", page_size=40),
-        html.Div([dcc.Graph(id="sc-kpi-bars", style={"flex": "1 1 600px"}),
-                  dcc.Graph(id="sc-evac", style={"flex": "1 1 420px"})], style=ROW),
-        dcc.Graph(id="sc-occupancy"),
+        html.Div(id="sc-figures", style=ROW),
     ])
 
 
@@ -275,7 +273,7 @@ def _building_callbacks(app: Any, data: HubData) -> None:
 
 
 def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
-    from dash import Input, Output, State, no_update
+    from dash import Input, Output, State, dcc
 
     from .report import comparison_report, evacuation_times, occupancy_series, run_label
 
@@ -321,20 +319,25 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
         by = {r.label: r for r in data.saved_runs()}
         return [by[x] for x in labels or [] if x in by]
 
-    @app.callback(Output("sc-kpis", "data"), Output("sc-kpis", "columns"), Output("sc-kpi-bars", "figure"),
-                  Output("sc-evac", "figure"), Output("sc-occupancy", "figure"), Input("sc-runs", "value"))
+    @app.callback(Output("sc-kpis", "data"), Output("sc-kpis", "columns"), Output("sc-figures", "children"),
+                  Input("sc-runs", "value"))
     def compare(labels: list[str] | None) -> Any:
         runs = chosen(labels)
         if not runs:
-            return [], [], no_update, no_update, no_update
+            return [], [], []
         kpis = {run_label(r): r.kpis for r in runs}
         rows = figures.kpi_table(kpis)
         cols = [{"name": c, "id": c} for c in (rows[0] if rows else {"kpi": ""})]
-        bars = figures.kpi_bars(kpis, ["visits", "peak_occupancy", "seat_occupancy_rate", "energy_total_kwh"])
-        evac = figures.evacuation_bars({run_label(r): t for r in runs if (t := evacuation_times(r)) is not None})
-        occ = figures.series_by_run({run_label(r): s for r in runs if (s := occupancy_series(r)) is not None},
-                                    title="persons in the building", unit="persons")
-        return rows, cols, bars, evac, occ
+        graphs = [dcc.Graph(id="sc-kpi-bars", style={"flex": "1 1 600px"}, figure=figures.kpi_bars(
+            kpis, ["visits", "peak_occupancy", "seat_occupancy_rate", "energy_total_kwh"]))]
+        evac = {run_label(r): t for r in runs if (t := evacuation_times(r)) is not None}
+        if evac:  # only runs with an evacuation have times per floor
+            graphs.append(dcc.Graph(id="sc-evac", style={"flex": "1 1 420px"}, figure=figures.evacuation_bars(evac)))
+        occ = {run_label(r): s for r in runs if (s := occupancy_series(r)) is not None}
+        if occ:
+            graphs.append(dcc.Graph(id="sc-occupancy", style={"flex": "1 1 100%"}, figure=figures.series_by_run(
+                occ, title="persons in the building", unit="persons")))
+        return rows, cols, graphs
 
     @app.callback(Output("sc-export-status", "children"), Input("sc-export", "n_clicks"), State("sc-runs", "value"),
                   prevent_initial_call=True)

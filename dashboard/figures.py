@@ -229,8 +229,8 @@ def day_profile(today: pd.DataFrame, yesterday: pd.DataFrame, *, title: str, uni
                                  mode="lines", name="today", line={"color": "#2c3e50", "width": 2}))
     fig.update_xaxes(title_text=f"hour of day ({timezone})", range=[0, 24], dtick=3)
     fig.update_yaxes(title_text=unit)
-    fig = _layout(fig, title, height=300)
-    fig.update_layout(legend={"orientation": "h", "y": 1.0, "x": 1.0, "xanchor": "right", "yanchor": "bottom"})
+    fig = _layout(fig, title, height=320)
+    fig.update_layout(legend={"orientation": "h", "y": -0.3, "x": 0.0}, margin={"b": 80})
     return fig
 
 
