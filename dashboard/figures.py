@@ -294,21 +294,28 @@ def building_3d(building: Building, values: Mapping[str, float], *, floors: Sequ
                                     color=scale_colour(val, scale), opacity=0.9, name=zone.id, hovertext=text,
                                     hoverinfo="text", flatshading=True))
     fig.update_layout(scene={"aspectmode": "data", "xaxis": {"visible": False}, "yaxis": {"visible": False},
-                             "zaxis": {"visible": False}}, showlegend=False)
+                             "zaxis": {"visible": False},
+                             "camera": {"eye": {"x": 0.9, "y": -1.3, "z": 0.9}}}, showlegend=False)
     return _layout(fig, f"{building.name} in 3D, zones by {metric}", height=600)
 
 
 def kpi_bars(kpis: Mapping[str, Mapping[str, float]], names: Sequence[str]) -> go.Figure:
-    """Selected KPIs of several runs side by side (one subplot row per KPI, one bar per run)."""
+    """Selected KPIs of several runs side by side: a 2-column grid of panels, one coloured bar per run."""
     import plotly.graph_objects as go
+    from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
     runs = list(kpis)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=list(names))
-    for c, name in enumerate(names, start=1):
-        fig.add_trace(go.Bar(x=runs, y=[kpis[r].get(name, np.nan) for r in runs], showlegend=False,
-                             marker_color="#2980b9"), row=1, col=c)
-    return _layout(fig, "KPIs by run", height=320)
+    cols = 2
+    rows = max(1, -(-len(names) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(names), vertical_spacing=0.18)
+    for k, name in enumerate(names):
+        for i, run in enumerate(runs):
+            fig.add_trace(go.Bar(x=[run], y=[kpis[run].get(name, np.nan)], name=run, legendgroup=run,
+                                 showlegend=k == 0, marker_color=qualitative.Plotly[i % len(qualitative.Plotly)]),
+                          row=k // cols + 1, col=k % cols + 1)
+    fig.update_xaxes(showticklabels=False)
+    return _layout(fig, "KPIs by run", height=220 * rows + 80)
 
 
 def kpi_table(kpis: Mapping[str, Mapping[str, float]]) -> list[dict[str, str]]:
