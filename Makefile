@@ -24,7 +24,9 @@ venv: $(VENV)/.installed
 system:
 	@bash deploy/system-deps.sh
 
+# Mosquitto where it can be installed (root + apt-get); otherwise the demo runs on the embedded broker
 demo: venv
+	@bash deploy/system-deps.sh --demo || true
 	$(BIN)/smartlib demo
 
 test: venv system

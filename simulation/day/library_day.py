@@ -87,6 +87,8 @@ ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open"
                                  "power_w")
 
 WalkerFactory = Callable[["LibraryDay"], Walker]
+#: ``progress(done_h, total_h, text)``: simulated hours done, hours in all, a short status line.
+ProgressFn = Callable[[float, float, str], None]
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,8 @@ class DayResult:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "kpis.json", out / "zones.parquet", out / "events.parquet", out / "telemetry.parquet",
                  out / "energy.parquet"]
-        paths[0].write_text(json.dumps({"kpis": self.kpis.to_dict(), "meta": self.meta}, indent=2, default=_json_default,
-                                       allow_nan=True), encoding="utf-8")
+        doc = {"kpis": self.kpis.to_dict(), "meta": self.meta}
+        paths[0].write_text(json.dumps(doc, indent=2, default=_json_default, allow_nan=True), encoding="utf-8")
         self.zones.to_parquet(paths[1], index=False)
         self.events.to_parquet(paths[2], index=False)
         import pyarrow.parquet as pq
@@ -671,16 +673,18 @@ class LibraryDay:
             served=np.array([s.served for s in self.service_list], dtype=np.int64),
             open=np.array([s.open_positions > 0 for s in self.service_list], dtype=bool))
 
-    def _progress(self, bar: Any, task: Any) -> Generator[simpy.Event, Any, None]:
+    def _progress(self, report: ProgressFn) -> Generator[simpy.Event, Any, None]:
         while self.env.now < self.t_end:
             yield self.env.timeout(min(3600.0, self.t_end - self.env.now))
-            bar.update(task, completed=self.env.now / 3600.0,
-                       description=f"{self.building.branch_id}: {self.in_building} in, "
-                                   f"{len(self.parties)} parties")
+            report(self.env.now / 3600.0, self.t_end / 3600.0,
+                   f"{self.building.branch_id}: {self.in_building} in, {len(self.parties)} parties")
 
     # ------------------------------------------------------------- run
-    def run(self, *, progress: bool = False) -> DayResult:
-        """Run every process to the end of the last day and collect the tables and KPIs."""
+    def run(self, *, progress: ProgressFn | None = None) -> DayResult:
+        """Run every process to the end of the last day and collect the tables and KPIs.
+
+        ``progress(done_h, total_h, text)`` is called every simulated hour when given.
+        """
         env = self.env
         env.process(self._arrive())
         for s in self.staff:
@@ -693,15 +697,8 @@ class LibraryDay:
         for period in self.sensors.groups:
             env.process(self.sensors.process(env, period, self.t_end, self._snapshot))
         if progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/"
-                          "{task.total:.0f} h"), TimeElapsedColumn()) as bar:
-                task = bar.add_task(self.building.branch_id, total=self.t_end / 3600.0)
-                env.process(self._progress(bar, task))
-                env.run(until=self.t_end + 1e-6)
-        else:
-            env.run(until=self.t_end + 1e-6)  # events due at the very end (last step, last readings) too
+            env.process(self._progress(progress))
+        env.run(until=self.t_end + 1e-6)  # events due at the very end (last step, last readings) too
         return self._result()
 
     def _result(self) -> DayResult:
@@ -749,7 +746,7 @@ class LibraryDay:
 
 
 def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, days: int = 1,
-            progress: bool = True, start: dt.date | None = None,
+            progress: ProgressFn | None = None, start: dt.date | None = None,
             walker: WalkerFactory | str | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
 
@@ -765,7 +762,7 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     days
         Number of days, from ``start`` (default: the scenario's ``demand.start_date``).
     progress
-        Show a progress bar (rich) while running.
+        Called every simulated hour as ``progress(done_h, total_h, text)`` (None or False: silent).
     walker
         Factory of the walker, or its name: ``"grid"`` (the default: shortest path / speed) or
         ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.day.crowdwalk`).
