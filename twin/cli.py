@@ -291,7 +291,8 @@ def dashboard_cmd(
     store: StoreOpt,
     broker: Annotated[str | None, typer.Option("--broker", help="also ingest from this broker (mqtt://host:1883)")]
     = None,
-    scenarios: Annotated[Path, typer.Option(help="folder (or file) of the branches' scenarios")] = BUILTIN_DIR,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                 "(default: the built-ins)")] = None,
     results: Annotated[Path, typer.Option(help="folder of saved simulation results (Scenarios page)")]
     = Path("out/results"),
     host: Annotated[str, typer.Option(help="address to serve on; other than 127.0.0.1 needs a login "
@@ -315,13 +316,9 @@ def report_cmd(
     out_path: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
 ) -> None:
     """A self-contained HTML report comparing saved simulation results."""
-    from dashboard.report import ReportError
     from twin.serve import report_command
 
-    try:
-        report_command(results=results, out=out_path, console=out)
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
+    report_command(results=results, out=out_path, console=out)
 
 
 def main() -> None:

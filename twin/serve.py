@@ -12,11 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
 
 def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = None,
-                    scenarios: Path = BUILTIN_DIR, results_dir: Path = Path("out/results"),
+                    scenarios: Path | None = None, results_dir: Path = Path("out/results"),
                     host: str = "127.0.0.1", port: int = 8050, password_file: Path | None = None,
                     stop: threading.Event | None = None) -> None:
     """Serve the dashboard until Ctrl-C/SIGTERM (or ``stop``); with ``broker_url`` also ingest into the store.
@@ -36,7 +34,9 @@ def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = No
     from telemetry.ingest import stop_on_signals
 
     from .live_demo import serve
+    from .scenarios import builtin_dir
 
+    scenarios = scenarios or builtin_dir()
     try:
         login = login_for(host, password_file=password_file)
     except AuthError as exc:
@@ -78,12 +78,17 @@ def report_command(*, results: list[Path], out: Path, console: Any) -> Path:
 
     Raises
     ------
-    dashboard.report.ReportError
+    UserError
         When a folder holds no readable ``kpis.json``.
     """
-    from dashboard.report import write_report
+    from dashboard.report import ReportError, write_report
 
-    path = write_report(results, out)
+    from .errors import UserError
+
+    try:
+        path = write_report(results, out)
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
     console.print(f"wrote {path} ({len(results)} result(s) compared)", highlight=False)
     return path
 
