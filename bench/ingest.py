@@ -188,13 +188,14 @@ def latency(broker: Mosquitto, store_url: str, rate: float = 1000.0, seconds: fl
     """Publish-to-committed latency of the first reading of each message [ms]."""
     lat: list[float] = []
 
-    def on_commit(readings: Any, result: Any, committed_at: float) -> None:
+    def on_commit(batch: Any, result: Any, committed_at: float) -> None:
         # 1-record packs: each reading's time is the instant it was published
-        lat.extend(committed_at - t for t in readings.column("time").to_pylist())
+        lat.extend(committed_at - t for t in batch.readings.column("time").to_pylist())
 
     store = open_store(store_url)
     ing = Ingest(broker=broker.settings, store=store, registry=load_registry(SCENARIO),
-                 config=IngestConfig(client_id=f"lat-{uuid.uuid4().hex[:6]}"), on_commit=on_commit)
+                 config=IngestConfig(client_id=f"lat-{uuid.uuid4().hex[:6]}"))
+    ing.subscribe(on_commit)
     ing.start()
     cid = ing.client_id
     proc = mp.get_context("spawn").Process(target=latency_publisher, args=(broker.port, rate, seconds, 1))

@@ -35,9 +35,13 @@ from .mqtt import BrokerSettings, Subscription
 from .registry import DeviceRegistry
 from .senml import Columns, Limits, Outcome, Reason, Rejection, Validator
 from .store.base import DEAD_LETTER_SCHEMA, REJECTION_COUNT_SCHEMA, STATUS_SCHEMA, Batch, Store, WriteResult
-from .topics import SUBSCRIPTION, shared
+from .topics import SUBSCRIPTION, is_alerts_topic, shared
 
-CommitHook = Callable[[pa.Table, WriteResult, float], None]
+#: Called after each commit with the batch committed (readings, statuses ...), the write result and the
+#: commit time [UTC epoch s]; readings the store already had (redeliveries) are in the batch too.
+CommitHook = Callable[[Batch, WriteResult, float], None]
+
+_NOT_TELEMETRY = Outcome(None, None, 0, ())
 
 
 @dataclass(frozen=True)
@@ -183,18 +187,17 @@ class Ingest:
         Known branches and devices (the scenarios' device lists).
     config
         Batching, bounds, client id, share group.
-    on_commit
-        Called after each commit with the readings committed, the write result and the commit
-        time [UTC epoch s] (benchmarks use it for latency).
+
+    Use :meth:`subscribe` to be called after each commit (the live twins, benchmarks).
     """
 
     def __init__(self, *, broker: BrokerSettings, store: Store, registry: DeviceRegistry,
-                 config: IngestConfig | None = None, on_commit: CommitHook | None = None) -> None:
+                 config: IngestConfig | None = None) -> None:
         self.broker = broker
         self.store = store
         self.registry = registry
         self.config = config or IngestConfig()
-        self.on_commit = on_commit
+        self._hooks: tuple[CommitHook, ...] = ()
         self.validator = Validator(registry, self.config.limits)
         self.client_id = self.config.resolved_client_id()
         # a deque: append and popleft are atomic and far cheaper than queue.Queue; the worker sleeps on
@@ -227,6 +230,21 @@ class Ingest:
         self._batches = 0
         self._store_errors = 0
         self._last_error: str | None = None
+
+    def subscribe(self, hook: CommitHook) -> Callable[[], None]:
+        """Call ``hook(batch, result, committed_at)`` after every commit (in the writer thread, in commit order).
+
+        Returns
+        -------
+        callable
+            Calling it unsubscribes ``hook`` (calling it again does nothing).
+        """
+        self._hooks = (*self._hooks, hook)
+
+        def unsubscribe() -> None:
+            self._hooks = tuple(h for h in self._hooks if h is not hook)
+
+        return unsubscribe
 
     def _enqueue(self, msg: paho.MQTTMessage, generation: int) -> None:
         q = self._queue
@@ -361,7 +379,8 @@ class Ingest:
                     topic = msg._topic.decode("utf-8", "replace")
                 payload = bytes(msg.payload)
                 try:
-                    outcome = validate(topic, payload, received, cols)
+                    # the hub's retained alerts share the prefix: neither telemetry nor a dead letter
+                    outcome = _NOT_TELEMETRY if is_alerts_topic(topic) else validate(topic, payload, received, cols)
                 except Exception as exc:  # a validator bug: keep the message as a dead letter and go on
                     outcome = Outcome(None, None, 0, (Rejection(
                         Reason.INTERNAL_ERROR, f"validator failed: {type(exc).__name__}: {exc}"),))
@@ -435,8 +454,8 @@ class Ingest:
             self._batches += 1
             if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
                 self._last_error = None
-            if self.on_commit is not None:
-                self.on_commit(readings, result, committed_at)
+            for hook in self._hooks:
+                hook(pending.batch, result, committed_at)
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,42 @@ def compare(
     printing.comparison(result)
 
 
+# --------------------------------------------------------------------------- the hub (live twins)
+
+@app.command("hub")
+def hub(
+    store: StoreOpt,
+    broker: Annotated[str | None, typer.Option("--broker", help="broker URL: mqtt://host:1883 (ingest, alerts)")]
+    = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                       "(default: the built-in branches)")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="follow the store (ingest runs elsewhere) instead of "
+                                                          "ingesting here")] = False,
+    clock: Annotated[str, typer.Option(help="wall (live devices) or data (replays of recorded days)")] = "wall",
+    share: Annotated[str | None, typer.Option(help="MQTT 5 shared-subscription group of the ingest")] = None,
+    client_id: Annotated[str | None, typer.Option(help="client id of the ingest's session")] = None,
+    reorder_s: Annotated[float, typer.Option(help="hand readings to the twins this much reading time behind the "
+                                                  "newest, in time order [s]")] = 5.0,
+    rebuild_s: Annotated[float, typer.Option(help="rebuild from this much stored history at start [s]")] = 86400.0,
+    max_past_s: Annotated[float, typer.Option(help="oldest reading accepted, before now [s]; 0 = any")] = 604800.0,
+    max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
+    publish_alerts: Annotated[bool, typer.Option(help="publish alerts on smartlib/v1/{branch}/alerts")] = True,
+    status_interval: Annotated[float, typer.Option(help="seconds between status lines")] = 1.0,
+    connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    username: UserOpt = None, password_file: PasswordFileOpt = None,
+) -> None:
+    """Run every branch's live twin: ingest (or follow the store), estimate, raise alerts; Ctrl-C stops."""
+    from .hub import hub_command
+    from .scenarios import builtin_dir
+
+    with _telemetry_errors():
+        hub_command(scenarios=str(scenarios or builtin_dir()), broker_url=broker, store_url=store, follow=follow,
+                    clock=clock, share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
+                    max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
+                    status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
+                    username=username, password_file=password_file)
+
+
 # --------------------------------------------------------------------------- dashboard
 @app.command("dashboard")
 def dashboard_cmd(

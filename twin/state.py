@@ -242,6 +242,8 @@ class BranchState:
         counters, differenced) [Wh].
     queues
         Every queue counter and kiosk queue.
+    latest
+        The newest reading of every device quantity.
     readings
         Readings applied to the twin so far.
     last_reading
@@ -261,6 +263,7 @@ class BranchState:
     power_w: Mapping[str, float] = field(default_factory=dict)
     energy_wh: Mapping[str, float] = field(default_factory=dict)
     queues: tuple[QueueState, ...] = ()
+    latest: tuple[LatestValue, ...] = ()
     readings: int = 0
     last_reading: float | None = None
 

@@ -262,6 +262,35 @@ class Store(ABC):
         return self._query(f"SELECT {bucket} AS time, CAST({exprs[agg]} AS DOUBLE PRECISION) AS value, "
                            f"count(*) AS n FROM readings r {join} {where} GROUP BY 1 ORDER BY 1", params)
 
+    def readings_after(self, after: float, *, until: float | None = None, limit: int = 100_000) -> pa.Table:
+        """Stored readings with ``after < time <= until``, oldest first: what a store follower reads next.
+
+        Parameters
+        ----------
+        after
+            Cursor: the newest reading time already taken [UTC epoch s] (``-inf`` for everything).
+        until
+            Newest time to return [UTC epoch s]; None for no bound.
+        limit
+            Most rows returned; page on with ``after`` set to the last row's time (rows sharing that
+            time may then come twice: the twin counts them as duplicates).
+
+        Returns
+        -------
+        pyarrow.Table
+            Rows in :data:`~geometry.quantities.TELEMETRY_SCHEMA`, ordered by time, branch, device, quantity.
+        """
+        conds, params = ["time > %s"], [float(after)]
+        if until is not None:
+            conds.append("time <= %s")
+            params.append(float(until))
+        df = self._query("SELECT branch, device, quantity, unit, time, value, bool_value, string_value FROM readings "
+                         f"WHERE {' AND '.join(conds)} ORDER BY time, branch, device, quantity LIMIT {int(limit)}",
+                         params)
+        if not len(df):
+            return TELEMETRY_SCHEMA.empty_table()
+        return pa.Table.from_pandas(df, schema=TELEMETRY_SCHEMA, preserve_index=False)
+
     def counts(self, *, branch: str | None = None) -> pd.DataFrame:
         """Stored readings per branch, device and quantity, with their time range [UTC epoch s]."""
         where, params = _where(branch=branch)
