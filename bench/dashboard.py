@@ -98,7 +98,9 @@ def main() -> None:
     from dashboard.app import create_app
     from dashboard.data import HubData
     from telemetry.broker import free_port
+    from twin.hub import Hub, HubConfig
     from twin.live_demo import serve
+    from twin.registry import TwinRegistry
 
     con = Console()
     tmp = Path(tempfile.mkdtemp(prefix="smartlib-bench-dash-"))
@@ -108,8 +110,13 @@ def main() -> None:
         rows = fill_store(store, args.days)
         con.print(f"store: {rows:,} readings of {args.days:g} days, 3 branches, written in "
                   f"{time.perf_counter() - t:.0f} s ({store})", highlight=False)
-    data = HubData(store_url=str(store), scenarios_dir=ROOT / "scenarios", results_dir=tmp / "results")
-    data.warm()
+    registry = TwinRegistry.from_dir(ROOT / "scenarios")
+    hub = Hub(registry=registry, store_url=str(store), broker=None,
+              config=HubConfig(follow=True, publish_alerts=False))
+    t = time.perf_counter()
+    hub.start()  # rebuilds the twins from the last day of the store
+    con.print(f"hub started (twins rebuilt from the store) in {time.perf_counter() - t:.1f} s", highlight=False)
+    data = HubData(registry=registry, store_url=str(store), results_dir=tmp / "results")
     port = free_port()
     server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", port)
     base = f"http://127.0.0.1:{port}"
@@ -156,6 +163,7 @@ def main() -> None:
         con.print(calls)
     finally:
         server.shutdown()
+        hub.stop()
 
 
 if __name__ == "__main__":

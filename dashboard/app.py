@@ -281,7 +281,7 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
     def variants(branch: str | None) -> Any:
         if not branch:
             return [], None
-        names = ["(base)", *data.scenarios[branch].scenario.variants]
+        names = ["(base)", *data.variants(branch)]
         return [{"label": n, "value": n} for n in names], "(base)"
 
     def run(set_progress: Any, branch: str, variant: str | None, seed: int | None) -> Any:

@@ -1,7 +1,8 @@
 """What the dashboard reads: buildings, live branch states, stored series, dead letters and saved results.
 
-One :class:`HubData` per app, built from a store URL, a scenarios folder and a results folder.
-Callbacks ask it; it asks the twin (live states), the store (history) and the result files.
+One :class:`HubData` per app, built from the hub's twins, a store URL and a results folder.
+Callbacks ask it; it asks the twins (buildings, live states), the store (history, dead letters)
+and the result files.
 The store is opened per request with a short-lived connection guarded by a lock, so Dash's
 threads never share a DuckDB connection.
 """
@@ -14,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from geometry import Building, ScenarioSource
     from telemetry.store import Store
+    from twin.registry import TwinRegistry
     from twin.state import BranchState
 
 #: Quantities shown on the Live page against yesterday: store quantity -> (title, unit, aggregate over devices).
@@ -33,9 +34,6 @@ DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
     "temperature": ("temperature (mean of sensors)", "°C", "mean"),
     "power": ("power (all meters)", "W", "sum"),
 }
-
-StateProvider = Callable[[str, float], "BranchState"]
-
 
 @dataclass(frozen=True)
 class SavedRun:
@@ -53,65 +51,48 @@ class HubData:
 
     Parameters
     ----------
+    registry
+        The branches' live twins (fed by a :class:`twin.hub.Hub`): buildings and live states.
     store_url
-        Telemetry store (``duckdb:///...`` or ``postgresql://...``).
-    scenarios_dir
-        Folder of the branches' scenario files (buildings and devices).
+        Telemetry store (``duckdb:///...`` or ``postgresql://...``): history and dead letters.
     results_dir
         Folder with saved simulation results (one sub-folder each, holding ``kpis.json``); new
         runs from the Scenarios page go here too.
-    states
-        Live state provider ``(branch, now) -> BranchState`` (the hub's twins); None reads the
-        latest stored values (:func:`dashboard.live.state_from_store`).
     clock
         Current time [UTC epoch s] (the demo's accelerated clock, or ``time.time``).
     """
 
+    registry: TwinRegistry
     store_url: str
-    scenarios_dir: Path
     results_dir: Path
-    states: StateProvider | None = None
     clock: Callable[[], float] = time.time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @cached_property
-    def scenarios(self) -> dict[str, ScenarioSource]:
-        """Branch id -> its loaded scenario (read once: large scenario files take seconds)."""
-        from geometry import load_scenario
-
-        files = [self.scenarios_dir] if self.scenarios_dir.is_file() else sorted(self.scenarios_dir.glob("*.yaml"))
-        out = {}
-        for path in files:
-            src = load_scenario(path)
-            out[src.scenario.branch.id] = src
-        return out
+    _scenario_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _scenarios: dict[str, ScenarioSource] = field(default_factory=dict, repr=False)
 
     @property
     def sources(self) -> dict[str, Path]:
         """Branch id -> scenario file."""
-        return {b: Path(src.file) for b, src in self.scenarios.items()}
+        return {b: Path(self.registry.branch(b).inputs.source) for b in self.registry.branches}
 
     def branches(self) -> list[str]:
-        return list(self.scenarios)
-
-    @cached_property
-    def _buildings(self) -> dict[str, Building]:
-        return {}
+        return self.registry.branches
 
     def building(self, branch: str) -> Building:
-        """The branch's building (built once, then kept)."""
-        from geometry import build_building
+        """The branch's building (as its twin has it)."""
+        return self.registry.branch(branch).building
 
-        with self._build_lock:
-            if branch not in self._buildings:
-                self._buildings[branch] = build_building(self.scenarios[branch])
-            return self._buildings[branch]
+    def variants(self, branch: str) -> list[str]:
+        """The variant names of the branch's scenario."""
+        return list(self._scenario(branch).scenario.variants)
 
-    def warm(self) -> None:
-        """Build every branch's building now (so the first page does not wait for it)."""
-        for b in self.branches():
-            self.building(b)
+    def _scenario(self, branch: str) -> ScenarioSource:
+        from geometry import load_scenario
+
+        with self._scenario_lock:
+            if branch not in self._scenarios:
+                self._scenarios[branch] = load_scenario(self.sources[branch])
+            return self._scenarios[branch]
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -122,14 +103,8 @@ class HubData:
             yield s
 
     def state(self, branch: str) -> BranchState:
-        """The live state of a branch now."""
-        now = self.clock()
-        if self.states is not None:
-            return self.states(branch, now)
-        from .live import state_from_store
-
-        with self.store() as s:
-            return state_from_store(s, self.building(branch), now)
+        """The live state of a branch now (the hub's twin, at the dashboard's clock)."""
+        return self.registry.states(self.clock())[branch]
 
     def seats(self, branch: str) -> dict[str, bool]:
         """Seat id -> occupied, from the latest reading of each seat sensor."""
@@ -142,7 +117,7 @@ class HubData:
 
     def timezone(self, branch: str) -> str:
         """The branch's time zone (IANA name)."""
-        return str(self.scenarios[branch].scenario.branch.timezone)
+        return str(self.registry.branch(branch).inputs.timezone)
 
     def midnight(self, branch: str) -> float:
         """Today's midnight at the branch (its time zone) [UTC epoch s]."""

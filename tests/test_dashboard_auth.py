@@ -19,7 +19,9 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture
 def client(tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = HubData(store_url=str(tmp_path / "s.duckdb"), scenarios_dir=DATA / "small-branch.yaml",
+    from twin.registry import TwinRegistry
+
+    data = HubData(registry=TwinRegistry.from_dir(DATA / "small-branch.yaml"), store_url=str(tmp_path / "s.duckdb"),
                    results_dir=tmp_path / "results")
     app = create_app(data, login=Login.from_password("ops", "s3cret"), background=False)
     return app.server.test_client()

@@ -1,9 +1,9 @@
 """The dashboard in real headless Chromium (Playwright driving Debian's /usr/bin/chromium).
 
-A hub runs in this process: a private Mosquitto, the ingest into DuckDB, the Dash app on a free
-port. The store holds a simulated day of the service point (yesterday and today so far); new
-telemetry arrives over MQTT during the tests. Screenshots of each page are saved in a folder
-this module prints.
+A hub runs in this process: a private Mosquitto, the hub (ingest into DuckDB and the branch
+twins), the Dash app on a free port. The store holds a simulated day of the service point
+(yesterday and today so far); new telemetry arrives over MQTT during the tests. Screenshots of
+each page are saved in a folder this module prints.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pytest
 from conftest import SCENARIOS, require
 
-from telemetry import Ingest, IngestConfig, load_registry, open_store, replay
+from telemetry import IngestConfig, open_store, replay
 from telemetry.broker import Mosquitto, find_mosquitto, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
@@ -58,7 +58,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     from dashboard.data import HubData
     from geometry import build_building, load_scenario
     from simulation.day.library_day import run_day
+    from twin.hub import Hub
     from twin.live_demo import local_midnight, onto_today, serve, shift_days, split_at
+    from twin.registry import TwinRegistry
 
     tmp = tmp_path_factory.mktemp("hub")
     src = load_scenario(SCENARIO)
@@ -72,13 +74,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     with open_store(str(store_path)) as s:
         s.write_readings(pa.concat_tables([shift_days(moved, -1.0), before]))
     broker = Mosquitto(workdir=tmp / "mosquitto", persistence=False).start()
-    ingest = Ingest(broker=broker.settings, store=open_store(str(store_path)), registry=load_registry(SCENARIO),
-                    config=IngestConfig(client_id="browser-hub"))
-    ingest.start()
+    registry = TwinRegistry.from_dir(SCENARIO)
+    hub = Hub(registry=registry, store_url=str(store_path), broker=broker.settings,
+              ingest_config=IngestConfig(client_id="browser-hub"))
+    hub.start()
     results = tmp / "results"
     day.write(results / "service-point-seed3")  # a saved result for the Scenarios page
-    data = HubData(store_url=str(store_path), scenarios_dir=SCENARIO, results_dir=results)
-    data.warm()
+    data = HubData(registry=registry, store_url=str(store_path), results_dir=results)
     port = free_port()
     server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", port)
     # the last ten minutes arrive over MQTT, as the devices would send them
@@ -89,8 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         yield Hub(f"http://127.0.0.1:{port}", broker, str(store_path), later, results)
     finally:
         server.shutdown()
-        ingest.stop()
-        ingest.store.close()
+        hub.stop()
         broker.close()
 
 

@@ -9,8 +9,10 @@ day one day earlier (so the Live page has something to compare with), and the re
 The demo's clock runs ``speed`` times faster than the wall clock; the ingest accepts readings
 that far ahead and the dashboard shows the demo's "now".
 
-Ctrl-C (or ``duration_s``) stops the replay, lets the ingest commit what it received, stops the
-broker and the web server, and closes the store.
+The hub (:class:`twin.hub.Hub`: ingest and twins in this process) rebuilds the twins from that
+history, then follows what the devices send. Ctrl-C (or ``duration_s``) stops the replay, lets
+the ingest commit what it received, stops the hub, the broker and the web server, and closes
+the store.
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ class LiveDemoResult:
 
 
 def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = None,
-                progress: Callable[[str], None] | None = None) -> dict[str, pa.Table]:
-    """A simulated day's telemetry of every built-in branch (``reuse``: branch -> results folder already made)."""
+                progress: Callable[[str], None] | None = None,
+                stop: threading.Event | None = None) -> dict[str, pa.Table]:
+    """A simulated day's telemetry of every built-in branch (``reuse``: branch -> results folder already made).
+
+    Stops early (returning what it has) when ``stop`` is set between branches.
+    """
     from geometry import build_building, load_scenario
     from simulation.day.library_day import run_day
     from telemetry import load_telemetry
@@ -72,6 +78,8 @@ def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = Non
     for path in sorted(BUILTIN_DIR.glob("*.yaml")):
         src = load_scenario(path)
         branch = src.scenario.branch.id
+        if stop is not None and stop.is_set():
+            break
         if reuse and branch in reuse and (reuse[branch] / "telemetry.parquet").is_file():
             out[branch] = load_telemetry(reuse[branch])
             continue
@@ -147,7 +155,7 @@ def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
 def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_s: float | None = None,
                   embedded: bool = False, port: int = DEFAULT_PORT, seed: int = 1, start_hour: float = 8.0,
                   reuse: dict[str, Path] | None = None, stop: threading.Event | None = None) -> LiveDemoResult:
-    """Run the live hub until Ctrl-C, ``stop`` or ``duration_s`` [s]; see the module docstring.
+    """Run the live hub until Ctrl-C, ``stop`` or ``duration_s`` [s] of live time; see the module docstring.
 
     Raises
     ------
@@ -156,10 +164,13 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
     """
     from dashboard.app import create_app
     from dashboard.data import HubData
-    from telemetry import Ingest, IngestConfig, Limits, load_registry, open_store, replay
+    from telemetry import IngestConfig, Limits, open_store, replay
     from telemetry.broker import EmbeddedBroker, broker_from_options, port_is_free
     from telemetry.errors import TelemetryError
     from telemetry.ingest import stop_on_signals
+
+    from .hub import Hub, HubConfig
+    from .registry import TwinRegistry
 
     if not speed > 0:
         raise TelemetryError(f"--speed must be positive, got {speed}")
@@ -174,11 +185,9 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
     results_dir = out_dir / "results"
     results_dir.mkdir(exist_ok=True)
 
-    from geometry import load_scenario
-
+    registry = TwinRegistry.from_dir(BUILTIN_DIR)
+    tz = sorted({t.inputs.timezone for t in registry})[0]  # the built-ins share one time zone; the clock follows it
     now = time.time()
-    zones = {load_scenario(p).scenario.branch.timezone for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
-    tz = sorted(zones)[0]  # the built-ins share one time zone; the demo clock follows it
     today = local_midnight(now, tz)
     t_live = today + start_hour * 3600.0
     clock = DemoClock(t_live, speed)
@@ -187,25 +196,18 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
     store = open_store(str(store_path))
     stop_event_ref: list[threading.Event] = []
     server = None
-    ingest = None
+    hub = None
     published = history = 0
     try:
-        data = HubData(store_url=str(store_path), scenarios_dir=BUILTIN_DIR, results_dir=results_dir, clock=clock)
-        data.warm()
+        data = HubData(registry=registry, store_url=str(store_path), results_dir=results_dir, clock=clock)
         app = create_app(data, cache_dir=out_dir / "cache")
         server, _thread = serve(app, "127.0.0.1", port)
         url = f"http://127.0.0.1:{port}"
-        # the demo clock runs ahead of the wall clock by up to a simulated day
-        limits = Limits(max_future_s=2 * 86_400.0, max_past_s=3 * 86_400.0)
-        ingest = Ingest(broker=broker.settings, store=store, registry=load_registry(BUILTIN_DIR),
-                        config=IngestConfig(client_id=f"smartlib-demo-live-{int(now)}", session_expiry_s=0,
-                                            limits=limits))
         with stop_on_signals(stop) as stop_event:
             stop_event_ref.append(stop_event)
-            ingest.start()
-            console.print(f"5. the hub is live: dashboard on [bold]{url}[/] (broker {broker.url}, {kind}; store "
+            console.print(f"5. the hub: dashboard on [bold]{url}[/] (broker {broker.url}, {kind}; store "
                           f"{store_path}); Ctrl-C stops it", highlight=False)
-            tables = branch_days(out_dir / "days", seed=seed, reuse=reuse,
+            tables = branch_days(out_dir / "days", seed=seed, reuse=reuse, stop=stop_event,
                                  progress=lambda text: console.print(f"   {text}", highlight=False))
             if stop_event.is_set():
                 raise KeyboardInterrupt
@@ -213,22 +215,26 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
             live_parts = []
             for t in moved.values():
                 morning, rest = split_at(t, t_live)
-                store.write_readings(pa.concat_tables([shift_days(t, -1.0), morning]))
-                history += shift_days(t, -1.0).num_rows + morning.num_rows
+                earlier = pa.concat_tables([shift_days(t, -1.0), morning])
+                store.write_readings(earlier)
+                history += earlier.num_rows
                 live_parts.append(rest)
             live = pa.concat_tables(live_parts).sort_by("time")
+            # the hub rebuilds its twins from that history, then ingests what the devices send; the demo
+            # clock runs ahead of the wall clock by up to a simulated day
+            hub = Hub(registry=registry, store_url=str(store_path), broker=broker.settings,
+                      config=HubConfig(clock="data", reorder_s=60.0, rebuild_s=3 * 86_400.0),
+                      ingest_config=IngestConfig(client_id=f"smartlib-demo-live-{int(now)}", session_expiry_s=0,
+                                                 limits=Limits(max_future_s=2 * 86_400.0, max_past_s=3 * 86_400.0)))
+            hub.start()
             console.print(f"   {len(moved)} branches: {history:,} readings of yesterday and this morning stored; "
                           f"{live.num_rows:,} to come live at {speed:g}x (the demo clock starts at "
                           f"{start_hour:02.0f}:00 {tz})", highlight=False)
-            done = threading.Event()
             stats: list[Any] = []
 
             def publish() -> None:
-                try:
-                    stats.append(replay(live, broker.settings, speed=speed, keep_times=True, qos=1, stop=stop_event,
-                                        client_prefix="demo-"))
-                finally:
-                    done.set()
+                stats.append(replay(live, broker.settings, speed=speed, keep_times=True, qos=1, stop=stop_event,
+                                    client_prefix="demo-"))
 
             clock.restart()
             pub = threading.Thread(target=publish, name="demo-devices", daemon=True)
@@ -237,26 +243,31 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
             while not stop_event.wait(0.5):
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                if not ingest.running:
-                    raise TelemetryError(f"the ingest stopped: {ingest.stats().last_error}")
+                if not hub.running:
+                    raise TelemetryError(f"the hub stopped: {hub.stats().error}")
             stop_event.set()
             pub.join(60)
             published = stats[0].records if stats else 0
             # let the ingest commit what the broker already delivered
             settle = time.monotonic() + 20.0
-            while ingest.stats().records + ingest.stats().rejected < published and time.monotonic() < settle:
+            while time.monotonic() < settle:
+                s = hub.ingest_stats()
+                if s is None or s.records + s.rejected >= published:
+                    break
                 time.sleep(0.1)
     except KeyboardInterrupt:
         if stop_event_ref:
             stop_event_ref[0].set()
     finally:
-        if ingest is not None:
-            ingest.stop()
+        rejected = 0
+        if hub is not None:
+            s = hub.ingest_stats()
+            hub.stop()
+            rejected = s.rejected if s is not None else 0
         if server is not None:
             server.shutdown()
         broker.stop()
-        rejected = ingest.stats().rejected if ingest is not None else 0
-        stored = int(store.counts()["records"].sum()) if store is not None else 0
+        stored = int(store.counts()["records"].sum())
         store.close()
     console.print(f"   stopped: {published:,} readings published live, {stored:,} in the store "
                   f"({history:,} written as history), {rejected:,} rejected", highlight=False)

@@ -1,8 +1,9 @@
 """``smartlib dashboard``: the hub's Dash app for a real deployment, and ``smartlib report``.
 
-The app reads a telemetry store (and, given a broker, runs the ingest into it in this process, so
-one command is a small hub). On 127.0.0.1 it needs no login; on any other address a password
-from the environment or a file is required (see :mod:`dashboard.auth`).
+The app shows the twins of a :class:`~twin.hub.Hub`: given a broker, the hub ingests into the
+store in this process; without one it follows what an ingest elsewhere commits to the store.
+On 127.0.0.1 it needs no login; on any other address a password from the environment or a file
+is required (see :mod:`dashboard.auth`).
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = No
     from dashboard.app import create_app
     from dashboard.auth import AuthError, login_for
     from dashboard.data import HubData
-    from telemetry import Ingest, IngestConfig, load_registry, open_store, parse_broker_url
+    from telemetry import IngestConfig, open_store, parse_broker_url
     from telemetry.broker import port_is_free
     from telemetry.errors import TelemetryError
     from telemetry.ingest import stop_on_signals
 
+    from .hub import Hub, HubConfig
     from .live_demo import serve
+    from .registry import TwinRegistry
     from .scenarios import builtin_dir
 
     scenarios = scenarios or builtin_dir()
@@ -47,29 +50,28 @@ def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = No
         raise TelemetryError(f"port {port} on {host} is in use: stop what runs there or give --port")
     open_store(store_url).close()  # a bad URL or an unreachable store is reported before anything starts
     results_dir.mkdir(parents=True, exist_ok=True)
-    data = HubData(store_url=store_url, scenarios_dir=scenarios, results_dir=results_dir)
-    data.warm()
-    ingest = None
-    if broker_url is not None:
-        ingest = Ingest(broker=parse_broker_url(broker_url), store=open_store(store_url),
-                        registry=load_registry(scenarios),
-                        config=IngestConfig(client_id=f"smartlib-dashboard-{int(time.time())}"))
-        ingest.start()
+    registry = TwinRegistry.from_dir(scenarios)
+    # with a broker the hub ingests here; without one it follows what an ingest elsewhere commits
+    hub = Hub(registry=registry, store_url=store_url,
+              broker=parse_broker_url(broker_url) if broker_url is not None else None,
+              config=HubConfig(follow=broker_url is None, publish_alerts=broker_url is not None),
+              ingest_config=IngestConfig(client_id=f"smartlib-dashboard-{int(time.time())}"))
+    hub.start()
     server = None
     try:
+        data = HubData(registry=registry, store_url=store_url, results_dir=results_dir)
         server, _thread = serve(create_app(data, login=login, cache_dir=results_dir / ".cache"), host, port)
         console.print(f"dashboard on http://{host}:{port}{' (login required)' if login else ''}; store {store_url}"
-                      f"{'; ingesting from ' + broker_url if broker_url else ''}  (Ctrl-C to stop)", highlight=False)
+                      f"{'; ingesting from ' + broker_url if broker_url else ' (following it)'}  (Ctrl-C to stop)",
+                      highlight=False)
         with stop_on_signals(stop) as event:
             while not event.wait(0.5):
-                if ingest is not None and not ingest.running:
-                    raise TelemetryError(f"the ingest stopped: {ingest.stats().last_error}")
+                if not hub.running:
+                    raise TelemetryError(f"the hub stopped: {hub.stats().error}")
     finally:
         if server is not None:
             server.shutdown()
-        if ingest is not None:
-            ingest.stop()
-            ingest.store.close()
+        hub.stop()
     console.print("dashboard stopped", highlight=False)
 
 
