@@ -223,7 +223,7 @@ def _live_callbacks(app: Any, data: HubData) -> None:
         state = data.state(branch)
         seats = data.seats(branch)
         summary = (f"{state.occupancy:.0f} ± {state.occupancy_std:.0f} persons of {state.capacity} · "
-                   f"{state.power_w.get('total', 0.0) / 1000:.1f} kW · {state.readings:,} latest readings · "
+                   f"{state.power_w.get('total', 0.0) / 1000:.1f} kW · {state.readings:,} readings applied · "
                    f"at {_local(state.time, data.timezone(branch))}")
         alerts = [html.Li(a.message or f"{a.kind} {a.subject}") for a in state.alerts] or [html.Li("none")]
         queues = figures.queue_bars(state.queues)

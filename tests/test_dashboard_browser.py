@@ -154,7 +154,7 @@ def test_every_page_loads_with_real_numbers(hub: RunningHub, page: Any, shots: P
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     open_page(page, hub, "/")
     summary = page.locator("#live-summary").inner_text()
-    assert "persons of" in summary and " 0 latest readings" not in summary
+    assert "persons of" in summary and " 0 readings applied" not in summary
     zones = {t["name"]: t for t in plot_data(page, "live-plan")}
     assert {"lobby", "reading"} <= set(zones)
     assert "occupancy" in zones["reading"]["text"]

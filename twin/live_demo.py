@@ -153,7 +153,7 @@ def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
 
 
 def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_s: float | None = None,
-                  embedded: bool = False, port: int = DEFAULT_PORT, seed: int = 1, start_hour: float = 8.0,
+                  embedded: bool = False, port: int = DEFAULT_PORT, seed: int = 1, start_hour: float = 10.0,
                   reuse: dict[str, Path] | None = None, stop: threading.Event | None = None) -> LiveDemoResult:
     """Run the live hub until Ctrl-C, ``stop`` or ``duration_s`` [s] of live time; see the module docstring.
 
