@@ -284,7 +284,6 @@ def compare(
         result = run(scenario, variants=variants.split(","), seed=seed, days=days, walker=walker, progress=progress)
     printing.comparison(result)
 
-
 # --------------------------------------------------------------------------- the hub (live twins)
 
 @app.command("hub")
@@ -319,6 +318,84 @@ def hub(
                     max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
                     status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
                     username=username, password_file=password_file)
+
+
+# --------------------------------------------------------------------------- hub analytics: what-if, evaluation
+# Thin commands: parse, call one function of twin.whatif / twin.evaluate / twin.calibrate / twin.busiest, print.
+
+@app.command("whatif")
+def whatif_cmd(
+    branch: ScenarioArg,
+    variant: VariantOpt = None,
+    store: Annotated[str | None, typer.Option("--store", help="rebuild the live state from this store (URL)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="with --store: the moment, local YYYY-MM-DD HH:MM "
+                                                        "(default: the newest reading)")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="or a YAML/JSON file of the state now: time, readers, "
+                                               "seated, queues, co2_ppm, temperature_c")] = None,
+    horizon: Annotated[str, typer.Option("--horizon", help="how far ahead: 2h, 90min, 1h30m")] = "2h",
+    replications: Annotated[int, typer.Option("--replications", "-r", help="forks per arm (CI)")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the first replication")] = 0,
+    date: Annotated[str | None, typer.Option("--date", help="the day (YYYY-MM-DD; its day type and hours)")] = None,
+) -> None:
+    """Forecast KPIs from the state now, as is and with a variant, with 95% confidence intervals."""
+    from .whatif import run_whatif
+
+    with printing.progress_bar("forking", unit="runs") as progress, _telemetry_errors():
+        result = run_whatif(branch, state_file=state, store_url=store, at=at, variant=variant, horizon=horizon,
+                            date=date, replications=replications, seed=seed,
+                            on_run=lambda done, total: progress(done, total, "forking"))
+    printing.forecast(result)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    store: StoreOpt,
+    period: Annotated[str, typer.Option("--period", help="a month 2026-11, a day 2026-11-05 or days A..B")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="also write the table as CSV")] = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                        "(default: the built-in branches)")] = None,
+) -> None:
+    """Indicators (ISO 11620 style) of every branch over a period from the store, ranked."""
+    from .evaluate import evaluate
+
+    with _telemetry_errors():
+        result = evaluate(store, period, scenarios, csv=csv)
+    printing.evaluation(result, csv)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day read (YYYY-MM-DD, local)")],
+    out_file: Annotated[Path, typer.Option("--out", help="write the calibrated scenario here (YAML)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day read (default: yesterday)")] = None,
+) -> None:
+    """Fit the branch's demand (arrivals by hour and day type) to the stored history; write the scenario."""
+    from .calibrate import calibrate
+
+    with _telemetry_errors():
+        result = calibrate(branch, store, since=since, until=until, out=out_file)
+    printing.calibration(result)
+
+
+@app.command("busiest")
+def busiest_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day (YYYY-MM-DD, local)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day (default: yesterday)")] = None,
+    zone: Annotated[str | None, typer.Option("--zone", help="print this zone (default: the whole building)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write busiest.csv and busiest.png")] = Path(
+        "out/busiest"),
+) -> None:
+    """Busiest times: median and 10-90% occupancy by hour per day type, from the stored history."""
+    from .busiest import branch_busiest
+
+    with _telemetry_errors():
+        result, paths = branch_busiest(branch, store, since=since, until=until, out_dir=out_dir, zone=zone)
+    printing.busiest(result, zone)
+    printing.wrote(paths)
 
 
 # --------------------------------------------------------------------------- dashboard

@@ -60,7 +60,9 @@ class Step:
 
     ``kind``: ``service`` (``task`` borrow/return/help), ``browse`` (``subject``, ``duration_s``),
     ``seat`` (``duration_s`` seated, ``breaks``), ``group`` (a group room or a shared table),
-    ``children`` (time in a children's zone), ``event`` (``event`` id).
+    ``children`` (time in a children's zone), ``event`` (``event`` id). A run started from a state
+    (:mod:`simulation.day.start`) adds ``seated`` (already in a seat: sit out ``duration_s``), ``here``
+    (stay ``duration_s`` where one is) and ``queue`` (already queuing at service ``ref`` for ``task``).
     """
 
     kind: str
@@ -69,6 +71,7 @@ class Step:
     duration_s: float = 0.0
     breaks: tuple[tuple[float, float, str], ...] = ()
     event: str | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,11 +358,12 @@ class Party:
         return self.members[0]
 
     # ------------------------------------------------------------- the journey
-    def journey(self, day: LibraryDay) -> Generator[simpy.Event, Any, None]:
-        """The party's visit: a SimPy process body."""
+    def journey(self, day: LibraryDay, *, inside: bool = False) -> Generator[simpy.Event, Any, None]:
+        """The party's visit: a SimPy process body (``inside``: already in when the run starts)."""
         env = day.env
         self.call_s = day.call_time_s(env.now)
-        day.enter(self)
+        if not inside:
+            day.enter(self)
         for step in self.plan.steps:
             if env.now >= self.call_s:
                 break
@@ -376,6 +380,13 @@ class Party:
             elif step.kind == "event":
                 place, end_s = day.event_place(str(step.event))
                 yield from self._zone_stay(day, place, end_s - env.now, "event")
+            elif step.kind == "seated":
+                yield from self._sit_out(day, step, self.place)
+                day.stand(self)
+            elif step.kind == "here":
+                yield env.timeout(self._left_s(day, step.duration_s))
+            elif step.kind == "queue":
+                yield from self._use(day, day.services[str(step.ref)], str(step.task))
         yield from self.walk(day, self.entrance)
         day.leave(self)
 
