@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import figures
-from .data import DAY_QUANTITIES, HubData, branch_indicators, simulate_and_save
+from .data import DAY_QUANTITIES, HubData, simulate_and_save
 
 if TYPE_CHECKING:
     import dash
@@ -98,12 +98,16 @@ def scenarios_layout(data: HubData) -> Any:
 def branches_layout(data: HubData) -> Any:
     from dash import dcc, html
 
+    from twin.indicators import INDICATORS
+
     return html.Div([
         html.Div([html.Span("period"), _dropdown("br-period", list(PERIODS), "today"),
-                  html.Span("chart"), _dropdown("br-indicator", ["visits", "visits per hour", "mean occupancy",
-                                                                 "peak occupancy", "seat occupancy rate",
-                                                                 "mean CO2 ppm", "energy kWh"], "visits")], style=ROW),
-        _table("br-table"),
+                  html.Span("chart"), dcc.Dropdown(id="br-indicator", value="visits", clearable=False,
+                                                   options=[{"label": f"{label} ({unit})", "value": key}
+                                                            for key, label, unit, _ in INDICATORS],
+                                                   style={"width": "22em"}),
+                  html.Span(id="br-status")], style=ROW),
+        _table("br-table", page_size=20),
         dcc.Graph(id="br-chart"),
     ])
 
@@ -351,21 +355,27 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
 
 
 def _branch_callbacks(app: Any, data: HubData) -> None:
-    from dash import Input, Output
+    from dash import Input, Output, no_update
 
     @app.callback(Output("br-table", "data"), Output("br-table", "columns"), Output("br-chart", "figure"),
-                  Input("br-period", "value"), Input("br-indicator", "value"))
+                  Output("br-status", "children"), Input("br-period", "value"), Input("br-indicator", "value"))
     def table(period: str, indicator: str) -> Any:
-        now = data.clock()
-        branches = data.branches()
-        midnight = data.midnight(branches[0]) if branches else now
-        days = PERIODS.get(period, 0)
-        start, end = (midnight, now + 1) if days == 0 else (midnight - 86_400.0, midnight) if days == 1 else \
-            (midnight - days * 86_400.0, now + 1)
-        t = branch_indicators(data, start, end).sort_values(indicator, ascending=False)
-        t.insert(0, "rank", range(1, len(t) + 1))
-        rows = [{k: (f"{v:,.3g}" if isinstance(v, float) else v) for k, v in r.items()} for r in t.to_dict("records")]
-        return rows, [{"name": c, "id": c} for c in t.columns], figures.branch_bars(t, indicator)
+        from twin.errors import UserError
+        from twin.evaluate import ranking_table
+        from twin.indicators import INDICATORS
+
+        try:
+            ev = data.evaluation(PERIODS.get(period, 0))
+        except UserError as exc:
+            return [], [], no_update, str(exc)
+        cols, rows = ranking_table(ev)
+        frame = ev.to_frame()
+        unit = next((u for k, _, u, _ in INDICATORS if k == indicator), "")
+        note = f"{ev.period}, ranked by mean rank (1 = best)"
+        if ev.without_readings:
+            note += f"; no readings: {', '.join(ev.without_readings)}"
+        return ([dict(zip(cols, r, strict=True)) for r in rows], [{"name": c, "id": c} for c in cols],
+                figures.branch_bars(frame, indicator, unit=unit), note)
 
 
 def _device_callbacks(app: Any, data: HubData) -> None:

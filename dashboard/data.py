@@ -24,6 +24,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from geometry import Building, ScenarioSource
     from telemetry.store import Store
+    from twin.evaluate import Evaluation
     from twin.registry import TwinRegistry
     from twin.state import BranchState
 
@@ -154,6 +155,21 @@ class HubData:
                             agg=agg)
         return today, yday, midnight
 
+    def evaluation(self, days: int) -> Evaluation:
+        """The branches' indicators over the last ``days`` local days (0: today so far, 1: yesterday), ranked.
+
+        Raises
+        ------
+        twin.errors.UserError
+            When no branch has readings in the period.
+        """
+        from twin.evaluate import evaluate_loaded
+
+        branches = self.branches()
+        label = period_label(self.clock(), self.timezone(branches[0]), days)
+        loaded = [(self._scenario(b), self.building(b)) for b in branches]
+        return evaluate_loaded(self.store_url, label, loaded, what="the hub")
+
     def dead_letters(self, branch: str | None, reason: str | None, limit: int = 200) -> pd.DataFrame:
         with self.store() as s:
             return s.dead_letters(branch=branch, reason=reason, limit=limit)
@@ -179,41 +195,20 @@ class HubData:
 
 
 
-def branch_indicators(data: HubData, start: float, end: float) -> pd.DataFrame:
-    """Per branch over [start, end) [UTC epoch s]: visits (door counters in), mean and peak occupancy,
-    seat occupancy rate (seat sensors), mean CO2 [ppm] and mean power [W] and energy [kWh] of the meters."""
-    rows = []
-    for branch in data.branches():
-        b = data.building(branch)
-        hours = max((end - start) / 3600.0, 1e-9)
-        with data.store() as s:
-            visits = s.series(branch=branch, quantity="people_in", start=start, end=end, every=86_400.0, agg="sum")
-            occ = s.series(branch=branch, quantity="occupancy", start=start, end=end, every=300.0, agg="sum")
-            seat = s.series(branch=branch, quantity="seat_occupied", start=start, end=end, every=86_400.0, agg="mean")
-            co2 = s.series(branch=branch, quantity="co2", start=start, end=end, every=86_400.0, agg="mean")
-            power = s.series(branch=branch, quantity="power", start=start, end=end, every=300.0, agg="mean")
-        n_meters = sum(1 for d in b.devices if "power" in d.quantities) or 1
-        mean_power = float(power["value"].mean()) * n_meters if len(power) else float("nan")
-        rows.append({
-            "branch": branch,
-            "visits": float(visits["value"].sum()) if len(visits) else 0.0,
-            "visits per hour": (float(visits["value"].sum()) if len(visits) else 0.0) / hours,
-            "mean occupancy": float(occ["value"].mean()) if len(occ) else float("nan"),
-            "peak occupancy": float(occ["value"].max()) if len(occ) else float("nan"),
-            "seat occupancy rate": _weighted(seat),
-            "mean CO2 ppm": _weighted(co2),
-            "mean power W": mean_power,
-            "energy kWh": mean_power * hours / 1000.0,
-            "seats": b.seat_count,
-        })
-    return pd.DataFrame(rows)
+def period_label(now: float, timezone: str, days: int) -> str:
+    """A period as :func:`twin.indicators.branch_period` reads it: today (0), yesterday (1) or the last ``days`` days.
 
+    ``now`` [UTC epoch s] in ``timezone`` gives today's local date.
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
 
-def _weighted(df: pd.DataFrame) -> float:
-    if not len(df) or df["n"].sum() == 0:
-        return float("nan")
-    return float((df["value"] * df["n"]).sum() / df["n"].sum())
-__all__ = ["DAY_QUANTITIES", "HubData", "SavedRun", "branch_indicators"]
+    today = dt.datetime.fromtimestamp(now, ZoneInfo(timezone)).date()
+    if days == 0:
+        return today.isoformat()
+    if days == 1:
+        return (today - dt.timedelta(days=1)).isoformat()
+    return f"{(today - dt.timedelta(days=days - 1)).isoformat()}..{today.isoformat()}"
 
 
 def simulate_and_save(scenario: Path, variant: str | None, *, seed: int, out_dir: Path,
