@@ -87,6 +87,13 @@ def scenarios_layout(data: HubData) -> Any:
                   html.Span("seed"), dcc.Input(id="sc-seed", type="number", value=1, min=0, style={"width": "5em"}),
                   html.Button("run", id="sc-run"), html.Button("cancel", id="sc-cancel", disabled=True),
                   html.Progress(id="sc-progress", value="0", max="3"), html.Span(id="sc-status")], style=ROW),
+        html.H3("what-if from now"),
+        html.Div([html.Span("the chosen branch and variant, forked from the live state for"),
+                  dcc.Input(id="wi-hours", type="number", value=2, min=0.25, max=12, step=0.25,
+                            style={"width": "5em"}), html.Span("h (3 replications each)"),
+                  html.Button("run what-if", id="wi-run"), html.Progress(id="wi-progress", value="0", max="6"),
+                  html.Span(id="wi-status")], style=ROW),
+        _table("wi-table", page_size=20),
         html.H3("compare saved results"),
         html.Div([dcc.Dropdown(id="sc-runs", options=runs, value=runs[:2], multi=True, style={"minWidth": "40em"}),
                   html.Button("export report", id="sc-export"), html.Span(id="sc-export-status")], style=ROW),
@@ -318,6 +325,41 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
         @app.callback(*outputs, *inputs, prevent_initial_call=True)
         def run_inline(_n: int | None, branch: str, variant: str | None, seed: int | None) -> Any:
             return run(None, branch, variant, seed)
+
+    def whatif_now(set_progress: Any, branch: str, variant: str | None, hours: float | None) -> Any:
+        from twin.whatif import forecast_table
+
+        v = None if variant in (None, "(base)") else variant
+
+        def tell(done: int, total: int) -> None:
+            if set_progress is not None:
+                set_progress((str(done), f"run {done} of {total}"))
+
+        try:
+            result = data.whatif_now(branch, v, horizon_s=float(hours or 2) * 3600.0, on_run=tell)
+        except ValueError as exc:
+            return f"cannot fork from now: {exc}", [], []
+        cols, rows = forecast_table(result)
+        note = (f"{branch}{' with ' + v if v else ''}: {result.replications} replications from "
+                f"{result.start_s / 3600:.2f} h to {result.end_s / 3600:.2f} h (local), mean ± "
+                f"{result.level:.0%} interval")
+        return note, [dict(zip(cols, r, strict=True)) for r in rows], [{"name": c, "id": c} for c in cols]
+
+    wi_out = [Output("wi-status", "children", allow_duplicate=True), Output("wi-table", "data"),
+              Output("wi-table", "columns")]
+    wi_in = [Input("wi-run", "n_clicks"), State("sc-branch", "value"), State("sc-variant", "value"),
+             State("wi-hours", "value")]
+    if background:
+        @app.callback(*wi_out, *wi_in, background=True, prevent_initial_call=True,
+                      running=[(Output("wi-run", "disabled"), True, False)],
+                      progress=[Output("wi-progress", "value"), Output("wi-status", "children")])
+        def whatif_background(set_progress: Any, _n: int | None, branch: str, variant: str | None,
+                              hours: float | None) -> Any:
+            return whatif_now(set_progress, branch, variant, hours)
+    else:
+        @app.callback(*wi_out, *wi_in, prevent_initial_call=True)
+        def whatif_inline(_n: int | None, branch: str, variant: str | None, hours: float | None) -> Any:
+            return whatif_now(None, branch, variant, hours)
 
     def chosen(labels: list[str] | None) -> list[Any]:
         by = {r.label: r for r in data.saved_runs()}

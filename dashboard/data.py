@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from twin.evaluate import Evaluation
     from twin.registry import TwinRegistry
     from twin.state import BranchState
+    from twin.whatif import WhatIfResult
 
 #: Quantities shown on the Live page against yesterday: store quantity -> (title, unit, aggregate over devices).
 DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
@@ -169,6 +170,29 @@ class HubData:
         label = period_label(self.clock(), self.timezone(branches[0]), days)
         loaded = [(self._scenario(b), self.building(b)) for b in branches]
         return evaluate_loaded(self.store_url, label, loaded, what="the hub")
+
+    def whatif_now(self, branch: str, variant: str | None, *, horizon_s: float, replications: int = 3, seed: int = 0,
+                   on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
+        """Fork the branch's day from its live state now, as it is and with ``variant``, for ``horizon_s`` [s].
+
+        Raises
+        ------
+        ValueError
+            When the live state does not fit the building or the horizon is not positive.
+        """
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        from twin.indicators import device_services
+        from twin.whatif import start_state_from_branch, whatif
+
+        src = self._scenario(branch)
+        building = self.building(branch)
+        live = self.state(branch)
+        tz = self.timezone(branch)
+        start = start_state_from_branch(live, building, device_services(building, src), tz)
+        return whatif(src, start, variant=variant, horizon_s=horizon_s, replications=replications, seed=seed,
+                      date=dt.datetime.fromtimestamp(live.time, ZoneInfo(tz)).date(), on_run=on_run)
 
     def dead_letters(self, branch: str | None, reason: str | None, limit: int = 200) -> pd.DataFrame:
         with self.store() as s:

@@ -210,4 +210,12 @@ def test_a_small_scenario_runs_from_the_scenarios_page(hub: RunningHub, page: An
     evac = plot_data(page, "sc-evac")
     assert evac and evac[0]["n"] >= 1
     assert_no_errors(page)
+    # a what-if from the live state now, half an hour ahead
+    page.fill("#wi-hours", "0.5")
+    page.click("#wi-run")
+    page.wait_for_function("() => document.querySelector('#wi-status').innerText.includes('replications from')",
+                           timeout=240_000)
+    forecast = page.locator("#wi-table").inner_text()
+    assert "as is" in forecast and "±" in forecast
+    assert_no_errors(page)
     page.screenshot(path=str(shots / "scenarios-after-run.png"), full_page=True)
