@@ -59,7 +59,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     from geometry import build_building, load_scenario
     from simulation.day.library_day import run_day
     from twin.hub import Hub
-    from twin.live_demo import local_midnight, onto_today, serve, shift_days, split_at
+    from twin.live_demo import as_day_before, local_midnight, onto_today, serve, split_at
     from twin.registry import TwinRegistry
 
     tmp = tmp_path_factory.mktemp("hub")
@@ -72,7 +72,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     before, later = split_at(moved, now - 600.0)
     store_path = tmp / "hub.duckdb"
     with open_store(str(store_path)) as s:
-        s.write_readings(pa.concat_tables([shift_days(moved, -1.0), before]))
+        s.write_readings(pa.concat_tables([as_day_before(moved), before]))
     broker = Mosquitto(workdir=tmp / "mosquitto", persistence=False).start()
     registry = TwinRegistry.from_dir(SCENARIO)
     hub = Hub(registry=registry, store_url=str(store_path), broker=broker.settings,

@@ -120,8 +120,22 @@ def split_at(table: pa.Table, t: float) -> tuple[pa.Table, pa.Table]:
 
 
 def shift_days(table: pa.Table, days: float) -> pa.Table:
+    """The table ``days`` days later (earlier when negative)."""
     return table.set_column(table.schema.get_field_index("time"), "time",
                             pc.add(table.column("time"), days * 86_400.0))
+
+
+def as_day_before(table: pa.Table) -> pa.Table:
+    """The same day one day earlier, its cumulative energy counters lowered by the day's increase.
+
+    So the counters run on without a step back at midnight (an energy meter never goes backwards).
+    """
+    df = shift_days(table, -1.0).to_pandas()
+    energy = df["quantity"] == "energy"
+    if energy.any():
+        grown = df[energy].groupby("device")["value"].agg(lambda v: v.max() - v.min())
+        df.loc[energy, "value"] = df.loc[energy, "value"] - df.loc[energy, "device"].map(grown)
+    return pa.Table.from_pandas(df, schema=table.schema, preserve_index=False)
 
 
 class DemoClock:
@@ -215,7 +229,7 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
             live_parts = []
             for t in moved.values():
                 morning, rest = split_at(t, t_live)
-                earlier = pa.concat_tables([shift_days(t, -1.0), morning])
+                earlier = pa.concat_tables([as_day_before(t), morning])
                 store.write_readings(earlier)
                 history += earlier.num_rows
                 live_parts.append(rest)
@@ -275,4 +289,4 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
                           stored=stored, history=history, rejected=rejected, store_path=store_path)
 
 
-__all__ = ["DemoClock", "LiveDemoResult", "onto_today", "run_live_demo", "split_at"]
+__all__ = ["DemoClock", "LiveDemoResult", "as_day_before", "onto_today", "run_live_demo", "split_at"]
