@@ -232,7 +232,7 @@ def _live_callbacks(app: Any, data: HubData) -> None:
         if floor not in {f.id for f in building.floors}:
             return no_update, "", [], no_update
         state = data.state(branch)
-        seats = data.seats(branch)
+        seats = data.seats(building, state)
         summary = (f"{state.occupancy:.0f} ± {state.occupancy_std:.0f} persons of {state.capacity} · "
                    f"{state.power_w.get('total', 0.0) / 1000:.1f} kW · {state.readings:,} readings applied · "
                    f"at {_local(state.time, data.timezone(branch))}")

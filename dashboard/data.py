@@ -37,6 +37,10 @@ DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
     "power": ("power (all meters)", "W", "sum"),
 }
 
+#: How long an evaluation of a period that includes today is reused [s].
+EVALUATION_TTL_S = 60.0
+
+
 @dataclass(frozen=True)
 class SavedRun:
     """One saved simulation result folder (``smartlib simulate --out``): its label and KPIs."""
@@ -71,6 +75,7 @@ class HubData:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _scenario_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _scenarios: dict[str, ScenarioSource] = field(default_factory=dict, repr=False)
+    _evaluations: dict[str, tuple[float, Evaluation]] = field(default_factory=dict, repr=False)
 
     @property
     def sources(self) -> dict[str, Path]:
@@ -108,14 +113,12 @@ class HubData:
         """The live state of a branch now (the hub's twin, at the dashboard's clock)."""
         return self.registry.states(self.clock())[branch]
 
-    def seats(self, branch: str) -> dict[str, bool]:
-        """Seat id -> occupied, from the latest reading of each seat sensor."""
-        b = self.building(branch)
-        seat_of = {d.id: d.seat_id for d in b.devices if d.seat_id}
-        with self.store() as s:
-            latest = s.latest(branch=branch, quantity="seat_occupied")
-        return {seat_of[r.device]: bool(r.bool_value) for r in latest.itertuples()
-                if r.device in seat_of and not pd.isna(r.bool_value)}
+    @staticmethod
+    def seats(building: Building, state: BranchState) -> dict[str, bool]:
+        """Seat id -> occupied, from the latest reading of each seat sensor (in the twin's state)."""
+        seat_of = {d.id: d.seat_id for d in building.devices if d.seat_id}
+        return {seat_of[v.device]: bool(v.value) for v in state.latest
+                if v.quantity == "seat_occupied" and v.device in seat_of}
 
     def timezone(self, branch: str) -> str:
         """The branch's time zone (IANA name)."""
@@ -168,8 +171,14 @@ class HubData:
 
         branches = self.branches()
         label = period_label(self.clock(), self.timezone(branches[0]), days)
+        # past days do not change: keep their evaluation; a period with today in it for a minute
+        hit = self._evaluations.get(label)
+        if hit is not None and (days == 1 or time.monotonic() - hit[0] < EVALUATION_TTL_S):
+            return hit[1]
         loaded = [(self._scenario(b), self.building(b)) for b in branches]
-        return evaluate_loaded(self.store_url, label, loaded, what="the hub")
+        ev = evaluate_loaded(self.store_url, label, loaded, what="the hub")
+        self._evaluations[label] = (time.monotonic(), ev)
+        return ev
 
     def whatif_now(self, branch: str, variant: str | None, *, horizon_s: float, replications: int = 3, seed: int = 0,
                    on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
