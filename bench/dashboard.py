@@ -84,6 +84,10 @@ def callback_bodies(base: str, values: dict[str, Any]) -> dict[str, dict[str, An
     return bodies
 
 
+def _seconds(x: float) -> str:
+    return f"> {TIMEOUT_S:.0f}" if x == float("inf") else f"{x:.2f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, default=30.0)
@@ -142,8 +146,7 @@ def main() -> None:
                         times.append(float("inf"))
                     ctx.close()
                 med = statistics.median(times)
-                shown = (lambda x: f"> {TIMEOUT_S:.0f}" if x == float("inf") else f"{x:.2f}")
-                pages.add_row(name, shown(med), shown(max(times)), "2.0", f"{med / 2.0:.2f}")
+                pages.add_row(name, _seconds(med), _seconds(max(times)), "2.0", f"{med / 2.0:.2f}")
             browser.close()
         con.print(pages)
         branch = "central-library"
