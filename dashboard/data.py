@@ -248,22 +248,18 @@ def simulate_and_save(scenario: Path, variant: str | None, *, seed: int, out_dir
                       progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Simulate a day of a branch (a variant) and evacuate it at full seat occupancy; write both into ``out_dir``.
 
-    Writes what ``smartlib simulate`` writes (``kpis.json`` with ``meta``, the tables) and the
-    evacuation's ``evacuation/summary.json``. ``progress(step, steps, text)`` is told each step.
+    Through the application layer (:func:`twin.app.simulate`, :func:`twin.app.evacuate`): what
+    ``smartlib simulate`` writes, and the evacuation's ``evacuation/summary.json``.
+    ``progress(step, steps, text)`` is told each step.
     """
-    from geometry import build_building, load_scenario
-    from simulation import EvacuationConfig, run_evacuation, write_outputs
-    from simulation.day.library_day import run_day
+    from twin import app
 
     tell = progress or (lambda i, n, text: None)
-    tell(0, 3, "building")
-    src = load_scenario(scenario)
-    building = build_building(src, variant)
+    tell(0, 3, "loading the scenario")
+    loaded = app.load(scenario, variant)
     tell(1, 3, "simulating the day")
-    result = run_day(building, src, seed=seed, progress=False)
-    result.write(out_dir)
+    app.simulate(loaded, seed=seed, out_dir=out_dir)
     tell(2, 3, "evacuating")
-    evac = run_evacuation(building, EvacuationConfig(seed=seed))
-    write_outputs(evac, out_dir / "evacuation")
+    app.evacuate(loaded, seed=seed, out_dir=out_dir / "evacuation")
     tell(3, 3, "done")
     return out_dir

@@ -64,7 +64,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
 
     tmp = tmp_path_factory.mktemp("hub")
     src = load_scenario(SCENARIO)
-    day = run_day(build_building(src), src, seed=3, progress=False)
+    day = run_day(build_building(src), src, seed=3)
     tz = src.scenario.branch.timezone
     now = time.time()
     moved = onto_today(day.telemetry if isinstance(day.telemetry, pa.Table) else pa.Table.from_pandas(

@@ -85,7 +85,7 @@ def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = Non
             continue
         if progress is not None:
             progress(f"simulating a day at {branch}")
-        day = run_day(build_building(src), src, seed=seed, progress=False)
+        day = run_day(build_building(src), src, seed=seed)
         day.write(out_dir / branch)
         out[branch] = load_telemetry(out_dir / branch)
     return out
