@@ -36,7 +36,9 @@ PAGES = {"Live": "/", "Building": "/building", "Scenarios": "/scenarios", "Branc
          "Devices": "/devices"}
 READY = """() => {
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  if (!plots.length || document.querySelector('[data-dash-is-loading="true"]')) return false;
+  if (document.querySelector('[data-dash-is-loading="true"]')) return false;
+  // the Scenarios page has graphs only once results are chosen: its form and table stand for them
+  if (!plots.length) return !!document.querySelector('#sc-run') && !!document.querySelector('#sc-kpis');
   const n = a => (a && a.length) || 0;
   return plots.every(p => Array.isArray(p._fullData) && p._fullData.some(t => n(t.x) + n(t.y) + n(t.z) + n(t.i) > 0));
 }"""
