@@ -173,9 +173,10 @@ def preload(port: int, path: Path) -> tuple[int, int, float]:
     connect_blocking(c, settings, timeout_s=10)
     c.loop_start()
     t = time.perf_counter()
-    infos = [c.publish(m.topic, m.payload, qos=1) for m in msgs]
-    for info in infos:
-        info.wait_for_publish(300)
+    for k in range(0, len(msgs), 5_000):  # keep paho's outgoing queue bounded
+        infos = [c.publish(m.topic, m.payload, qos=1) for m in msgs[k:k + 5_000]]
+        for info in infos:
+            info.wait_for_publish(300)
     c.disconnect()
     c.loop_stop()
     return len(msgs), table.num_rows, time.perf_counter() - t

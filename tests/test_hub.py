@@ -1,7 +1,7 @@
 """The hub against real parts: Mosquitto, the ingest, DuckDB and PostgreSQL, `smartlib publish` and `smartlib ingest`.
 
 The replay test simulates a day of the district branch, replays it through Mosquitto with
-``smartlib publish --speed 3000 --keep-times`` into (a) a hub with its ingest in process (DuckDB)
+``smartlib publish --speed 6000 --keep-times`` into (a) a hub with its ingest in process (DuckDB)
 and (b) two ``smartlib ingest`` processes on a shared subscription into PostgreSQL followed by a
 second hub, then compares the twins with the simulation's true occupancy and with each other.
 """
@@ -123,42 +123,47 @@ def _wait_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> li
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
     require(find_mosquitto() is not None, "Mosquitto (/usr/sbin/mosquitto)")
     tmp = tmp_path_factory.mktemp("hubreplay")
-    tel, zones = _simulated_day(tmp / "day")
+    started = time.monotonic()
     broker = Mosquitto(workdir=tmp / "mosquitto", persistence=True).start()
-    duck_url = f"duckdb:///{tmp / 'hub.duckdb'}"
-    # 4 h of reading time is 4.8 s at 3000x: more than two loaded processes drift apart
-    cfg = HubConfig(clock="data", reorder_s=14400.0, flush_after_s=8.0)
-    single_reg = TwinRegistry.from_dir(DISTRICT)
-    single = Hub(registry=single_reg, store_url=duck_url, broker=broker.settings, config=cfg,
-                 ingest_config=IngestConfig(client_id="hub-single", limits=Limits(max_past_s=0)))
-    # alerts: watch the retained topic as another system would
-    alerts_seen: list[Any] = []
-    watcher = new_client(broker.settings, client_id="alert-watcher")
-    watcher.on_message = lambda c, u, m: alerts_seen.append(orjson.loads(m.payload))
-    watcher.connect(broker.settings.host, broker.settings.port)
-    watcher.subscribe(alerts_topic("district-branch"), qos=1)
-    watcher.loop_start()
     user = postgres_user()
     pg_url = schema = None
     procs: list[subprocess.Popen[str]] = []
     follower = follow_reg = None
+    single = None
+    alerts_seen: list[Any] = []
+    watcher = new_client(broker.settings, client_id="alert-watcher")
     try:
-        single.start()
-        if user is not None:
+        if user is not None:  # the ingest processes start while the day is simulated
             schema = f"t_{uuid.uuid4().hex[:12]}"
             pg_url = f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
             open_store(pg_url).close()  # the tables, before two processes race to make them
             procs = [_start_ingest(broker.settings.url, pg_url, f"ing-{k}") for k in "AB"]
+        tel, zones = _simulated_day(tmp / "day")
+        print(f"\nsimulated the day in {time.monotonic() - started:.1f} s")
+        duck_url = f"duckdb:///{tmp / 'hub.duckdb'}"
+        # 8 h of reading time is 4.8 s at 6000x: more than two loaded processes drift apart
+        cfg = HubConfig(clock="data", reorder_s=28800.0, flush_after_s=4.0)
+        single_reg = TwinRegistry.from_dir(DISTRICT)
+        single = Hub(registry=single_reg, store_url=duck_url, broker=broker.settings, config=cfg,
+                     ingest_config=IngestConfig(client_id="hub-single", limits=Limits(max_past_s=0)))
+        # alerts: watch the retained topic as another system would
+        watcher.on_message = lambda c, u, m: alerts_seen.append(orjson.loads(m.payload))
+        watcher.connect(broker.settings.host, broker.settings.port)
+        watcher.subscribe(alerts_topic("district-branch"), qos=1)
+        watcher.loop_start()
+        single.start()
+        if pg_url is not None:
             for k, p in zip("AB", procs, strict=True):
                 _wait_line(p, f"ingest ing-{k}:", 120.0)
+            print(f"two ingest processes up after {time.monotonic() - started:.1f} s")
             follow_reg = TwinRegistry.from_dir(DISTRICT)
             follower = Hub(registry=follow_reg, store_url=pg_url, broker=None,
-                           config=HubConfig(follow=True, clock="data", reorder_s=14400.0, flush_after_s=8.0,
+                           config=HubConfig(follow=True, clock="data", reorder_s=28800.0, flush_after_s=4.0,
                                             publish_alerts=False))
             follower.start()
         t_pub = time.monotonic()
         pub = subprocess.run([SMARTLIB, "publish", str(tmp / "day"), "--broker", broker.settings.url,
-                              "--speed", "3000", "--keep-times"], capture_output=True, text=True, env=_env(),
+                              "--speed", "6000", "--keep-times"], capture_output=True, text=True, env=_env(),
                              timeout=300)
         assert pub.returncode == 0, pub.stderr
         print(pub.stdout.strip().splitlines()[-1], f"(publish command {time.monotonic() - t_pub:.1f} s)")
@@ -167,13 +172,14 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
         if follower is not None:
             last = float(tel["time"].max())
             wait_for(lambda: follower.cursor is not None and follower.cursor >= last, 120.0, "the following hub")
-        time.sleep(10.0)  # past flush_after_s: the reorder windows are emptied
+        time.sleep(5.0)  # past flush_after_s: the reorder windows are emptied
         wait_for(lambda: any(a for a in alerts_seen), 10.0, "alerts on the retained topic")
         yield Replayed(tel, zones, single_reg.branch("district-branch"),
                        None if follow_reg is None else follow_reg.branch("district-branch"), duck_url,
                        alerts_seen, n)
     finally:
-        single.stop()
+        if single is not None:
+            single.stop()
         if follower is not None:
             follower.stop()
         for p in procs:
@@ -205,6 +211,7 @@ def _errors(rep: Replayed) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_replayed_day_building_occupancy_tracks_the_simulation(replayed: Replayed) -> None:
     tw = replayed.single
     assert tw.readings == replayed.n_readings
@@ -218,6 +225,7 @@ def test_replayed_day_building_occupancy_tracks_the_simulation(replayed: Replaye
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_replayed_day_zones_with_co2_or_seat_sensors(replayed: Replayed) -> None:
     tw = replayed.single
     _, m = _errors(replayed)
@@ -247,6 +255,7 @@ def test_replayed_day_zones_with_co2_or_seat_sensors(replayed: Replayed) -> None
 @pytest.mark.slow
 @pytest.mark.broker
 @pytest.mark.postgres
+@pytest.mark.xdist_group("hub-replay")
 def test_shared_ingest_into_postgres_followed_by_a_hub_gives_the_same_occupancy(replayed: Replayed) -> None:
     require(replayed.follower is not None, "PostgreSQL (two ingest processes and a following hub)")
     assert replayed.follower is not None
@@ -262,6 +271,7 @@ def test_shared_ingest_into_postgres_followed_by_a_hub_gives_the_same_occupancy(
 
 @pytest.mark.slow
 @pytest.mark.broker
+@pytest.mark.xdist_group("hub-replay")
 def test_alerts_are_stored_and_published_retained(replayed: Replayed) -> None:
     with open_store(replayed.duck_url) as store:
         stored = read_alerts(store, branch="district-branch")
@@ -333,11 +343,16 @@ def test_a_device_going_away_raises_an_offline_alert_within_three_periods_and_cl
     seat = _Device(broker, "seat-win-1", "seat_occupied", True)
     co2 = _Device(broker, "co2-reading", "co2", 600)
     try:
-        wait_for(lambda: twin.state(time.time()).device("seat-win-1").status == "online"
-                 and twin.state(time.time()).device("co2-reading").status == "online", 15.0, "both devices online")
+        def status(dev: str) -> str:
+            with reg.lock:  # the hub's thread changes the twin meanwhile
+                return twin.state(time.time()).device(dev).status
 
         def offline(dev: str) -> list[Any]:
-            return [a for a in twin.active_alerts() if a.kind == "device_offline" and a.subject == dev]
+            with reg.lock:
+                return [a for a in twin.active_alerts() if a.kind == "device_offline" and a.subject == dev]
+
+        wait_for(lambda: status("seat-win-1") == "online" and status("co2-reading") == "online", 15.0,
+                 "both devices online")
 
         # 1. the seat sensor falls silent (its connection stays up): offline after 3 periods (3 s)
         seat.paused.set()
@@ -451,3 +466,24 @@ def test_hub_command_mistakes_are_clear_messages(tmp_path: Path, monkeypatch: py
     for args, message in cases:
         code, text = run(*args)
         assert code != 0 and message in text and "Traceback" not in text, (args, text)
+
+
+def test_run_hub_follows_a_store_prints_its_status_and_stops(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from twin.hub import run_hub
+
+    t0 = dt.datetime(2025, 3, 5, 9, tzinfo=dt.UTC).timestamp()
+    url = f"duckdb:///{tmp_path / 'run.duckdb'}"
+    with open_store(url) as store:
+        store.write_readings(_small_readings(t0, 30))
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    console = Console(record=True, width=200)
+    stats = run_hub(scenarios=str(DATA / "small-branch.yaml"), broker=None, store_url=url,
+                    config=HubConfig(follow=True, clock="data", publish_alerts=False), status_interval_s=0.2,
+                    console=console, stop=stop)
+    text = console.export_text()
+    assert stats.rebuilt == _small_readings(t0, 30).num_rows and stats.error is None
+    assert "rebuilt from the store" in text and "hub: 1 branches (small), following the store" in text
+    assert "occupancy small" in text and "stopped:" in text

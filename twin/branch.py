@@ -568,7 +568,7 @@ class BranchTwin:
 
     def _tick(self, t: float) -> None:
         self._open_now = self.is_open(t)
-        means, stds, _ = self._estimate(t)
+        means, stds, _ = self._estimate(t, want_sources=False)
         self._history_t.append(t)
         self._history_m.append(means.astype(np.float32))
         self._history_s.append(stds.astype(np.float32))
@@ -597,8 +597,9 @@ class BranchTwin:
     def _usable(self, tr: DeviceTracker, now: float) -> bool:
         return tr.status_offline_at is None and tr.last_seen is not None and now - tr.last_seen <= tr.silence_s
 
-    def _estimate(self, now: float) -> tuple[np.ndarray, np.ndarray, list[tuple[OccupancySource, ...]]]:
-        """Occupancy of every zone at ``now``: means, standard deviations, sources [persons]."""
+    def _estimate(self, now: float, want_sources: bool = True) -> tuple[np.ndarray, np.ndarray,
+                                                                          list[tuple[OccupancySource, ...]]]:
+        """Occupancy of every zone at ``now``: means, standard deviations, sources (if wanted) [persons]."""
         cfg = self.config
         nz = len(self.zone_ids)
         per_zone: list[list[tuple[OccupancySource, float, float]]] = [[] for _ in range(nz)]
@@ -641,22 +642,27 @@ class BranchTwin:
                     net += c.net_into(c.into if c.into != OUTSIDE else c.other)
                     var += c.var
             total = (max(net, 0.0), math.sqrt(var) + 0.5)
-        means = np.zeros(nz)
-        stds = np.zeros(nz)
+        m_list = [0.0] * nz
+        s_list = [0.0] * nz
         sources: list[tuple[OccupancySource, ...]] = []
         unsensed = []
         for i in range(nz):
             est = per_zone[i]
             if len(est) == 1:
-                means[i], stds[i] = est[0][1], est[0][2]
-                sources.append((est[0][0],))
+                m_list[i], s_list[i] = est[0][1], est[0][2]
+                if want_sources:
+                    sources.append((est[0][0],))
             elif est:
-                means[i], stds[i] = fuse([(m, s) for _, m, s in est])
-                order = sorted(est, key=lambda e: e[2])
-                sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
+                m_list[i], s_list[i] = fuse([(m, s) for _, m, s in est])
+                if want_sources:
+                    order = sorted(est, key=lambda e: e[2])
+                    sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
             else:
                 unsensed.append(i)
-                sources.append(("prior",))
+                if want_sources:
+                    sources.append(("prior",))
+        means = np.array(m_list)
+        stds = np.array(s_list)
         if unsensed:
             self._prior(now, unsensed, means, stds, total)
         var_sum = float(np.sum(stds ** 2))

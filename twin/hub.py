@@ -233,10 +233,12 @@ class Hub:
 
     def stats(self) -> HubStats:
         c = self._counts
+        with self.registry.lock:
+            active = sum(len(t.active_alerts()) for t in self.registry)
         return HubStats(readings=c["readings"], duplicates=c["duplicates"], late=c["late"], unknown=c["unknown"],
                         batches=c["batches"], statuses=c["statuses"], rebuilt=c["rebuilt"],
                         alerts_raised=c["raised"], alerts_ended=c["ended"],
-                        alerts_active=sum(len(t.active_alerts()) for t in self.registry),
+                        alerts_active=active,
                         backlog=self._queue.qsize(), cursor=self.cursor, last_problem=self._last_problem,
                         error=None if self.error is None else f"{type(self.error).__name__}: {self.error}")
 
