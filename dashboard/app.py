@@ -71,7 +71,7 @@ def building_layout(data: HubData) -> Any:
         html.Div([html.Span("branch"), _dropdown("b3d-branch", branches, branches[0] if branches else None),
                   dcc.RadioItems(id="b3d-metric", options=["occupancy", "CO2"], value="occupancy", inline=True),
                   dcc.Checklist(id="b3d-floors", options=[], value=[], inline=True)], style=ROW),
-        dcc.Graph(id="b3d-graph"),
+        dcc.Graph(id="b3d-graph", style={"height": "640px"}),
     ])
 
 

@@ -295,7 +295,7 @@ def building_3d(building: Building, values: Mapping[str, float], *, floors: Sequ
                                     hoverinfo="text", flatshading=True))
     fig.update_layout(scene={"aspectmode": "data", "xaxis": {"visible": False}, "yaxis": {"visible": False},
                              "zaxis": {"visible": False},
-                             "camera": {"eye": {"x": 0.9, "y": -1.3, "z": 0.9}}}, showlegend=False)
+                             "camera": {"eye": {"x": 1.3, "y": -1.8, "z": 1.4}}}, showlegend=False)
     return _layout(fig, f"{building.name} in 3D, zones by {metric}", height=600)
 
 
