@@ -7,6 +7,7 @@ and hand them here, so each figure can be tested on small inputs without a serve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -271,24 +272,22 @@ def building_3d(building: Building, values: Mapping[str, float], *, floors: Sequ
     """
     import plotly.graph_objects as go
 
-    from geometry.mesh import extrude
-
     shown = set(floors) if floors is not None else {f.id for f in building.floors}
     fig = go.Figure()
     for floor in building.floors:
         if floor.id not in shown:
             continue
-        slab = extrude(floor.outline, floor.elevation_m - 0.3, 0.3)
+        slab = _extruded(floor.outline.wkb, floor.elevation_m - 0.3, 0.3)
         if slab is not None:
-            v, f = slab.vertices, slab.faces
+            v, f = slab
             fig.add_trace(go.Mesh3d(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2],
                                     color="#bdc3c7", opacity=0.6, name=f"{floor.id} slab", hoverinfo="skip"))
         for zone in floor.zones:
-            m = extrude(zone.polygon.buffer(-0.05), floor.elevation_m, 1.0)
+            m = _extruded(zone.polygon.buffer(-0.05).wkb, floor.elevation_m, 1.0)
             if m is None:
                 continue
             val = values.get(zone.id)
-            v, f = m.vertices, m.faces
+            v, f = m
             text = f"{zone.name or zone.id} ({floor.id}): " + (f"{metric} {val:.2f}" if val is not None else "no data")
             fig.add_trace(go.Mesh3d(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2],
                                     color=scale_colour(val, scale), opacity=0.9, name=zone.id, hovertext=text,
@@ -297,6 +296,17 @@ def building_3d(building: Building, values: Mapping[str, float], *, floors: Sequ
                              "zaxis": {"visible": False},
                              "camera": {"eye": {"x": 1.3, "y": -1.8, "z": 1.4}}}, showlegend=False)
     return _layout(fig, f"{building.name} in 3D, zones by {metric}", height=600)
+
+
+@lru_cache(maxsize=4096)
+def _extruded(wkb: bytes, z0: float, height: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vertices and faces of a polygon (WKB) extruded from ``z0`` by ``height`` [m]; kept, as the geometry repeats."""
+    from shapely import wkb as shapely_wkb
+
+    from geometry.mesh import extrude
+
+    m = extrude(shapely_wkb.loads(wkb), z0, height)
+    return None if m is None else (np.asarray(m.vertices), np.asarray(m.faces))
 
 
 def kpi_bars(kpis: Mapping[str, Mapping[str, float]], names: Sequence[str]) -> go.Figure:
