@@ -42,6 +42,7 @@ bench: venv
 	$(BIN)/python bench/evacuation.py
 	$(BIN)/python bench/library_day.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache
