@@ -77,11 +77,22 @@ def geometry_export(
 
 
 @app.command("demo")
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo")) -> None:
-    """Run the main job on the built-in branches with embedded defaults."""
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo"),
+    live: Annotated[bool, typer.Option("--live/--no-live", help="then run the hub live with its dashboard")] = True,
+    speed: Annotated[float, typer.Option(help="live: how many times faster than real time the devices publish")]
+    = 60.0,
+    duration: Annotated[float | None, typer.Option("--duration", help="live: stop after this many seconds "
+                                                   "(default: Ctrl-C)")] = None,
+    embedded_broker: Annotated[bool, typer.Option("--embedded-broker", help="use the embedded amqtt broker even "
+                                                  "where Mosquitto is installed")] = False,
+    port: Annotated[int, typer.Option(help="live: dashboard port on 127.0.0.1")] = 8050,
+) -> None:
+    """Run the main job on the built-in branches, then the hub live: devices, MQTT, ingest, dashboard."""
     from twin.demo import run_demo
 
-    run_demo(out_dir, out)
+    with _telemetry_errors():
+        run_demo(out_dir, out, live=live, embedded=embedded_broker, speed=speed, duration_s=duration, port=port)
 
 
 # --------------------------------------------------------------------------- telemetry
@@ -408,6 +419,42 @@ def busiest_cmd(
         result, paths = branch_busiest(branch, store, since=since, until=until, out_dir=out_dir, zone=zone)
     printing.busiest(result, zone)
     printing.wrote(paths)
+
+
+# --------------------------------------------------------------------------- dashboard
+@app.command("dashboard")
+def dashboard_cmd(
+    store: StoreOpt,
+    broker: Annotated[str | None, typer.Option("--broker", help="also ingest from this broker (mqtt://host:1883)")]
+    = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                 "(default: the built-ins)")] = None,
+    results: Annotated[Path, typer.Option(help="folder of saved simulation results (Scenarios page)")]
+    = Path("out/results"),
+    host: Annotated[str, typer.Option(help="address to serve on; other than 127.0.0.1 needs a login "
+                                           "($SMARTLIB_DASHBOARD_PASSWORD[_FILE] or --password-file)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8050,
+    password_file: Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the "
+                                                       "dashboard password")] = None,
+) -> None:
+    """Serve the hub's dashboard (Live, Building, Scenarios, Branches, Devices) on a store."""
+    from twin.serve import serve_dashboard
+
+    with _telemetry_errors():
+        serve_dashboard(store_url=store, console=out, broker_url=broker, scenarios=scenarios, results_dir=results,
+                        host=host, port=port, password_file=password_file)
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(help="result folders (smartlib simulate --out); the first is "
+                                                       "the base")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML report comparing saved simulation results."""
+    from twin.serve import report_command
+
+    report_command(results=results, out=out_path, console=out)
 
 
 def main() -> None:
