@@ -98,7 +98,7 @@ def coverage_csr(opaque: np.ndarray, cand_i: np.ndarray, cand_j: np.ndarray, hea
     """
     ny, nx = opaque.shape
     n = cand_i.size
-    r = int(math.ceil(range_m / cell_m))
+    r = math.ceil(range_m / cell_m)
     r2 = range_m * range_m + 1e-9
     half = fov_rad / 2.0
     counts = np.zeros(n + 1, dtype=np.int64)

@@ -36,8 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from geometry.grid import DEFAULT_CELL_M, rasterize
+from geometry.grid import rasterize
 from geometry.model import Building, Floor
+
+from .errors import OptimizationError
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ DEVICES: dict[str, DeviceModel] = {
 BLOCK_HEIGHT_M = 1.5
 
 
-class PlacementError(ValueError):
+class PlacementError(OptimizationError):
     """A placement request that cannot be answered (unknown device, k too large, no candidates)."""
 
 

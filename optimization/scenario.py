@@ -29,6 +29,8 @@ from typing import Any
 from geometry.build import ScenarioSource, apply_variant, build_building, load_scenario, validate_document
 from geometry.model import Building
 
+from .errors import OptimizationError
+
 #: Named parameters (besides dotted document paths), with what they mean.
 KNOBS: dict[str, str] = {
     "staff.desk": "clerks per shift (early and late) at every staffed desk",
@@ -38,7 +40,7 @@ KNOBS: dict[str, str] = {
 OPEN_SECTIONS = ("demand", "services", "staff", "physics")
 
 
-class ParameterError(ValueError):
+class ParameterError(OptimizationError):
     """A parameter path or value the scenario cannot take; the message names it and what is known."""
 
 
@@ -126,6 +128,16 @@ def _kiosks(raw: dict[str, Any], count: Any) -> None:
         services["kiosks"] = [k for k in services["kiosks"] if k.get("id") not in gone]
 
 
+def _section_fields(section: str) -> set[str]:
+    """Field names of an open section's model (the keys that may be set without being in the file)."""
+    from simulation.day.demand import DemandSpec
+    from simulation.day.physics import PhysicsSpec
+    from simulation.day.services import ServicesSpec, StaffSpec
+
+    model = {"demand": DemandSpec, "services": ServicesSpec, "staff": StaffSpec, "physics": PhysicsSpec}[section]
+    return set(model.model_fields)
+
+
 def check_path(src: ScenarioSource, path: str) -> None:
     """Raise :class:`ParameterError` when ``path`` is neither a named parameter nor in the document."""
     if path in KNOBS:
@@ -133,6 +145,10 @@ def check_path(src: ScenarioSource, path: str) -> None:
     raw = copy.deepcopy(src.raw)
     parts = path.split(".")
     if parts[0] in OPEN_SECTIONS and len(parts) == 2:
+        fields = _section_fields(parts[0])
+        if parts[1] not in fields:
+            raise ParameterError(f"unknown parameter path '{path}': '{parts[0]}' has no '{parts[1]}' (fields: "
+                                 f"{', '.join(sorted(fields))}; named parameters: {', '.join(KNOBS)})")
         return
     node: Any = raw
     for part in parts:

@@ -446,6 +446,97 @@ def compare(
         table.add_row(*r)
     out.print(table)
 
+
+# --------------------------------------------------------------------------- optimisation and sweeps
+
+optimize_app = typer.Typer(help="Optimise a branch: device placement, staffing, layout.", no_args_is_help=True)
+app.add_typer(optimize_app, name="optimize")
+
+
+@contextlib.contextmanager
+def _optimize_errors() -> Iterator[None]:
+    """The optimisers' user errors (a bad request) as UserError: a message, no traceback."""
+    from optimization.errors import OptimizationError
+
+    try:
+        yield
+    except OptimizationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _progress_bar(label: str):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+    task = bar.add_task(label, total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@optimize_app.command("placement")
+def optimize_placement_cmd(
+    scenario: ScenarioArg,
+    device: Annotated[str, typer.Option("--device", help="co2, environment, temperature, presence, people_counter, "
+                                                         "wifi_ap, camera")],
+    k: Annotated[int, typer.Option("--k", help="number of devices")],
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the picture and scenario")] = Path(
+        "out/optimize"),
+    time_limit_s: Annotated[float, typer.Option("--time-limit", help="stop the exact solver after this [s]")] = 120.0,
+) -> None:
+    """Place k devices for the most coverage of simulated occupancy (exact MILP, greedy gap); writes a variant."""
+    from twin.optimize import optimize_placement
+
+    with _optimize_errors():
+        rep = optimize_placement(resolve_scenario(scenario), device=device, k=k, variant=variant, seed=seed,
+                                 out_dir=out_dir, time_limit_s=time_limit_s)
+    p = rep.plan
+    table = Table(title=f"{k} x {device}: {p.exact.share:.1%} of occupancy covered ({p.exact.status})")
+    for c in ("device", "floor", "x m", "y m", "heading deg"):
+        table.add_column(c, justify="left" if c in ("device", "floor") else "right")
+    for d in p.devices:
+        table.add_row(d.id, d.floor_id, f"{d.x_m:.2f}", f"{d.y_m:.2f}", f"{d.heading_deg:.0f}")
+    out.print(table)
+    now = f"; the scenario's own devices cover {p.existing_share:.1%}" if p.existing_share is not None else ""
+    out.print(f"greedy + swap {p.heuristic.share:.1%} (gap {p.gap:.2%}), exact {p.exact.seconds:.2f} s over "
+              f"{p.candidates} candidates and {p.demand_cells} demand cells{now}", highlight=False)
+    if rep.scenario_out is not None:
+        out.print(f"wrote {rep.scenario_out} (variant {rep.variant})", highlight=False)
+    out.print(f"wrote {rep.picture}", highlight=False)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    scenario: ScenarioArg,
+    grid: Annotated[list[str], typer.Option("--grid", help="PATH=VALUES, e.g. staff.desk=1..4 (repeat for more)")],
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per grid point")] = 5,
+    variant: VariantOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="base seed the replication seeds derive from")] = 0,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Dask scheduler, e.g. tcp://host:8786 "
+                                                                  "(default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local cluster worker processes")] = 2,
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet table of every run")] = Path("out/sweep.parquet"),
+) -> None:
+    """Simulate every grid point x seeds on Dask; one Parquet row per run, means with 95% intervals printed."""
+    from twin.optimize import run_sweep
+
+    bar, update = _progress_bar("sweep")
+    with _optimize_errors(), bar:
+        rep = run_sweep(resolve_scenario(scenario), grid=grid, seeds=seeds, variant=variant, base_seed=seed,
+                        cluster=cluster, workers=workers, out=out_path, progress=update)
+    s = rep.summary
+    table = Table(title=f"sweep: {len(s)} point(s) x {seeds} seed(s), mean +- 95% half-width")
+    for c in s.columns:
+        if not c.endswith("_ci"):
+            table.add_column(c, justify="right")
+    for _, r in s.iterrows():
+        table.add_row(*[f"{r[c]:.3g} +- {r[c + '_ci']:.2g}" if c + "_ci" in s.columns else str(r[c])
+                        for c in s.columns if not c.endswith("_ci")])
+    out.print(table)
+    out.print(f"wrote {rep.parquet} ({len(rep.table)} runs)", highlight=False)
+
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
