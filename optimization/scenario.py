@@ -22,7 +22,7 @@ a dotted path into the scenario document
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,25 @@ def _desk_staff(src: ScenarioSource, raw: dict[str, Any], clerks: Any) -> None:
                      for s in ("early", "late")]
     staff = raw.setdefault("staff", {})
     staff["members"] = keep
+
+
+def with_desk_shifts(src: ScenarioSource, shifts: Mapping[str, Sequence[tuple[str, int]]]) -> ScenarioSource:
+    """The scenario with each named desk staffed by ``(shift "HH:MM-HH:MM", clerks)`` pairs; other staff stay."""
+    from simulation.day.services import load_services, load_staff, service_layout
+
+    layout = service_layout(load_services(src), build_building(src, check_reach=False), src)
+    desks = {d.id for d in layout.desks}
+    for d in shifts:
+        if d not in desks:
+            raise ParameterError(f"no staffed desk '{d}' (desks: {', '.join(sorted(desks)) or 'none'})")
+    spec = load_staff(src, layout)
+    members = [m.model_dump(exclude_none=True) for m in spec.members if m.role != "desk" or m.desk not in shifts]
+    for d, plan in shifts.items():
+        members += [{"id": f"{d}-{i + 1}", "role": "desk", "desk": d, "shift": text, "count": n}
+                    for i, (text, n) in enumerate(plan) if n > 0]
+    raw = copy.deepcopy(src.raw)
+    raw["staff"] = {**(raw.get("staff") or {}), "members": members}
+    return _revalidate(src, raw)
 
 
 def _kiosks(raw: dict[str, Any], count: Any) -> None:

@@ -505,6 +505,48 @@ def optimize_placement_cmd(
     out.print(f"wrote {rep.picture}", highlight=False)
 
 
+@optimize_app.command("staffing")
+def optimize_staffing_cmd(
+    scenario: ScenarioArg,
+    target: Annotated[str, typer.Option("--target", help="e.g. 'p(wait>120s)<=0.2' or 'mean(wait)<=60s'")],
+    variant: VariantOpt = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="write the plan as a staff section (YAML)")] = None,
+    replications: Annotated[int, typer.Option("--replications", help="simulated days verifying the plan")] = 5,
+    pilot: Annotated[int, typer.Option("--pilot", help="simulated days measuring the load")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="base seed of the replications")] = 0,
+    min_shift_h: Annotated[int, typer.Option("--min-shift", help="shortest shift [h]")] = 4,
+    max_shift_h: Annotated[int, typer.Option("--max-shift", help="longest shift [h]")] = 8,
+    patience_s: Annotated[float | None, typer.Option("--patience", help="mean reader patience [s]: Erlang A")] = None,
+) -> None:
+    """Fewest desk clerks per hour that meet a waiting target: Erlang screen, shift plan, simulated check."""
+    from twin.optimize import optimize_staffing
+
+    with _optimize_errors():
+        rep = optimize_staffing(resolve_scenario(scenario), target=target, variant=variant, replications=replications,
+                                pilot=pilot, seed=seed, min_shift_h=min_shift_h, max_shift_h=max_shift_h,
+                                patience_s=patience_s, out=out_path,
+                                progress=lambda m: err.print(m, highlight=False, markup=False))
+    plan, v = rep.plan, rep.plan.verification
+    from optimization.staffing import staffed
+
+    for d in plan.desks:
+        table = Table(title=f"desk {d.desk}: mean service {d.load.mean_service_s:.0f} s")
+        for c in ("hour", "arrivals/h", "Erlang need", "staffed", "served/day", "share over limit"):
+            table.add_column(c, justify="right")
+        for h in d.load.open_hours:
+            table.add_row(f"{h:02d}:00", f"{d.load.rate_per_s.get(h, 0.0) * 3600:.1f}", str(d.need.get(h, 0)),
+                          str(staffed(d.shifts, h)), f"{v.hour_served.get(h, 0.0):.1f}",
+                          f"{v.hour_share[h]:.2f}" if h in v.hour_share else "-")
+        out.print(table)
+        out.print("shifts: " + ", ".join(f"{s.count} x {s.text}" for s in d.shifts), highlight=False)
+    out.print(f"{plan.staff_hours} desk staff-hours; verified over {v.replications} simulated days: share over "
+              f"the limit {v.share:.3f} +- {v.share_ci:.3f}, mean wait {v.mean_wait_s:.0f} +- {v.mean_wait_ci:.0f} s "
+              f"(95%); target {plan.target.text}: {'met' if v.met else 'NOT met'} after {plan.rounds} round(s)",
+              highlight=False, markup=False)
+    if rep.written is not None:
+        out.print(f"wrote {rep.written}", highlight=False)
+
+
 @app.command("sweep")
 def sweep_cmd(
     scenario: ScenarioArg,
