@@ -83,9 +83,15 @@ def plan_placement(src: ScenarioSource, device: str, k: int, *, seed: int, cell_
     if device not in DEVICES:
         raise PlacementError(f"unknown device '{device}' (known: {', '.join(DEVICES)})")
     model = DEVICES[device]
+    if k < 1:
+        raise PlacementError(f"k must be at least 1, got {k}")
     building = build(src)
-    occ = zone_occupancy if zone_occupancy is not None else zone_demand(src, building, seed=seed)
     rasters = [floor_raster(f, cell_m=cell_m, wall_thickness_m=building.wall_thickness_m) for f in building.floors]
+    n_pos = sum(int(r.walkable[::candidate_every, ::candidate_every].sum()) for r in rasters)
+    if k > n_pos:
+        raise PlacementError(f"k={k} is larger than the {n_pos} candidate positions (use a smaller k or a finer "
+                             f"candidate grid)")
+    occ = zone_occupancy if zone_occupancy is not None else zone_demand(src, building, seed=seed)
     p = coverage_problem(rasters, occupancy_demand(rasters, building, occ), model, candidate_every=candidate_every)
     if p.weight.sum() <= 0:
         raise PlacementError("the simulated day has no occupancy to cover")

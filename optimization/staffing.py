@@ -67,6 +67,9 @@ def parse_target(text: str) -> Target:
             share = float(m.group(3)) / (100.0 if m.group(4) else 1.0)
             if not 0.0 <= share <= 1.0:
                 raise StaffingError(f"target '{part}': a share must be between 0 and 1 (or 0% and 100%)")
+            if share == 0.0:
+                raise StaffingError(f"target '{part}' cannot be met: with random arrivals some reader always "
+                                    f"risks a wait; ask for a small share such as 0.01")
         elif m := _MEAN.match(part):
             mean = float(m.group(1)) * _UNIT_S[m.group(2)]
         else:
