@@ -280,7 +280,7 @@ def fewest_servers(lam: float, mu: float, *, wait_over_s: float | None = None, m
 
     a = lam / mu
     guess = max(1, square_root_staffing(a, min(max(max_share or 0.2, 1e-6), 1 - 1e-6)))
-    c = guess
+    c = min(guess, c_max)
     if ok(c):
         while c > 1 and ok(c - 1):
             c -= 1
