@@ -15,13 +15,24 @@ METRICS: tuple[str, ...] = ("visits", "turned_away", "seat_occupancy_rate", "pea
 
 
 def desk_waits(result: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Waits at staffed desks [s] and the hour of day [h] each service started (desks: those with staff)."""
+    """Waits at staffed desks [s] and the hour of day [h] each wait began.
+
+    Desks are those with staff (``staff_utilisation``). A reader who gave up (``service_reneged``)
+    counts with the time waited until then, so an unstaffed hour shows as long waits, not as none.
+    """
     desks = set(result.kpis.get("staff_utilisation", {}))
     ev = result.events
     rows = ev.loc[(ev["event"] == "service_start") & ev["ref"].isin(desks)]
     t = rows["t_s"].to_numpy(float)
     w = rows["value"].to_numpy(float)
-    return w, np.floor((t - w) % 86400.0 / 3600.0)  # the hour the reader joined the queue
+    gave = ev.loc[(ev["event"] == "service_reneged") & ev["ref"].isin(desks), ["reader", "ref", "t_s"]]
+    if len(gave):
+        q = ev.loc[(ev["event"] == "service_queue") & ev["ref"].isin(desks), ["reader", "ref", "t_s"]]
+        m = gave.reset_index().merge(q, on=["reader", "ref"], suffixes=("", "_q"))
+        m = m.loc[m["t_s_q"] <= m["t_s"]].groupby("index").agg(t=("t_s", "first"), tq=("t_s_q", "max"))
+        t = np.concatenate([t, m["t"].to_numpy(float)])
+        w = np.concatenate([w, (m["t"] - m["tq"]).to_numpy(float)])
+    return w, np.floor((t - w) % 86400.0 / 3600.0)
 
 
 def day_row(result: Any, *, wait_s: float = 120.0) -> dict[str, float]:

@@ -261,25 +261,27 @@ def variant_override(base: ScenarioSource, changed: ScenarioSource) -> dict[str,
     return {} if d is _SAME else d
 
 
-def write_variant(path: str | Path, out_path: str | Path, name: str, description: str,
-                  override: Mapping[str, Any]) -> Path:
-    """Write a copy of the scenario file at ``path`` with variant ``name`` added, and check it loads.
+def write_variants(path: str | Path, out_path: str | Path, variants: Mapping[str, tuple[str, Mapping[str, Any]]]
+                   ) -> Path:
+    """Write a copy of the scenario file at ``path`` with ``variants`` (name -> (description, override)) added.
 
-    The original text (comments too) is kept and the variant appended when ``variants`` is the
-    file's last section or absent; otherwise the document is written out whole.
+    The original text (comments too) is kept and the variants appended when ``variants`` is the
+    file's last section or absent; otherwise the document is written out whole. The copy is
+    loaded again and every new variant applied, so what is written is known to work.
     """
     import yaml
 
     text = Path(path).read_text(encoding="utf-8")
     raw = load_scenario(path, text).raw
-    if name in (raw.get("variants") or {}):
-        raise ParameterError(f"the scenario already has a variant '{name}'")
-    entry = {name: {"description": description, "override": dict(override)}}
+    clash = [n for n in variants if n in (raw.get("variants") or {})]
+    if clash:
+        raise ParameterError(f"the scenario already has a variant '{clash[0]}'")
+    entry = {n: {"description": d, "override": dict(o)} for n, (d, o) in variants.items()}
     block = yaml.safe_dump(entry, sort_keys=False, default_flow_style=None, width=120)
     top = [ln for ln in text.splitlines() if ln and not ln[0].isspace() and not ln.startswith("#")]
     if "variants" not in raw:
         new = text.rstrip("\n") + "\n\nvariants:\n" + _indent(block)
-    elif top and top[-1].startswith("variants:") and top[-1].strip() == "variants:":
+    elif top and top[-1].strip() == "variants:":
         new = text.rstrip("\n") + "\n\n" + _indent(block)
     else:
         doc = copy.deepcopy(raw)
@@ -288,8 +290,16 @@ def write_variant(path: str | Path, out_path: str | Path, name: str, description
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(new, encoding="utf-8")
-    apply_variant(load_scenario(out), name)
+    written = load_scenario(out)
+    for n in variants:
+        apply_variant(written, n)
     return out
+
+
+def write_variant(path: str | Path, out_path: str | Path, name: str, description: str,
+                  override: Mapping[str, Any]) -> Path:
+    """:func:`write_variants` with one variant."""
+    return write_variants(path, out_path, {name: (description, override)})
 
 
 def _indent(block: str) -> str:

@@ -547,6 +547,40 @@ def optimize_staffing_cmd(
         out.print(f"wrote {rep.written}", highlight=False)
 
 
+@optimize_app.command("layout")
+def optimize_layout_cmd(
+    scenario: ScenarioArg,
+    space: Annotated[list[str], typer.Option("--space", help="PATH=VALUES to search, e.g. kiosks=1..3 (repeat)")],
+    objectives: Annotated[str, typer.Option("--objectives", help="comma-separated, e.g. "
+                                            "turned_away,desk_mean_wait_s,energy_kwh")] = "turned_away,energy_kwh",
+    trials: Annotated[int, typer.Option("--trials", help="scenarios to simulate")] = 16,
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per trial")] = 1,
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the scenario copy and picture")] = Path(
+        "out/optimize"),
+) -> None:
+    """Multi-objective layout search (NSGA-II): Pareto table and plot; the front written as variants."""
+    from twin.optimize import optimize_layout
+
+    bar, update = _progress_bar("layout search")
+    with _optimize_errors(), bar:
+        rep = optimize_layout(resolve_scenario(scenario), space=space, objectives=[o.strip() for o in
+                              objectives.split(",") if o.strip()], trials=trials, seeds=seeds, variant=variant,
+                              seed=seed, out_dir=out_dir, progress=update)
+    f = rep.result.pareto
+    table = Table(title=f"Pareto front: {len(f)} of {len(rep.result.trials)} trials")
+    table.add_column("variant")
+    cols = [a.path for a in rep.result.axes] + list(rep.result.objectives)
+    for c in cols:
+        table.add_column(c, justify="right")
+    for name, (_, r) in zip(rep.variants, f.iterrows(), strict=True):
+        table.add_row(name, *[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    out.print(table)
+    out.print(f"wrote {rep.scenario_out} (variants {', '.join(rep.variants)})", highlight=False)
+    out.print(f"wrote {rep.picture}", highlight=False)
+
+
 @app.command("sweep")
 def sweep_cmd(
     scenario: ScenarioArg,

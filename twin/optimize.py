@@ -102,3 +102,38 @@ def optimize_staffing(scenario: Path, *, target: str, variant: str | None = None
         written.parent.mkdir(parents=True, exist_ok=True)
         written.write_text(head + yaml.safe_dump({"staff": plan.staff_section()}, sort_keys=False), encoding="utf-8")
     return StaffingReport(plan, written)
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    result: Any  # optimization.layout.LayoutResult
+    picture: Path
+    scenario_out: Path
+    variants: tuple[str, ...]
+
+
+def optimize_layout(scenario: Path, *, space: list[str], objectives: list[str], trials: int, seeds: int = 1,
+                    variant: str | None = None, seed: int = 0, population: int = 8,
+                    out_dir: Path = Path("out/optimize"),
+                    progress: Callable[[int, int], None] | None = None) -> LayoutReport:
+    """NSGA-II over a declared space; writes the Pareto front as variants of a scenario copy and a PNG."""
+    from optimization.layout import render_front, search
+    from optimization.scenario import edit, load, variant_override, write_variants
+    from optimization.sweep import parse_axis
+
+    axes = [parse_axis(s) for s in space]
+    src = load(scenario, variant)
+    res = search(src, axes, objectives, trials=trials, seeds=seeds, seed=seed, population=population,
+                 progress=progress)
+    stem = Path(scenario).stem
+    base = load(scenario)
+    variants = {}
+    for n, (_, r) in enumerate(res.pareto.iterrows(), start=1):
+        params = {a.path: r[a.path] for a in axes}
+        params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+        desc = "layout search (Pareto front): " + ", ".join(f"{k}={v}" for k, v in params.items()) + "; " + \
+            ", ".join(f"{o}={r[o]:.4g}" for o in objectives)
+        variants[f"pareto-{n}"] = (desc, variant_override(base, edit(src, params)))
+    path = write_variants(scenario, Path(out_dir) / f"{stem}-layout.yaml", variants)
+    picture = render_front(res, Path(out_dir) / f"{stem}-layout.png")
+    return LayoutReport(res, picture, path, tuple(variants))
