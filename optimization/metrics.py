@@ -20,7 +20,7 @@ def desk_waits(result: Any) -> tuple[np.ndarray, np.ndarray]:
     Desks are those with staff (``staff_utilisation``). A reader who gave up (``service_reneged``)
     counts with the time waited until then, so an unstaffed hour shows as long waits, not as none.
     """
-    desks = set(result.kpis.get("staff_utilisation", {}))
+    desks = set(result.kpis.staff_utilisation)
     ev = result.events
     rows = ev.loc[(ev["event"] == "service_start") & ev["ref"].isin(desks)]
     t = rows["t_s"].to_numpy(float)
@@ -40,16 +40,16 @@ def day_row(result: Any, *, wait_s: float = 120.0) -> dict[str, float]:
     k = result.kpis
     w, _ = desk_waits(result)
     return {
-        "visits": float(k["visits"]),
-        "turned_away": float(k["turned_away"]),
-        "seat_occupancy_rate": float(k["seat_occupancy_rate"]),
-        "peak_occupancy": float(k["peak_occupancy"]),
+        "visits": float(k.visits),
+        "turned_away": float(k.turned_away),
+        "seat_occupancy_rate": float(k.seat_occupancy_rate),
+        "peak_occupancy": float(k.peak_occupancy),
         "desk_served": float(w.size),
         "desk_mean_wait_s": float(w.mean()) if w.size else 0.0,
         "desk_share_wait_over": float(np.mean(w > wait_s)) if w.size else 0.0,
-        "energy_kwh": float(k["energy_total_kwh"]),
-        "kwh_per_visit": float(k["kwh_per_visit"]),
-        "walking_m_per_visit": float(k["walking_m_per_visit"]),
+        "energy_kwh": float(k.energy_total_kwh),
+        "kwh_per_visit": float(k.kwh_per_visit),
+        "walking_m_per_visit": float(k.walking_m_per_visit),
     }
 
 

@@ -55,7 +55,7 @@ class PlacementPlan:
 def zone_demand(src: ScenarioSource, building: Building, *, seed: int) -> dict[str, float]:
     """Mean occupancy of each zone over opening hours in one simulated day [persons]."""
     result = run_scenario(src, seed=seed, building=building)
-    return {str(k): float(v) for k, v in result.kpis["zone_mean_occupancy"].items()}
+    return {str(k): float(v) for k, v in result.kpis.zone_mean_occupancy.items()}
 
 
 def _existing(p: CoverageProblem, building: Building, scenario_type: str | None) -> list[int]:

@@ -100,7 +100,7 @@ def desk_loads(src: ScenarioSource, *, seeds: Sequence[int]) -> list[DeskLoad]:
         for a, b in res.meta["open_intervals_s"]:
             hours.update(range(int(a // 3600) % 24, math.ceil(b / 3600) % 24 or 24))
         ev = res.events
-        for desk in res.kpis.get("staff_utilisation", {}):
+        for desk in res.kpis.staff_utilisation:
             rows = ev.loc[(ev["event"] == "service_queue") & (ev["ref"] == desk)]
             h = (rows["t_s"].to_numpy(float) % 86400.0 // 3600.0).astype(int)
             c = counts.setdefault(desk, {})

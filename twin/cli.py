@@ -276,65 +276,33 @@ def compare(
 
 
 # --------------------------------------------------------------------------- optimisation and sweeps
+# Thin commands: parse, call twin.optimize, print with twin.printing.
 
 optimize_app = typer.Typer(help="Optimise a branch: device placement, staffing, layout.", no_args_is_help=True)
 app.add_typer(optimize_app, name="optimize")
 
 
-@contextlib.contextmanager
-def _optimize_errors() -> Iterator[None]:
-    """The optimisers' user errors (a bad request) as UserError: a message, no traceback."""
-    from optimization.errors import OptimizationError
-
-    try:
-        yield
-    except OptimizationError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _progress_bar(label: str):  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
-    task = bar.add_task(label, total=None)
-    return bar, lambda done, total: bar.update(task, completed=done, total=total)
-
-
 @optimize_app.command("placement")
-def optimize_placement_cmd(
+def optimize_placement(
     scenario: ScenarioArg,
     device: Annotated[str, typer.Option("--device", help="co2, environment, temperature, presence, people_counter, "
                                                          "wifi_ap, camera")],
     k: Annotated[int, typer.Option("--k", help="number of devices")],
     variant: VariantOpt = None,
     seed: SeedOpt = 0,
-    out_dir: Annotated[Path, typer.Option("--out", help="where to write the picture and scenario")] = Path(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the picture and the scenario copy")] = Path(
         "out/optimize"),
     time_limit_s: Annotated[float, typer.Option("--time-limit", help="stop the exact solver after this [s]")] = 120.0,
 ) -> None:
     """Place k devices for the most coverage of simulated occupancy (exact MILP, greedy gap); writes a variant."""
-    from twin.optimize import optimize_placement
+    from .optimize import optimize_placement as run
 
-    with _optimize_errors():
-        rep = optimize_placement(resolve_scenario(scenario), device=device, k=k, variant=variant, seed=seed,
-                                 out_dir=out_dir, time_limit_s=time_limit_s)
-    p = rep.plan
-    table = Table(title=f"{k} x {device}: {p.exact.share:.1%} of occupancy covered ({p.exact.status})")
-    for c in ("device", "floor", "x m", "y m", "heading deg"):
-        table.add_column(c, justify="left" if c in ("device", "floor") else "right")
-    for d in p.devices:
-        table.add_row(d.id, d.floor_id, f"{d.x_m:.2f}", f"{d.y_m:.2f}", f"{d.heading_deg:.0f}")
-    out.print(table)
-    now = f"; the scenario's own devices cover {p.existing_share:.1%}" if p.existing_share is not None else ""
-    out.print(f"greedy + swap {p.heuristic.share:.1%} (gap {p.gap:.2%}), exact {p.exact.seconds:.2f} s over "
-              f"{p.candidates} candidates and {p.demand_cells} demand cells{now}", highlight=False)
-    if rep.scenario_out is not None:
-        out.print(f"wrote {rep.scenario_out} (variant {rep.variant})", highlight=False)
-    out.print(f"wrote {rep.picture}", highlight=False)
+    printing.placement(run(scenario, device=device, k=k, variant=variant, seed=seed, out_dir=out_dir,
+                           time_limit_s=time_limit_s))
 
 
 @optimize_app.command("staffing")
-def optimize_staffing_cmd(
+def optimize_staffing(
     scenario: ScenarioArg,
     target: Annotated[str, typer.Option("--target", help="e.g. 'p(wait>120s)<=0.2' or 'mean(wait)<=60s'")],
     variant: VariantOpt = None,
@@ -347,36 +315,17 @@ def optimize_staffing_cmd(
     patience_s: Annotated[float | None, typer.Option("--patience", help="mean reader patience [s]: Erlang A")] = None,
 ) -> None:
     """Fewest desk clerks per hour that meet a waiting target: Erlang screen, shift plan, simulated check."""
-    from twin.optimize import optimize_staffing
+    from .optimize import optimize_staffing as run
 
-    with _optimize_errors():
-        rep = optimize_staffing(resolve_scenario(scenario), target=target, variant=variant, replications=replications,
-                                pilot=pilot, seed=seed, min_shift_h=min_shift_h, max_shift_h=max_shift_h,
-                                patience_s=patience_s, out=out_path,
-                                progress=lambda m: err.print(m, highlight=False, markup=False))
-    plan, v = rep.plan, rep.plan.verification
-    from optimization.staffing import staffed
-
-    for d in plan.desks:
-        table = Table(title=f"desk {d.desk}: mean service {d.load.mean_service_s:.0f} s")
-        for c in ("hour", "arrivals/h", "Erlang need", "staffed", "served/day", "share over limit"):
-            table.add_column(c, justify="right")
-        for h in d.load.open_hours:
-            table.add_row(f"{h:02d}:00", f"{d.load.rate_per_s.get(h, 0.0) * 3600:.1f}", str(d.need.get(h, 0)),
-                          str(staffed(d.shifts, h)), f"{v.hour_served.get(h, 0.0):.1f}",
-                          f"{v.hour_share[h]:.2f}" if h in v.hour_share else "-")
-        out.print(table)
-        out.print("shifts: " + ", ".join(f"{s.count} x {s.text}" for s in d.shifts), highlight=False)
-    out.print(f"{plan.staff_hours} desk staff-hours; verified over {v.replications} simulated days: share over "
-              f"the limit {v.share:.3f} +- {v.share_ci:.3f}, mean wait {v.mean_wait_s:.0f} +- {v.mean_wait_ci:.0f} s "
-              f"(95%); target {plan.target.text}: {'met' if v.met else 'NOT met'} after {plan.rounds} round(s)",
-              highlight=False, markup=False)
-    if rep.written is not None:
-        out.print(f"wrote {rep.written}", highlight=False)
+    with printing.progress_bar("staffing") as progress:
+        rep = run(scenario, target=target, variant=variant, replications=replications, pilot=pilot, seed=seed,
+                  min_shift_h=min_shift_h, max_shift_h=max_shift_h, patience_s=patience_s, out=out_path,
+                  progress=progress)
+    printing.staffing(rep)
 
 
 @optimize_app.command("layout")
-def optimize_layout_cmd(
+def optimize_layout(
     scenario: ScenarioArg,
     space: Annotated[list[str], typer.Option("--space", help="PATH=VALUES to search, e.g. kiosks=1..3 (repeat)")],
     objectives: Annotated[str, typer.Option("--objectives", help="comma-separated, e.g. "
@@ -389,28 +338,16 @@ def optimize_layout_cmd(
         "out/optimize"),
 ) -> None:
     """Multi-objective layout search (NSGA-II): Pareto table and plot; the front written as variants."""
-    from twin.optimize import optimize_layout
+    from .optimize import optimize_layout as run
 
-    bar, update = _progress_bar("layout search")
-    with _optimize_errors(), bar:
-        rep = optimize_layout(resolve_scenario(scenario), space=space, objectives=[o.strip() for o in
-                              objectives.split(",") if o.strip()], trials=trials, seeds=seeds, variant=variant,
-                              seed=seed, out_dir=out_dir, progress=update)
-    f = rep.result.pareto
-    table = Table(title=f"Pareto front: {len(f)} of {len(rep.result.trials)} trials")
-    table.add_column("variant")
-    cols = [a.path for a in rep.result.axes] + list(rep.result.objectives)
-    for c in cols:
-        table.add_column(c, justify="right")
-    for name, (_, r) in zip(rep.variants, f.iterrows(), strict=True):
-        table.add_row(name, *[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
-    out.print(table)
-    out.print(f"wrote {rep.scenario_out} (variants {', '.join(rep.variants)})", highlight=False)
-    out.print(f"wrote {rep.picture}", highlight=False)
+    with printing.progress_bar("layout search") as progress:
+        rep = run(scenario, space=space, objectives=objectives.split(","), trials=trials, seeds=seeds,
+                  variant=variant, seed=seed, out_dir=out_dir, progress=progress)
+    printing.layout(rep)
 
 
 @app.command("sweep")
-def sweep_cmd(
+def sweep(
     scenario: ScenarioArg,
     grid: Annotated[list[str], typer.Option("--grid", help="PATH=VALUES, e.g. staff.desk=1..4 (repeat for more)")],
     seeds: Annotated[int, typer.Option("--seeds", help="replications per grid point")] = 5,
@@ -422,23 +359,12 @@ def sweep_cmd(
     out_path: Annotated[Path, typer.Option("--out", help="Parquet table of every run")] = Path("out/sweep.parquet"),
 ) -> None:
     """Simulate every grid point x seeds on Dask; one Parquet row per run, means with 95% intervals printed."""
-    from twin.optimize import run_sweep
+    from .optimize import run_sweep
 
-    bar, update = _progress_bar("sweep")
-    with _optimize_errors(), bar:
-        rep = run_sweep(resolve_scenario(scenario), grid=grid, seeds=seeds, variant=variant, base_seed=seed,
-                        cluster=cluster, workers=workers, out=out_path, progress=update)
-    s = rep.summary
-    table = Table(title=f"sweep: {len(s)} point(s) x {seeds} seed(s), mean +- 95% half-width")
-    for c in s.columns:
-        if not c.endswith("_ci"):
-            table.add_column(c, justify="right")
-    for _, r in s.iterrows():
-        table.add_row(*[f"{r[c]:.3g} +- {r[c + '_ci']:.2g}" if c + "_ci" in s.columns else str(r[c])
-                        for c in s.columns if not c.endswith("_ci")])
-    out.print(table)
-    out.print(f"wrote {rep.parquet} ({len(rep.table)} runs)", highlight=False)
-
+    with printing.progress_bar("sweep", unit="tasks") as progress:
+        rep = run_sweep(scenario, grid=grid, seeds=seeds, variant=variant, base_seed=seed, cluster=cluster,
+                        workers=workers, out=out_path, progress=progress)
+    printing.sweep(rep)
 
 
 def main() -> None:

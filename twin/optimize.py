@@ -6,10 +6,40 @@ returns a typed result for the command line (or the dashboard) to show.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from .errors import UserError
+from .scenarios import scenario_file
+
+#: ``progress(done, total, text)``, as in :mod:`twin.app`.
+Progress = Callable[[float, float, str], None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    from optimization.errors import OptimizationError
+
+    try:
+        yield
+    except OptimizationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _requests(fn: F) -> F:
+    """The optimisers' errors about a request (unknown path, k too large, bad target ...) as UserError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _user_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -20,7 +50,8 @@ class PlacementReport:
     variant: str | None
 
 
-def optimize_placement(scenario: Path, *, device: str, k: int, variant: str | None = None, seed: int = 0,
+@_requests
+def optimize_placement(scenario: str | Path, *, device: str, k: int, variant: str | None = None, seed: int = 0,
                        out_dir: Path = Path("out/optimize"), cell_m: float = 0.5,
                        time_limit_s: float = 120.0) -> PlacementReport:
     """Best positions for ``k`` devices; writes the PNG and a scenario copy with the variant ``<device>-k<k>``."""
@@ -28,6 +59,7 @@ def optimize_placement(scenario: Path, *, device: str, k: int, variant: str | No
     from optimization.placement import DEVICES
     from optimization.scenario import load, variant_override, write_variant
 
+    scenario = scenario_file(scenario)
     src = load(scenario, variant)
     plan, problem = plan_placement(src, device, k, seed=seed, cell_m=cell_m, time_limit_s=time_limit_s)
     stem = Path(scenario).stem
@@ -50,10 +82,11 @@ class SweepReport:
     parquet: Path
 
 
-def run_sweep(scenario: Path, *, grid: list[str], seeds: int, variant: str | None = None, base_seed: int = 0,
+@_requests
+def run_sweep(scenario: str | Path, *, grid: list[str], seeds: int, variant: str | None = None, base_seed: int = 0,
               cluster: str | None = None, workers: int = 2, reps_per_task: int = 1,
               out: Path = Path("out/sweep.parquet"),
-              progress: Callable[[int, int], None] | None = None) -> SweepReport:
+              progress: Progress | None = None) -> SweepReport:
     """Sweep a grid of parameters over replications on Dask; the table goes to Parquet."""
     from optimization.scenario import load
     from optimization.sweep import SweepError, parse_axis, summarize, sweep
@@ -61,9 +94,10 @@ def run_sweep(scenario: Path, *, grid: list[str], seeds: int, variant: str | Non
     if not grid:
         raise SweepError("give at least one --grid PATH=VALUES (e.g. staff.desk=1..4)")
     axes = [parse_axis(g) for g in grid]
-    src = load(scenario, variant)
+    src = load(scenario_file(scenario), variant)
     table = sweep(src, axes, seeds=seeds, base_seed=base_seed, reps_per_task=reps_per_task, cluster=cluster,
-                  workers=workers, progress=progress)
+                  workers=workers, progress=None if progress is None else (
+                      lambda done, total: progress(done, total, f"sweep: {done} of {total} tasks")))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
@@ -76,18 +110,20 @@ class StaffingReport:
     written: Path | None
 
 
-def optimize_staffing(scenario: Path, *, target: str, variant: str | None = None, replications: int = 5,
+@_requests
+def optimize_staffing(scenario: str | Path, *, target: str, variant: str | None = None, replications: int = 5,
                       pilot: int = 3, seed: int = 0, min_shift_h: int = 4, max_shift_h: int = 8,
                       patience_s: float | None = None, out: Path | None = None,
-                      progress: Callable[[str], None] | None = None) -> StaffingReport:
+                      progress: Progress | None = None) -> StaffingReport:
     """Fewest desk clerks per hour meeting ``target`` as shifts, verified by simulation; ``out`` gets the plan."""
     from optimization.scenario import load
     from optimization.staffing import parse_target, plan_staffing
 
     tgt = parse_target(target)
-    src = load(scenario, variant)
+    src = load(scenario_file(scenario), variant)
     plan = plan_staffing(src, tgt, replications=replications, pilot=pilot, base_seed=seed, min_shift_h=min_shift_h,
-                         max_shift_h=max_shift_h, patience_s=patience_s, progress=progress)
+                         max_shift_h=max_shift_h, patience_s=patience_s,
+                         progress=None if progress is None else (lambda text: progress(0, 0, text)))
     written = None
     if out is not None:
         import yaml
@@ -112,19 +148,23 @@ class LayoutReport:
     variants: tuple[str, ...]
 
 
-def optimize_layout(scenario: Path, *, space: list[str], objectives: list[str], trials: int, seeds: int = 1,
+@_requests
+def optimize_layout(scenario: str | Path, *, space: list[str], objectives: list[str], trials: int, seeds: int = 1,
                     variant: str | None = None, seed: int = 0, population: int = 8,
                     out_dir: Path = Path("out/optimize"),
-                    progress: Callable[[int, int], None] | None = None) -> LayoutReport:
+                    progress: Progress | None = None) -> LayoutReport:
     """NSGA-II over a declared space; writes the Pareto front as variants of a scenario copy and a PNG."""
     from optimization.layout import render_front, search
     from optimization.scenario import edit, load, variant_override, write_variants
     from optimization.sweep import parse_axis
 
+    objectives = [o.strip() for o in objectives if o.strip()]
     axes = [parse_axis(s) for s in space]
+    scenario = scenario_file(scenario)
     src = load(scenario, variant)
     res = search(src, axes, objectives, trials=trials, seeds=seeds, seed=seed, population=population,
-                 progress=progress)
+                 progress=None if progress is None else (
+                     lambda done, total: progress(done, total, f"layout search: trial {done} of {total}")))
     stem = Path(scenario).stem
     base = load(scenario)
     variants = {}
