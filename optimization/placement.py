@@ -303,6 +303,68 @@ def _cover_rows(red: Reduced) -> Any:
     return sparse.csr_matrix((np.ones(red.indices.size), red.indices, red.indptr), shape=(n_c, n_g)).T.tocsr()
 
 
+def lagrangian_survivors(red: Reduced, k: int, lower: float, *, iterations: int = 300
+                         ) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """Candidates that can be in a solution at least as good as the best known, and both bounds.
+
+    Returns the kept candidates (reduced numbering), the upper bound, the best coverage known
+    (``lower`` or better: each iteration's top-k set is a solution too, improved by swaps) and
+    that solution (None when ``lower`` stayed the best).
+
+    Relaxing ``y_i <= sum_{j in N(i)} x_j`` with multipliers ``0 <= lam_i <= w_i`` gives
+    ``L(lam) = sum_i (w_i - lam_i) + top-k of v_j``, ``v_j = sum_{i covered by j} lam_i``, an upper
+    bound for every ``lam``; forcing ``x_j = 1`` bounds by ``L - v_(k) + v_j``. A candidate whose
+    forced bound is below ``lower`` is in no better solution and is dropped. ``lam`` follows the
+    subgradient method with the Polyak step (Fisher 1981; for maximal coverage Galvao and ReVelle
+    1996, A Lagrangean heuristic for the maximal covering location problem, EJOR 88, 114-123).
+    """
+    from scipy import sparse
+
+    n_c, n_g = red.candidates.size, red.weight.size
+    a = sparse.csr_matrix((np.ones(red.indices.size), red.indices, red.indptr), shape=(n_c, n_g))
+    at = a.T.tocsr()
+    w = red.weight
+    lam = 0.5 * w
+    best_ub = np.inf
+    best_lam = lam
+    step = 1.0
+    since = 0
+    best_set: np.ndarray | None = None
+    for _ in range(iterations):
+        v = a @ lam
+        top = np.argpartition(-v, k - 1)[:k]
+        ub = float(np.sum(np.maximum(w - lam, 0.0)) + v[top].sum())
+        x = np.zeros(n_c)
+        x[top] = 1.0
+        covered = at @ x
+        val = float(w[covered > 0].sum())
+        if val > lower * (1 + 1e-12):
+            lower, best_set = val, top.copy()
+        if ub < best_ub - 1e-12:
+            best_ub, best_lam, since = ub, lam.copy(), 0
+        else:
+            since += 1
+            if since >= 20:
+                step, since = step / 2.0, 0
+        if best_ub <= lower * (1 + 1e-12) or step < 1e-6:
+            break
+        g = (w > lam).astype(float) - covered  # dL/dlam = -g: y_i (1 where w_i > lam_i) minus coverage
+        g2 = float(g @ g)
+        if g2 == 0.0:
+            break
+        lam = np.clip(lam + step * (ub - lower) / g2 * g, 0.0, w)
+    if best_set is not None:
+        from .kernels import covered_weight, swap_improve
+
+        best_set = swap_improve(red.indptr, red.indices, w, best_set.astype(np.int64))
+        lower = max(lower, covered_weight(red.indptr, red.indices, w, best_set))
+    v = a @ best_lam
+    vk = float(np.partition(v, n_c - k)[n_c - k])
+    forced = best_ub - vk + v
+    keep = (forced >= lower * (1 - 1e-9)) | (v >= vk)
+    return np.flatnonzero(keep), best_ub, lower, best_set
+
+
 def max_coverage(p: CoverageProblem, k: int, *, bound: Solution | None = None, time_limit_s: float = 600.0,
                  reduce: bool = True) -> Solution:
     """Exact maximal coverage by MILP (HiGHS), after reduction, with ``bound`` as a lower-bound cut.
@@ -327,20 +389,34 @@ def max_coverage(p: CoverageProblem, k: int, *, bound: Solution | None = None, t
         cov = p.covered_weight(chosen)
         return Solution(tuple(sorted(int(c) for c in chosen)), cov, cov / max(float(p.weight.sum()), 1e-300),
                         time.perf_counter() - t0, "optimal")
+    if bound is not None and reduce:
+        keep, upper, _, found = lagrangian_survivors(red, k, bound.covered)
+        if found is not None:  # the Lagrangian heuristic beat the given bound
+            chosen = tuple(sorted(int(c) for c in red.candidates[found]))
+            cov = p.covered_weight(chosen)
+            bound = Solution(chosen, cov, cov / max(float(p.weight.sum()), 1e-300), 0.0, "lagrangian")
+        if upper <= bound.covered * (1 + 1e-9):  # the bound is optimal: nothing can beat it
+            return Solution(bound.chosen, bound.covered, bound.share, time.perf_counter() - t0, "optimal")
+        if keep.size > k:
+            sub = _cover_rows(red)[:, keep].tocsc().T.tocsr()  # kept candidates x demand
+            sub.sort_indices()
+            red = Reduced(sub.indptr.astype(np.int64), sub.indices.astype(np.int64), red.weight, red.candidates[keep])
+            n_c = red.candidates.size
     cover = _cover_rows(red)  # n_g x n_c
     a = sparse.hstack([-cover, sparse.identity(n_g, format="csr")], format="csr")
     cons = [LinearConstraint(a, -np.inf, 0.0),
             LinearConstraint(sparse.csr_matrix(np.r_[np.ones(n_c), np.zeros(n_g)]), k, k)]
     if bound is not None:
         cons.append(LinearConstraint(sparse.csr_matrix(np.r_[np.zeros(n_c), red.weight]),
-                                     bound.covered * (1.0 - 1e-9), np.inf))
+                                     bound.covered * (1.0 - 1e-7), np.inf))
     c = np.r_[np.zeros(n_c), -red.weight]
     integrality = np.r_[np.ones(n_c), np.zeros(n_g)]
     res = milp(c, integrality=integrality, bounds=Bounds(0.0, 1.0), constraints=cons,
                options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "disp": False})
     if res.x is None:
-        if bound is not None:
-            return bound
+        if bound is not None:  # infeasible with the cut "at least the bound": only the bound itself reaches it
+            return Solution(bound.chosen, bound.covered, bound.share, time.perf_counter() - t0,
+                            "optimal" if res.status == 2 else f"bound only: {res.message}")
         raise PlacementError(f"the MILP found no solution ({res.message})")
     x = res.x[:n_c] > 0.5
     chosen = [int(v) for v in red.candidates[x]]

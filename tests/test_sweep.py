@@ -73,15 +73,22 @@ def test_sweep_tables_are_identical_on_one_two_and_separate_workers(tmp_path: Pa
                                "--host", "127.0.0.1"], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        time.sleep(1.0)
+        deadline = time.monotonic() + 180.0  # a loaded machine takes long to import distributed
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert procs[0].poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not listen within 180 s"
+            time.sleep(0.5)
         for _ in range(2):
             procs.append(subprocess.Popen([str(BIN / "dask"), "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
                                            "--no-dashboard"], cwd=tmp_path, env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from dask.distributed import Client
 
-        with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
+        with Client(f"tcp://127.0.0.1:{port}", timeout="60s") as c:
+            c.wait_for_workers(2, timeout=180)
         far = sweep(src, axes, seeds=1, cluster=f"tcp://127.0.0.1:{port}")
         pd.testing.assert_frame_equal(one, far)
     finally:
