@@ -14,9 +14,10 @@ set cover with a coverage target (partial set cover)
 
 both solved exactly with :func:`scipy.optimize.milp` (HiGHS). Before the MILP: demand cells with
 the same covering candidates are merged (weights added), candidates whose coverage is a subset
-of another's are dropped, and the greedy (1 - 1/e) solution improved by swaps gives a lower bound
-added as a constraint (HiGHS then prunes every branch that cannot beat it). The gap reported
-is ``(optimum - greedy) / optimum``.
+of another's are dropped, the greedy (1 - 1/e) solution improved by swaps gives a lower bound, and
+a Lagrangian relaxation (:func:`lagrangian_survivors`) gives an upper bound and drops candidates
+that cannot be in a better solution; the best coverage known is a cut of the MILP. The gap
+reported is ``(optimum - greedy) / optimum``.
 
 References
 ----------
