@@ -283,8 +283,8 @@ def sweep(rep: Any) -> None:
     table = Table(title=Text(f"sweep: {len(s)} point(s), mean +- 95% half-width over replications"))
     for c in shown:
         table.add_column(Text(c), justify="right")
-    for _, r in s.iterrows():
-        table.add_row(*[Text(f"{r[c]:.3g} +- {r[c + '_ci']:.2g}" if c + "_ci" in s.columns else str(r[c]))
-                        for c in shown])
+    for i in range(len(s)):  # by column, so integer parameters stay integers
+        table.add_row(*[Text(f"{s[c].iloc[i]:.3g} +- {s[c + '_ci'].iloc[i]:.2g}" if c + "_ci" in s.columns
+                             else str(s[c].iloc[i])) for c in shown])
     out.print(table)
     say(f"wrote {rep.parquet} ({len(rep.table)} runs)")
