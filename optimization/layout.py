@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geometry.build import ScenarioSource
+from geometry.scenario import ScenarioSource
 
 from .errors import OptimizationError
 from .metrics import METRICS, day_row, replication_seeds

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from geometry.build import ScenarioSource
 from geometry.model import Building
+from geometry.scenario import ScenarioSource
 
 from .placement import (
     DEVICES,

@@ -26,8 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from geometry.build import ScenarioSource, apply_variant, build_building, load_scenario, validate_document
+from geometry.build import build_building
 from geometry.model import Building
+from geometry.scenario import ResolvedScenario, ScenarioSource, apply_variant, load_scenario
+from geometry.scenario.source import plain, validate_document
 
 from .errors import OptimizationError
 
@@ -45,13 +47,22 @@ class ParameterError(OptimizationError):
 
 
 def load(path: str | Path, variant: str | None = None) -> ScenarioSource:
-    """Read a scenario file and apply ``variant`` once; the result has no variants left to apply."""
-    return apply_variant(load_scenario(path), variant)
+    """Read a scenario file and apply ``variant`` once: the resolved document as a source to edit."""
+    src = load_scenario(path)
+    resolved = apply_variant(src, variant)
+    doc = plain(resolved.scenario)
+    doc["variants"] = {}
+    return ScenarioSource(src.file, doc, src.lines, validate_document(doc, src.file, src.lines))
 
 
-def build(src: ScenarioSource) -> Building:
+def resolved(src: ScenarioSource) -> ResolvedScenario:
+    """The frozen resolved scenario of an (edited) source, as the engine reads it."""
+    return apply_variant(src, None)
+
+
+def build(src: ScenarioSource, *, check_reach: bool = True) -> Building:
     """The building of an (edited) scenario."""
-    return build_building(src)
+    return build_building(resolved(src), check_reach=check_reach)
 
 
 def _revalidate(src: ScenarioSource, raw: dict[str, Any]) -> ScenarioSource:
@@ -101,10 +112,11 @@ def _desk_staff(src: ScenarioSource, raw: dict[str, Any], clerks: Any) -> None:
 
     if isinstance(clerks, bool) or not isinstance(clerks, int) or clerks < 0:
         raise ParameterError(f"staff.desk must be a whole number of clerks >= 0, got {clerks!r}")
-    layout = service_layout(load_services(src), build_building(src, check_reach=False), src)
+    res = resolved(src)
+    layout = service_layout(load_services(res), build(src, check_reach=False), res)
     if not layout.desks:
         raise ParameterError("staff.desk: the scenario has no staffed desk")
-    keep = [m.model_dump(exclude_none=True) for m in load_staff(src, layout).members if m.role != "desk"]
+    keep = [plain_member(m) for m in load_staff(res, layout).members if m.role != "desk"]
     for d in layout.desks:
         if clerks:
             keep += [{"id": f"{d.id}-{s}", "role": "desk", "desk": d.id, "shift": s, "count": clerks}
@@ -117,19 +129,27 @@ def with_desk_shifts(src: ScenarioSource, shifts: Mapping[str, Sequence[tuple[st
     """The scenario with each named desk staffed by ``(shift "HH:MM-HH:MM", clerks)`` pairs; other staff stay."""
     from simulation.day.services import load_services, load_staff, service_layout
 
-    layout = service_layout(load_services(src), build_building(src, check_reach=False), src)
+    res = resolved(src)
+    layout = service_layout(load_services(res), build(src, check_reach=False), res)
     desks = {d.id for d in layout.desks}
     for d in shifts:
         if d not in desks:
             raise ParameterError(f"no staffed desk '{d}' (desks: {', '.join(sorted(desks)) or 'none'})")
-    spec = load_staff(src, layout)
-    members = [m.model_dump(exclude_none=True) for m in spec.members if m.role != "desk" or m.desk not in shifts]
+    spec = load_staff(res, layout)
+    members = [plain_member(m) for m in spec.members if m.role != "desk" or m.desk not in shifts]
     for d, plan in shifts.items():
         members += [{"id": f"{d}-{i + 1}", "role": "desk", "desk": d, "shift": text, "count": n}
                     for i, (text, n) in enumerate(plan) if n > 0]
     raw = copy.deepcopy(src.raw)
     raw["staff"] = {**(raw.get("staff") or {}), "members": members}
     return _revalidate(src, raw)
+
+
+def plain_member(member: Any) -> dict[str, Any]:
+    """A staff member model as plain data (given fields only)."""
+    from geometry.scenario.source import _plain
+
+    return dict(_plain(member))
 
 
 def _kiosks(raw: dict[str, Any], count: Any) -> None:
@@ -149,9 +169,7 @@ def _kiosks(raw: dict[str, Any], count: Any) -> None:
 
 def _section_fields(section: str) -> set[str]:
     """Field names of an open section's model (the keys that may be set without being in the file)."""
-    from simulation.day.demand import DemandSpec
-    from simulation.day.physics import PhysicsSpec
-    from simulation.day.services import ServicesSpec, StaffSpec
+    from geometry.scenario import DemandSpec, PhysicsSpec, ServicesSpec, StaffSpec
 
     model = {"demand": DemandSpec, "services": ServicesSpec, "staff": StaffSpec, "physics": PhysicsSpec}[section]
     return set(model.model_fields)
@@ -216,8 +234,9 @@ def run_scenario(src: ScenarioSource, *, seed: int, days: int = 1, building: Bui
     """
     from simulation import run_day
 
-    return run_day(building if building is not None else build_building(src), src, seed=seed, days=days,
-                   progress=False)
+    res = resolved(src)
+    return run_day(building if building is not None else build_building(res), res, seed=seed, days=days,
+                   progress=None)
 
 
 def _diff(base: Any, new: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.build import ScenarioSource
+from geometry.scenario import ScenarioSource
 
 from .errors import OptimizationError
 from .metrics import desk_waits, mean_ci, replication_seeds

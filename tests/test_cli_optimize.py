@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import DATA
 
-from geometry.build import apply_variant, load_scenario
+from geometry.scenario import apply_variant, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = str(DATA / "day-small.yaml")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from geometry.build import apply_variant, load_scenario
+from geometry.scenario import apply_variant, load_scenario
 from optimization.layout import OBJECTIVES, LayoutError, non_dominated, search
 from optimization.scenario import edit, load, variant_override, write_variants
 from optimization.sweep import parse_axis
@@ -51,8 +51,8 @@ def test_search_on_a_small_space_returns_a_non_dominated_front(tmp_path: Path) -
     out = write_variants(DATA / "day-small.yaml", tmp_path / "s.yaml", variants)
     copy = load_scenario(out)
     for n, (_, r) in enumerate(res.pareto.iterrows()):
-        kiosks = [o for f in apply_variant(copy, f"p{n}").raw["building"]["floors"] for o in f["obstacles"]
-                  if o["kind"] == "kiosk"]
+        kiosks = [o for f in apply_variant(copy, f"p{n}").scenario.building.floors for o in f.obstacles
+                  if o.kind == "kiosk"]
         assert len(kiosks) == r["kiosks"]
 
 

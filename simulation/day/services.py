@@ -70,12 +70,8 @@ from geometry.scenario.services import (
 from geometry.scenario.types import clock_s
 
 from .ledger import Integrator
-<<<<<<< HEAD
 from .queueing import erlang_b, erlang_c, erlang_c_wait  # noqa: F401  (the formulas live in queueing.py)
-from .spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
-=======
 from .spec import given, raise_problems, section_problem, validate_section
->>>>>>> main
 
 __all__ = ["CafeSpec", "DeskSpec", "GroupRoomSpec", "KioskSpec", "ServiceLayout", "ServicePoint", "ServicesSpec",
            "ShelvingSpec", "StaffMemberSpec", "StaffSpec", "Task", "load_services", "load_staff", "service_layout"]
