@@ -12,6 +12,7 @@ from typing import Literal
 PREFIX = "smartlib/v1"
 TELEMETRY = "telemetry"
 STATUS = "status"
+ALERTS = "alerts"
 ONLINE = "online"
 OFFLINE = "offline"
 
@@ -32,6 +33,17 @@ def telemetry_topic(branch: str, device: str) -> str:
 def status_topic(branch: str, device: str) -> str:
     """Retained topic holding ``online`` or ``offline`` (the device's MQTT Will)."""
     return f"{PREFIX}/{branch}/{device}/{STATUS}"
+
+
+def alerts_topic(branch: str) -> str:
+    """Retained topic the hub publishes a branch's active alerts on (not telemetry: the ingest skips it)."""
+    return f"{PREFIX}/{branch}/{ALERTS}"
+
+
+def is_alerts_topic(topic: str) -> bool:
+    """Whether ``topic`` is a branch's alerts topic (``smartlib/v1/{branch}/alerts``)."""
+    parts = topic.split("/")
+    return len(parts) == 4 and parts[3] == ALERTS and topic.startswith(PREFIX + "/")
 
 
 def shared(group: str, topic: str) -> str:

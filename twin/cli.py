@@ -180,6 +180,8 @@ def ingest(
     max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
     status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    retain: Annotated[str | None, typer.Option(help="keep raw readings this long (30d, 12h ...); older ones are "
+                                                    "rolled up into 1-minute and 1-hour aggregates")] = None,
     username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
@@ -194,7 +196,7 @@ def ingest(
                        client_id=client_id,
                        batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
                        max_future_s=max_future_s, status_interval_s=status_interval,
-                       connect_timeout_s=connect_timeout_s, console=out)
+                       connect_timeout_s=connect_timeout_s, retain=retain, console=out)
 
 
 @store_app.command("stats")
@@ -248,13 +250,16 @@ def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="where to write kpis.json, the tables and day.png")] = Path(
         "out/simulate"),
     walker: WalkerOpt = "grid",
+    trajectories: Annotated[str | None, typer.Option(
+        "--trajectories", help="also write PedPy trajectories per floor for a window, e.g. 10:00-10:15 "
+                               "(with --walker crowd)")] = None,
 ) -> None:
     """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
     from .app import simulate as run
 
     with printing.progress_bar("simulating", unit="h") as progress:
         result = run(scenario, variant=variant, seed=seed, days=days, walker=walker, out_dir=out_dir,
-                     progress=progress)
+                     progress=progress, trajectories=trajectories)
     printing.simulation(result)
 
 
@@ -365,6 +370,137 @@ def sweep(
         rep = run_sweep(scenario, grid=grid, seeds=seeds, variant=variant, base_seed=seed, cluster=cluster,
                         workers=workers, out=out_path, progress=progress)
     printing.sweep(rep)
+
+
+# --------------------------------------------------------------------------- telemetry retention
+
+@store_app.command("compact")
+def store_compact(
+    store: StoreOpt,
+    older_than: Annotated[str, typer.Option(help="roll up raw readings older than this (30d, 12h, 90m, 3600s)")],
+    keep_minutes: Annotated[str | None, typer.Option(help="also drop 1-minute aggregates older than this "
+                                                          "(the hourly ones stay)")] = None,
+) -> None:
+    """Roll raw readings older than an age into 1-minute and 1-hour aggregates and remove them."""
+    from .telemetry_ops import compact_store
+
+    with _telemetry_errors():
+        printing.store_compacted(compact_store(store_url=store, older_than=older_than, keep_minutes=keep_minutes),
+                                 store_url=store)
+
+
+# --------------------------------------------------------------------------- the hub (live twins)
+
+@app.command("hub")
+def hub(
+    store: StoreOpt,
+    broker: Annotated[str | None, typer.Option("--broker", help="broker URL: mqtt://host:1883 (ingest, alerts)")]
+    = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                       "(default: the built-in branches)")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="follow the store (ingest runs elsewhere) instead of "
+                                                          "ingesting here")] = False,
+    clock: Annotated[str, typer.Option(help="wall (live devices) or data (replays of recorded days)")] = "wall",
+    share: Annotated[str | None, typer.Option(help="MQTT 5 shared-subscription group of the ingest")] = None,
+    client_id: Annotated[str | None, typer.Option(help="client id of the ingest's session")] = None,
+    reorder_s: Annotated[float, typer.Option(help="hand readings to the twins this much reading time behind the "
+                                                  "newest, in time order [s]")] = 5.0,
+    rebuild_s: Annotated[float, typer.Option(help="rebuild from this much stored history at start [s]")] = 86400.0,
+    max_past_s: Annotated[float, typer.Option(help="oldest reading accepted, before now [s]; 0 = any")] = 604800.0,
+    max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
+    publish_alerts: Annotated[bool, typer.Option(help="publish alerts on smartlib/v1/{branch}/alerts")] = True,
+    status_interval: Annotated[float, typer.Option(help="seconds between status lines")] = 1.0,
+    connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    username: UserOpt = None, password_file: PasswordFileOpt = None,
+) -> None:
+    """Run every branch's live twin: ingest (or follow the store), estimate, raise alerts; Ctrl-C stops."""
+    from .hub import hub_command
+    from .scenarios import builtin_dir
+
+    with _telemetry_errors():
+        hub_command(scenarios=str(scenarios or builtin_dir()), broker_url=broker, store_url=store, follow=follow,
+                    clock=clock, share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
+                    max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
+                    status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
+                    username=username, password_file=password_file)
+
+
+# --------------------------------------------------------------------------- hub analytics: what-if, evaluation
+# Thin commands: parse, call one function of twin.whatif / twin.evaluate / twin.calibrate / twin.busiest, print.
+
+@app.command("whatif")
+def whatif_cmd(
+    branch: ScenarioArg,
+    variant: VariantOpt = None,
+    store: Annotated[str | None, typer.Option("--store", help="rebuild the live state from this store (URL)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="with --store: the moment, local YYYY-MM-DD HH:MM "
+                                                        "(default: the newest reading)")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="or a YAML/JSON file of the state now: time, readers, "
+                                               "seated, queues, co2_ppm, temperature_c")] = None,
+    horizon: Annotated[str, typer.Option("--horizon", help="how far ahead: 2h, 90min, 1h30m")] = "2h",
+    replications: Annotated[int, typer.Option("--replications", "-r", help="forks per arm (CI)")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the first replication")] = 0,
+    date: Annotated[str | None, typer.Option("--date", help="the day (YYYY-MM-DD; its day type and hours)")] = None,
+) -> None:
+    """Forecast KPIs from the state now, as is and with a variant, with 95% confidence intervals."""
+    from .whatif import run_whatif
+
+    with printing.progress_bar("forking", unit="runs") as progress, _telemetry_errors():
+        result = run_whatif(branch, state_file=state, store_url=store, at=at, variant=variant, horizon=horizon,
+                            date=date, replications=replications, seed=seed,
+                            on_run=lambda done, total: progress(done, total, "forking"))
+    printing.forecast(result)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    store: StoreOpt,
+    period: Annotated[str, typer.Option("--period", help="a month 2026-11, a day 2026-11-05 or days A..B")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="also write the table as CSV")] = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                        "(default: the built-in branches)")] = None,
+) -> None:
+    """Indicators (ISO 11620 style) of every branch over a period from the store, ranked."""
+    from .evaluate import evaluate
+
+    with _telemetry_errors():
+        result = evaluate(store, period, scenarios, csv=csv)
+    printing.evaluation(result, csv)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day read (YYYY-MM-DD, local)")],
+    out_file: Annotated[Path, typer.Option("--out", help="write the calibrated scenario here (YAML)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day read (default: yesterday)")] = None,
+) -> None:
+    """Fit the branch's demand (arrivals by hour and day type) to the stored history; write the scenario."""
+    from .calibrate import calibrate
+
+    with _telemetry_errors():
+        result = calibrate(branch, store, since=since, until=until, out=out_file)
+    printing.calibration(result)
+
+
+@app.command("busiest")
+def busiest_cmd(
+    branch: ScenarioArg,
+    store: StoreOpt,
+    since: Annotated[str, typer.Option("--since", help="first day (YYYY-MM-DD, local)")],
+    until: Annotated[str | None, typer.Option("--until", help="last day (default: yesterday)")] = None,
+    zone: Annotated[str | None, typer.Option("--zone", help="print this zone (default: the whole building)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write busiest.csv and busiest.png")] = Path(
+        "out/busiest"),
+) -> None:
+    """Busiest times: median and 10-90% occupancy by hour per day type, from the stored history."""
+    from .busiest import branch_busiest
+
+    with _telemetry_errors():
+        result, paths = branch_busiest(branch, store, since=since, until=until, out_dir=out_dir, zone=zone)
+    printing.busiest(result, zone)
+    printing.wrote(paths)
 
 
 def main() -> None:

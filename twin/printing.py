@@ -288,3 +288,70 @@ def sweep(rep: Any) -> None:
                              else str(s[c].iloc[i])) for c in shown])
     out.print(table)
     say(f"wrote {rep.parquet} ({len(rep.table)} runs)")
+
+
+def store_compacted(result: Any, *, store_url: str) -> None:
+    """One line: what ``smartlib store compact`` rolled up and removed (a ``telemetry.store.CompactResult``)."""
+    from telemetry.store import redact
+
+    dropped = (f", {result.minute_rows_dropped:,} older 1-minute aggregates dropped"
+               if result.minute_rows_dropped else "")
+    say(f"store {redact(store_url)}: readings before {_utc(result.cutoff)} rolled up: {result.removed:,} raw readings "
+        f"removed, {result.minute_rows:,} 1-minute and {result.hour_rows:,} 1-hour aggregates written{dropped}")
+# --------------------------------------------------------------------------- hub analytics
+
+def _table(title: str, cols: list[str], rows: list[list[str]], left: tuple[str, ...]) -> Table:
+    table = Table(title=Text(title))
+    for c in cols:
+        table.add_column(Text(c), justify="left" if c in left else "right")
+    for r in rows:
+        table.add_row(*(Text(x) for x in r))
+    return table
+
+
+def forecast(result: Any) -> None:
+    """A what-if forecast (:class:`twin.whatif.WhatIfResult`): mean ± CI as is, with the variant, the difference."""
+    from .whatif import forecast_table
+
+    cols, rows = forecast_table(result)
+    t0, t1 = result.start_s, result.end_s
+    title = (f"{result.branch} on {result.date}, {t0 // 3600:02.0f}:{t0 % 3600 // 60:02.0f}-"
+             f"{t1 // 3600:02.0f}:{t1 % 3600 // 60:02.0f}: mean ± 95% CI of {result.replications} replications"
+             + (f", variant {result.variant} on the same seeds" if result.variant else ""))
+    out.print(_table(title, cols, rows, ("kpi", "unit")))
+
+
+def evaluation(ev: Any, csv: Any = None) -> None:
+    """Branches ranked over a period (:class:`twin.evaluate.Evaluation`): value (#rank) per indicator."""
+    from .evaluate import ranking_table
+
+    cols, rows = ranking_table(ev)
+    out.print(_table(f"branches ranked, {ev.period} ({ev.store}); value (#rank)", cols, rows, ("indicator", "unit")))
+    if ev.without_readings:
+        say(f"no readings in {ev.period}: {', '.join(ev.without_readings)}")
+    if csv is not None:
+        wrote([csv])
+
+
+def calibration(cal: Any) -> None:
+    """Arrival rates by hour and day type (:class:`twin.calibrate.Calibration`), the mean stay, the file."""
+    kinds = list(cal.arrivals_per_hour)
+    rows = [[f"{h:02d}:00", *[f"{cal.arrivals_per_hour[k][h]:.1f}" if h in cal.arrivals_per_hour[k] else "-"
+                              for k in kinds]]
+            for h in sorted({h for r in cal.arrivals_per_hour.values() for h in r})]
+    title = (f"{cal.branch}: arrivals [persons/h] from {cal.since} to {cal.until} ("
+             + ", ".join(f"{cal.days[k]} {k}" for k in kinds) + " days)")
+    out.print(_table(title, ["hour", *kinds], rows, ("hour",)))
+    say(f"mean time in the building (Little's law): {cal.mean_stay_s / 60:.0f} min")
+    if cal.out is not None:
+        wrote([cal.out])
+
+
+def busiest(result: Any, zone: str | None = None) -> None:
+    """Busiest times of one zone (default the building): median [10%-90%] by hour per day type."""
+    from .busiest import BUILDING, busiest_rows
+
+    name = zone or BUILDING
+    cols, rows = busiest_rows(result, name)
+    out.print(_table(f"{result.branch} {name}: people by hour, median [10%-90% of days], {result.since} to "
+                     f"{result.until}", cols, rows, ("hour",)))

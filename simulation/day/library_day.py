@@ -36,7 +36,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,12 +50,13 @@ from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
 from geometry.scenario import ResolvedScenario
 
+from ..crowd.routes import NoRouteError
 from .demand import PartyArrival, sample_day_arrivals
 from .inputs import day_inputs
 from .kpis import DayKpis, compute_kpis
 from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, meter_scopes
-from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .readers import SEAT_ATTRS, Party, Plan, Reader, SeatBook, VisitContext, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -65,12 +66,13 @@ from .services import (
     StaffMember,
     staff_shifts,
 )
+from .start import StartState, clip_intervals
 from .walker import (
     GridRouter,
     GridWalker,
-    NoWayError,
     Place,
     Walker,
+    WalkerContext,
     WalkResult,
     entrance_places,
     shelf_counts,
@@ -87,7 +89,7 @@ ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open"
                                  "temperature_c", "humidity_pct", "illuminance_lx", "sound_db", "ventilation_l_s",
                                  "power_w")
 
-WalkerFactory = Callable[["LibraryDay"], Walker]
+WalkerFactory = Callable[[WalkerContext], Walker]
 #: ``progress(done_h, total_h, text)``: simulated hours done, hours in all, a short status line.
 ProgressFn = Callable[[float, float, str], None]
 
@@ -111,7 +113,8 @@ class DayResult:
     energy
         Per physics step: ``t_s``, ``time``, ``dt_s`` and ``<end use>_w`` building means [W].
     meta
-        Branch, variant, seed, dates, time zone, epoch of ``t_s = 0``, devices not simulated.
+        Branch, variant, seed, dates, time zone, epoch of ``t_s = 0``, start and end of the run [s],
+        service kinds by id, devices not simulated.
     """
 
     kpis: DayKpis
@@ -225,13 +228,21 @@ class LibraryDay:
         name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.crowdwalk.walker_factory`).
     cell_m
         Walkable-grid cell for walking distances [m].
+    start_state
+        Start the run at ``start_state.time_s`` of the first day with these readers inside, seats
+        taken and queues (:class:`~simulation.day.start.StartState`) instead of at midnight empty.
+    end_s
+        Stop at this time [s after the first midnight] (default: the end of the last day).
     """
 
     def __init__(self, building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
                  start: dt.date | None = None, walker: WalkerFactory | str | None = None,
-                 cell_m: float = DEFAULT_CELL_M) -> None:
+                 cell_m: float = DEFAULT_CELL_M, start_state: StartState | None = None,
+                 end_s: float | None = None) -> None:
         if not 1 <= days <= MAX_DAYS:
             raise ValueError(f"days must be between 1 and {MAX_DAYS}, got {days}")
+        self.start_state = start_state
+        self.t_start = start_state.time_s if start_state is not None else 0.0
         self.building = building
         self.resolved = resolved
         self.seed = seed
@@ -243,10 +254,13 @@ class LibraryDay:
         self.physics_spec = inputs.physics
         self.start = start or self.demand.start_date
         self.dates = [self.start + dt.timedelta(days=k) for k in range(days)]
-        self.t_end = 86400.0 * days
+        self.t_end = 86400.0 * days if end_s is None else float(end_s)
+        if not self.t_start < self.t_end <= 86400.0 * days:
+            raise ValueError(f"run end {self.t_end} s must come after its start {self.t_start} s and within "
+                             f"the {days} day(s)")
         tz = ZoneInfo(resolved.scenario.branch.timezone)
         self.epoch0_s = dt.datetime.combine(self.start, dt.time(0), tzinfo=tz).timestamp()
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=self.t_start)
         self.model = mesa.Model(rng=np.random.default_rng(seed))
         self.rng: np.random.Generator = self.model.rng
         hours = self.services_spec.hours
@@ -264,9 +278,9 @@ class LibraryDay:
         self.zone_ids = self.physics.geo.zone_ids
         self.zidx = {z: i for i, z in enumerate(self.zone_ids)}
         nz = len(self.zone_ids)
-        self.people = Ledger(nz)
-        self.readers_in = Ledger(nz)
-        self.computers = Ledger(nz)
+        self.people = Ledger(nz, self.t_start)
+        self.readers_in = Ledger(nz, self.t_start)
+        self.computers = Ledger(nz, self.t_start)
         self.opening_ids = [o.id for o in building.openings]
         self.opening_zones = {o.id: o.zones for o in building.openings}
         self.oidx = {o: i for i, o in enumerate(self.opening_ids)}
@@ -303,8 +317,8 @@ class LibraryDay:
         self.lifts = {lk.id: Lift(self.env, lk, elevations, boarding_s=self.services_spec.lift_boarding_s)
                       for lk in building.links if lk.kind == "lift"}
         self.kiosk_zone = np.zeros(nz)
-        for k in self.kiosks:
-            self.kiosk_zone[self.zidx[k.point.zone_id]] += 1
+        for kiosk in self.kiosks:
+            self.kiosk_zone[self.zidx[kiosk.point.zone_id]] += 1
 
         # places
         self.entrances = [self.router.register(p) for p in entrance_places(building)]
@@ -323,7 +337,18 @@ class LibraryDay:
             from .crowdwalk import walker_factory
 
             walker = walker_factory(walker)
-        self.walker: Walker = walker(self) if walker is not None else GridWalker(self.env, self.router, self.lifts)
+        self.walker_context = WalkerContext(env=self.env, building=building, router=self.router, lifts=self.lifts,
+                                            seat_ids=self.seats.ids, seed=seed)
+        self.walker: Walker = (walker or GridWalker.for_day)(self.walker_context)
+        self.visit = VisitContext(
+            env=self.env, rng=self.rng, walker=self.walker, call_time_s=self.call_time_s, enter=self.enter,
+            leave=self.leave, moved=self.moved, log=self.log, choose_service=self.choose_service,
+            service=lambda sid: self.services[sid],
+            service_place=self.service_place, cafe_at=self.cafe_at, subject_place=self.subject_place,
+            children_place=self.children_place, break_place=self.break_place, event_place=self.event_place,
+            find_seats=self.find_seats, seat_place=self.seat_place, sit=self.sit, stand=self.stand, away=self.away,
+            book_room=self.book_room, room_place=self.room_place, room_seats=self.room_seats,
+            release_room=self.release_room)
 
         # records
         self._events: list[tuple[Any, ...]] = []
@@ -359,6 +384,13 @@ class LibraryDay:
                                                      last_entry_s=self.services_spec.last_entry_s))
             for ev in self.demand.events_on(d):
                 self.event_times[(k, ev.id)] = (self.zone_place[ev.zone], k * 86400.0 + ev.start_s + ev.duration_s)
+        if start_state is not None:  # sampled for the whole day as usual, so the draws stay aligned
+            self.arrivals = [a for a in self.arrivals if a.t_s >= self.t_start]
+            self._check_start(start_state)
+            for z, ppm in start_state.co2_ppm.items():
+                self.physics.co2[self.zidx[z]] = float(ppm)
+            for z, c in start_state.temperature_c.items():
+                self.physics.t_air[self.zidx[z]] = self.physics.t_mass[self.zidx[z]] = float(c)
 
         # sensors
         services_geo = {s.id: (s.point.kind, s.point.floor_id, s.point.xy[0], s.point.xy[1])
@@ -368,6 +400,57 @@ class LibraryDay:
             service_ids=[s.id for s in self.service_list], services=services_geo,
             meter_floor=meter_scopes(building, self.physics_spec), zone_floor=self.physics.geo.floor_ids,
             epoch0_s=self.epoch0_s, rng=self.rng)
+
+    def _check_start(self, state: StartState) -> None:
+        """Zones, seats and services of a start state exist in this building (ValueError naming them)."""
+        for z in (*state.readers, *state.co2_ppm, *state.temperature_c):
+            if z not in self.zidx:
+                raise ValueError(f"start state: zone '{z}' is not in building '{self.building.branch_id}' "
+                                 f"(zones: {', '.join(self.zone_ids)})")
+        for svc in state.queues:
+            if svc not in self.services:
+                raise ValueError(f"start state: no service '{svc}' (services: {', '.join(self.services)})")
+
+    def _place_present(self, state: StartState) -> None:
+        """Put the readers of a start state in their zones, seats and queues, and start their journeys."""
+        from .start import present_parties
+
+        day = self.dates[0]
+        entry = [(a, b - self.services_spec.last_entry_s) for a, b in self.services_spec.hours.intervals(
+            day.weekday())]
+        tasks = {sid: tuple(s.point.tasks) for sid, s in self.services.items()}
+        t = self.env.now
+        for pp in present_parties(state, self.demand, self.demand.day_type_of(day), entry, tasks, self.rng):
+            vt = self.demand.visitor_types[pp.visitor_type]
+            pid = self._next_party
+            self._next_party += 1
+            member = Reader(self.model, visitor_type=pp.visitor_type, party=pid,
+                            speed_m_s=float(vt.speed_m_s.sample(self.rng)))
+            entrance = self.entrances[int(self.rng.integers(len(self.entrances)))]
+            party = Party(pid, [member], pp.visitor_type, vt, pp.plan, entrance,
+                          use_lifts=bool(self.lifts) and self.rng.random() < vt.lift_p)
+            self.parties[pid] = party
+            if pp.service_id is not None:
+                party.place = self.service_places[pp.service_id]
+            elif pp.seated and (free := np.flatnonzero(self.seats.free
+                                                       & (self.seat_zone == self.zidx[pp.zone_id]))).size:
+                i = int(free[int(self.rng.integers(free.size))])
+                self.seats.hold(i, member.unique_id)
+                member.seat = i
+                party.seats = [i]
+                party.place = self.seat_place(i)
+            else:
+                party.place = self.zone_place[pp.zone_id]
+                if pp.seated:  # no seat left here (a variant took it away): look for one elsewhere
+                    first = pp.plan.steps[0]
+                    party.plan = Plan((replace(first, kind="seat"), *pp.plan.steps[1:]))
+            zi = self.zidx[party.place.zone_id]
+            self.people.change(zi, t, 1)
+            self.readers_in.change(zi, t, 1)
+            self.in_building += 1
+            if party.seats:
+                self.sit(party, party.seats)
+            self.env.process(party.journey(self.visit, inside=True))
 
     # ------------------------------------------------------------- clock helpers
     def is_open(self, t_s: float) -> bool:
@@ -463,8 +546,8 @@ class LibraryDay:
     # ------------------------------------------------------------- choices
     def _route_s(self, party: Party, to: Place) -> float:
         try:
-            return self.router.route(party.place, to, use_lifts=party.use_lifts).duration_s(party.speed_m_s)
-        except NoWayError:
+            return self.router.route(party.place, to, use_lifts=party.use_lifts).time_s(party.speed_m_s)
+        except NoRouteError:
             return math.inf
 
     def _nearest(self, party: Party, places: Sequence[Place]) -> Place | None:
@@ -625,7 +708,7 @@ class LibraryDay:
             if a.t_s > self.env.now:
                 yield self.env.timeout(a.t_s - self.env.now)
             party = self._new_party(a)
-            self.env.process(party.journey(self))
+            self.env.process(party.journey(self.visit))
 
     def _physics(self) -> Generator[simpy.Event, Any, None]:
         dt_s = self.physics_spec.step_s
@@ -685,6 +768,8 @@ class LibraryDay:
         ``progress(done_h, total_h, text)`` is called every simulated hour when given.
         """
         env = self.env
+        if self.start_state is not None:
+            self._place_present(self.start_state)
         env.process(self._arrive())
         for s in self.staff:
             env.process(s.work(env, self.move_staff))
@@ -710,11 +795,14 @@ class LibraryDay:
         energy.insert(1, "time", energy["t_s"] + self.epoch0_s)
         telemetry = self.sensors.table() if self.sensors.groups else empty_telemetry()
         kpis = compute_kpis(events, zones, energy, n_seats=len(self.seats), area_m2=self.building.area_m2,
-                            open_intervals=self.open_intervals, t1_s=self.t_end)
+                            open_intervals=clip_intervals(self.open_intervals, self.t_start, self.t_end),
+                            t1_s=self.t_end)
         meta = {"branch": self.building.branch_id, "variant": self.building.variant, "seed": self.seed,
                 "start": self.start.isoformat(), "days": len(self.dates),
                 "timezone": self.resolved.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
-                "open_intervals_s": self.open_intervals, "in_building_at_end": self.in_building,
+                "open_intervals_s": self.open_intervals, "start_s": self.t_start, "end_s": self.t_end,
+                "services": {sid: svc.point.kind for sid, svc in self.services.items()},
+                "in_building_at_end": self.in_building,
                 "devices_not_simulated": [{"device": d, "why": w} for d, w in self.sensors.unbound],
                 "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed,
                 "walker_stats": dict(getattr(self.walker, "stats", {}))}
@@ -746,7 +834,8 @@ class LibraryDay:
 
 def run_day(building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
             progress: ProgressFn | None = None, start: dt.date | None = None,
-            walker: WalkerFactory | str | None = None) -> DayResult:
+            walker: WalkerFactory | str | None = None, start_state: StartState | None = None,
+            end_s: float | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
 
     Parameters
@@ -765,11 +854,16 @@ def run_day(building: Building, resolved: ResolvedScenario, *, seed: int, days: 
     walker
         Factory of the walker, or its name: ``"grid"`` (the default: shortest path / speed) or
         ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.day.crowdwalk`).
+    start_state
+        Fork: start at ``start_state.time_s`` of the first day with its readers, seats and queues
+        (:class:`~simulation.day.start.StartState`; what a live twin knows now).
+    end_s
+        Stop at this time [s after the first midnight] (default: the end of the last day).
 
     Raises
     ------
     geometry.errors.ScenarioError
         When a section of the scenario is wrong (file, line and field named).
     """
-    return LibraryDay(building, resolved, seed=seed, days=days, start=start, walker=walker).run(
-        progress=progress)
+    return LibraryDay(building, resolved, seed=seed, days=days, start=start, walker=walker,
+                      start_state=start_state, end_s=end_s).run(progress=progress)

@@ -1,0 +1,829 @@
+"""BranchTwin: one branch's building and devices plus its live state, updated incrementally from readings.
+
+Readings come in batches (what the ingest committed, or what the store follower read) and are
+applied in time order; nothing rescans history. Every ``tick_s`` of reading time (the twin's
+clock) the twin estimates the occupancy of every zone, records it in its history, and checks the
+time-based alerts (a zone over capacity, a device silent); value-based alerts (CO2, queues) are
+checked as their readings arrive. ``state(now)`` gives an immutable :class:`~twin.state.BranchState`.
+
+Occupancy per zone fuses what the zone has (inverse-variance, :func:`twin.estimate.fuse`):
+presence/occupancy sensors, seat sensors scaled from the sampled seats to all, CO2 with the
+zone's mass balance inverted, counters at every door of a zone; zones with no sensor get a prior
+(their share of the building total, or the typical occupancy at that hour when given). When the
+entrances are counted (in minus out since the last time the branch was known empty, with the
+out-counts scaled by the previous day's in/out ratio to correct drift), the zones are reconciled
+with that building total (:func:`twin.estimate.reconcile`).
+
+The order readings arrive in does not matter within a tick: counters are sums, everything else
+keeps the newest reading per device and quantity; a reading older than the newest of its device
+and quantity is counted ``late`` (a counter's is still added to its day), a repeated one ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geometry.model import OUTSIDE, Building, Device
+from geometry.scenario.hours import OpeningHours
+from simulation.day.physics import END_USES, PhysicsSpec, ZonePhysics
+from telemetry.records import Reading
+
+from .alerts import AlertRule, Debouncer
+from .estimate import (
+    co2_category,
+    co2_linear_response,
+    co2_occupancy_estimate,
+    co2_occupancy_linear,
+    fuse,
+    reconcile,
+    seat_sample_estimate,
+    temperature_deviation_k,
+    zone_capacity,
+)
+from .health import DeviceTracker
+from .state import (
+    Alert,
+    AlertKind,
+    ApplyResult,
+    BranchState,
+    LatestValue,
+    OccupancySource,
+    QueueState,
+    ZoneState,
+)
+
+#: Problems listed per batch (the rest are only counted).
+MAX_PROBLEMS = 5
+
+#: Indoor-air quantities checked for plausibility as they arrive.
+_ENV_QUANTITIES = frozenset({"co2", "temperature", "humidity"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwinConfig:
+    """How the twin estimates, judges devices and raises alerts.
+
+    Parameters
+    ----------
+    tick_s
+        Reading time between occupancy estimates, history rows and time-based alert checks [s].
+    history_s
+        History kept in memory [s].
+    silence_periods
+        A device silent for more than this many of its periods is offline.
+    stuck_s
+        The same CO2 or humidity value for this long while open is flagged stuck [s].
+    co2_limit_above_outdoor_ppm
+        CO2 alert limit above outdoor [ppm] (800: the top of EN 16798-1 category II).
+    queue_target
+        People waiting above which a queue alert is raised [persons].
+    empty_after_close_s
+        The branch is known to be empty this long after closing; counters restart from 0 then [s].
+    counter_rel_sd
+        Relative miscount of a people counter (standard deviation per counted person).
+    co2_sensor_sd_ppm
+        Noise of a CO2 reading when the scenario gives none [ppm].
+    occupancy_sensor_sd
+        Noise of an occupancy sensor when the scenario gives none [persons].
+    seated_share
+        Share of a zone's people who sit, by zone kind (for seat sensors; default 1).
+    co2_rule, capacity_rule, offline_rule, queue_rule
+        Hold times and hysteresis of each alert kind.
+    """
+
+    tick_s: float = 60.0
+    history_s: float = 2 * 86400.0
+    silence_periods: float = 3.0
+    stuck_s: float = 3 * 3600.0
+    co2_limit_above_outdoor_ppm: float = 800.0
+    queue_target: float = 5.0
+    empty_after_close_s: float = 1800.0
+    counter_rel_sd: float = 0.02
+    co2_sensor_sd_ppm: float = 10.0
+    occupancy_sensor_sd: float = 0.5
+    seated_share: Mapping[str, float] = field(default_factory=dict)
+    co2_rule: AlertRule = field(default_factory=lambda: AlertRule(hold_s=300.0, clear_hold_s=300.0, hysteresis=100.0))
+    capacity_rule: AlertRule = field(default_factory=lambda: AlertRule(hold_s=300.0, clear_hold_s=300.0,
+                                                                       hysteresis_ratio=0.1))
+    offline_rule: AlertRule = field(default_factory=lambda: AlertRule(hold_s=0.0, clear_hold_s=0.0))
+    queue_rule: AlertRule = field(default_factory=lambda: AlertRule(hold_s=120.0, clear_hold_s=120.0, hysteresis=1.0))
+
+    def __post_init__(self) -> None:
+        if not self.tick_s > 0:
+            raise ValueError(f"tick_s must be positive, got {self.tick_s}")
+        if not self.silence_periods > 0:
+            raise ValueError(f"silence_periods must be positive, got {self.silence_periods}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZonePrior:
+    """Typical occupancy of each zone by hour of day (local), e.g. a simulation's mean day.
+
+    Parameters
+    ----------
+    hourly
+        Zone id -> 24 mean occupants, hour 0 first [persons].
+    """
+
+    hourly: Mapping[str, Sequence[float]]
+
+    @classmethod
+    def from_zones_table(cls, zones: pd.DataFrame, timezone: str) -> ZonePrior:
+        """From a simulation's zone table (``zone_id``, ``time`` [UTC epoch s], ``occupancy``)."""
+        tz = ZoneInfo(timezone)
+        hours = pd.to_datetime(zones["time"], unit="s", utc=True).dt.tz_convert(tz).dt.hour
+        g = zones.assign(hour=hours).groupby(["zone_id", "hour"])["occupancy"].mean()
+        out: dict[str, list[float]] = {}
+        for (z, h), v in g.items():
+            out.setdefault(str(z), [0.0] * 24)[int(h)] = float(v)
+        return cls(hourly=out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwinInputs:
+    """What a twin needs from a scenario: the building, its physics, opening hours and time zone."""
+
+    building: Building
+    physics: PhysicsSpec
+    hours: OpeningHours
+    timezone: str
+    source: str = ""
+
+
+def load_twin_inputs(path: str | Path, variant: str | None = None) -> TwinInputs:
+    """Read a scenario file into :class:`TwinInputs` (the scenario's errors name file and line).
+
+    Raises
+    ------
+    geometry.ScenarioError
+        When the scenario has mistakes.
+    """
+    from geometry.build import build_building
+    from geometry.scenario.source import resolve_file
+    from simulation.day.physics import load_physics
+    from simulation.day.services import load_services
+
+    resolved = resolve_file(path, variant)
+    building = build_building(resolved, check_reach=False)
+    return TwinInputs(building=building, physics=load_physics(resolved, building),
+                      hours=load_services(resolved).hours, timezone=resolved.scenario.branch.timezone,
+                      source=str(path))
+
+
+@dataclass
+class _Counter:
+    """A people counter at a door: sums of its counts in the current 'since empty' period."""
+
+    device: Device
+    tracker: DeviceTracker
+    into: str  # zone that ``people_in`` goes into
+    other: str  # zone on the other side
+    epoch: float = -math.inf
+    n_in: float = 0.0
+    n_out: float = 0.0
+    var: float = 0.0
+    out_scale: float = 1.0
+    seen: set[tuple[str, float]] = field(default_factory=set)
+
+    def net_into(self, zone: str) -> float:
+        net = self.n_in - self.out_scale * self.n_out
+        return net if zone == self.into else -net
+
+
+@dataclass
+class _Co2:
+    """The newest two CO2 readings of a device and the occupancy they imply."""
+
+    t0: float = -math.inf
+    c0: float = math.nan
+    t1: float = -math.inf
+    c1: float = math.nan
+    estimate: tuple[float, float] | None = None  # (mean, std) over (t0, t1]
+
+
+class BranchTwin:
+    """The live mirror of one branch.
+
+    Parameters
+    ----------
+    inputs
+        Building, physics, opening hours and time zone (see :func:`load_twin_inputs`).
+    config
+        Estimation, health and alert settings.
+    prior
+        Typical occupancy by hour for zones without sensors (default: their share of the
+        building total by capacity).
+    """
+
+    def __init__(self, *, inputs: TwinInputs, config: TwinConfig | None = None, prior: ZonePrior | None = None) -> None:
+        self.inputs = inputs
+        self.config = cfg = config or TwinConfig()
+        self.prior = prior
+        b = self.building = inputs.building
+        self.branch = b.branch_id
+        self.tz = ZoneInfo(inputs.timezone)
+        self.hours = inputs.hours
+        self.physics = ZonePhysics(b, inputs.physics)
+        geo = self.physics.geo
+        self.zone_ids: tuple[str, ...] = geo.zone_ids
+        self.zidx = {z: i for i, z in enumerate(self.zone_ids)}
+        self._zones = [b.zone(z) for z in self.zone_ids]
+        seats = b.seats_per_zone()
+        self.seats = np.array([seats[z] for z in self.zone_ids], dtype=np.int64)
+        self.capacity = np.array([zone_capacity(z.kind, z.area_m2, seats[z.id]) for z in self._zones], dtype=np.int64)
+        self.outdoor_ppm = inputs.physics.outdoor.co2_ppm
+        self.co2_limit_ppm = self.outdoor_ppm + cfg.co2_limit_above_outdoor_ppm
+        self.devices: dict[str, Device] = {d.id: d for d in b.devices}
+        self.trackers = {d.id: DeviceTracker(d, cfg.silence_periods, cfg.stuck_s) for d in b.devices}
+        self._noise = {d.id: dict(d.noise) for d in b.devices}
+        seat_zone = {s.id: s.zone_id for s in b.seats}
+        openings = {o.id: o for o in b.openings}
+        self.seat_zone: dict[str, str] = {}
+        self.counters: dict[str, _Counter] = {}
+        for d in b.devices:
+            if d.type == "seat_sensor" and d.seat_id in seat_zone:
+                self.seat_zone[d.id] = seat_zone[d.seat_id]
+            elif d.type == "people_counter" and d.opening_id in openings:
+                za, zb = openings[d.opening_id].zones
+                self.counters[d.id] = _Counter(d, self.trackers[d.id], za, zb)
+        # zones whose every door is counted (and no stair or lift) are measured by their counters
+        counted = {c.device.opening_id for c in self.counters.values()}
+        linked = {stop[1] for lk in b.links for stop in lk.stops}
+        self.counted_zones: set[str] = set()
+        for z in self.zone_ids:
+            doors = [o.id for o in b.openings if z in o.zones]
+            if doors and z not in linked and all(o in counted for o in doors):
+                self.counted_zones.add(z)
+        entrances = {o.id for o in b.openings if o.is_entrance}
+        self.building_counted = bool(entrances) and entrances <= counted
+        self._outside_counters = [c for c in self.counters.values() if OUTSIDE in (c.into, c.other)]
+        # working state
+        self.latest: dict[tuple[str, str], tuple[float, float | bool | str, str]] = {}  # -> (time, value, unit)
+        self._info: dict[str, tuple[Device, DeviceTracker, _Counter | None]] = {
+            d.id: (d, self.trackers[d.id], self.counters.get(d.id)) for d in b.devices}
+        self._seat_devices = [(dev, self.zidx[z], self.trackers[dev]) for dev, z in self.seat_zone.items()
+                              if z in self.zidx]
+        self._occupancy_devices = [
+            (d.id, self.zidx[d.zone_id], self.trackers[d.id], self._noise[d.id].get("occupancy", 0.0)
+             or cfg.occupancy_sensor_sd) for d in b.devices
+            if d.type == "occupancy" and d.zone_id in self.zidx and "occupancy" in d.quantities]
+        self._co2_devices = [(d.id, self.zidx[d.zone_id], self.trackers[d.id]) for d in b.devices
+                             if "co2" in d.quantities and d.zone_id in self.zidx]
+        self._open_now = False
+        self._total_std = 0.0
+        self._offline: set[str] = set()  # devices with an offline alert active
+        self._co2_response: dict[tuple[int, bool, float], tuple[float, float, float]] = {}
+        self._epoch_span = (math.inf, -math.inf, -math.inf)  # (from, to, epoch): _epoch's last answer
+        self.co2: dict[str, _Co2] = {}
+        self.energy_first: dict[str, float] = {}
+        self.clock: float | None = None  # the newest reading time applied [UTC epoch s]
+        self._next_tick: float | None = None
+        self.readings = 0
+        self._debouncers: dict[tuple[AlertKind, str], Debouncer] = {}
+        self.alert_log: list[Alert] = []  # raised and ended, in order
+        self._alerts_taken = 0
+        self._history_t: list[float] = []
+        self._history_m: list[np.ndarray] = []
+        self._history_s: list[np.ndarray] = []
+        self._epoch_cache: dict[dt.date, float] = {}
+
+    @classmethod
+    def from_scenario(cls, path: str | Path, *, variant: str | None = None, config: TwinConfig | None = None,
+                      prior: ZonePrior | None = None) -> BranchTwin:
+        """A twin of the branch a scenario file describes."""
+        return cls(inputs=load_twin_inputs(path, variant), config=config, prior=prior)
+
+    # ------------------------------------------------------------------ time
+    def _local(self, t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(t, self.tz)
+
+    def is_open(self, t: float) -> bool:
+        """Whether the branch is open at ``t`` [UTC epoch s] by its opening hours."""
+        lt = self._local(t)
+        return self.hours.is_open(lt.weekday(), lt.hour * 3600.0 + lt.minute * 60.0 + lt.second)
+
+    def hvac_on(self, t: float) -> bool:
+        """Whether ventilation runs at ``t`` (from before opening to after closing, as in the simulation)."""
+        lt = self._local(t)
+        s = lt.hour * 3600.0 + lt.minute * 60.0 + lt.second
+        v = self.inputs.physics.ventilation
+        for day_shift in (-1, 0, 1):
+            wd = (lt.weekday() - day_shift) % 7
+            for a, b in self.hours.intervals(wd):
+                if a - v.before_open_s <= s + day_shift * 86400.0 < b + v.after_close_s:
+                    return True
+        return False
+
+    def _epoch(self, t: float) -> float:
+        """The last instant at or before ``t`` the branch was known empty (closing + margin) [UTC epoch s]."""
+        lo, hi, e = self._epoch_span
+        if lo <= t < hi:
+            return e
+        d = self._local(t).date()
+        resets = [self._reset(d + dt.timedelta(days=k)) for k in range(-8, 3)]
+        e = max((r for r in resets if r <= t), default=-math.inf)
+        nxt = min((r for r in resets if r > t), default=t + 1.0)
+        self._epoch_span = (e if math.isfinite(e) else t, nxt, e)
+        return e
+
+    def _reset(self, day: dt.date) -> float:
+        """When the branch is known empty on ``day``: its closing plus the margin, or midnight if closed."""
+        e = self._epoch_cache.get(day)
+        if e is None:
+            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz).timestamp()
+            iv = self.hours.intervals(day.weekday())
+            e = midnight + iv[-1][1] + self.config.empty_after_close_s if iv else midnight
+            self._epoch_cache[day] = e
+        return e
+
+    # ------------------------------------------------------------------ feeding
+    def apply(self, readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> ApplyResult:
+        """Apply validated readings of this branch (telemetry columns), in time order.
+
+        Parameters
+        ----------
+        readings
+            An Arrow table or DataFrame with the telemetry columns, or :class:`Reading` objects.
+            Rows of other branches, unknown devices or quantities a device does not measure are
+            ignored and counted.
+
+        Returns
+        -------
+        ApplyResult
+            What was applied and what was ignored, with sentences naming it.
+        """
+        cols = _columns(readings)
+        if cols is None:
+            return ApplyResult()
+        applied = dup = late = unknown = 0
+        problems: list[str] = []
+
+        def problem(text: str) -> None:
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(text)
+
+        own = self.branch
+        info = self._info
+        latest = self.latest
+        env_q = _ENV_QUANTITIES
+        next_tick = self._next_tick
+        tmax = self.clock
+        for branch, device, q, unit, t, v, bv, sv in zip(*cols, strict=True):
+            if branch != own:
+                unknown += 1
+                problem(f"reading of branch '{branch}' given to the twin of '{own}'")
+                continue
+            di = info.get(device)
+            if di is None:
+                unknown += 1
+                problem(f"device '{device}' is not in branch '{own}'")
+                continue
+            d, tr, counter = di
+            if q not in d.quantities:
+                unknown += 1
+                problem(f"device '{device}' does not measure '{q}' (it measures {', '.join(d.quantities)})")
+                continue
+            if v is None:
+                v = bv if bv is not None else sv
+                if v is None:
+                    unknown += 1
+                    problem(f"device '{device}' {q} at {t}: no value")
+                    continue
+            elif not -math.inf < v < math.inf:
+                unknown += 1
+                problem(f"device '{device}' {q} at {t}: value {v} is not a finite number")
+                continue
+            if not -math.inf < t < math.inf:
+                unknown += 1
+                problem(f"device '{device}' {q}: time {t} is not a number")
+                continue
+            if next_tick is None or t > next_tick:
+                self._advance_to(t)
+                next_tick = self._next_tick
+            if tmax is None or t > tmax:
+                tmax = t
+            if tr.status_offline_at is not None and t > tr.status_offline_at:
+                tr.status_offline_at = None  # a reading after its goodbye: it is back
+            if device in self._offline and tr.status_offline_at is None:
+                self._debounce("device_offline", device, t, 0.0, 0.5)
+            if counter is not None and (q == "people_in" or q == "people_out"):
+                outcome = self._count(counter, tr, q, t, float(v))
+                if outcome == 0:
+                    applied += 1
+                elif outcome == 1:
+                    dup += 1
+                else:
+                    late += 1
+                continue
+            key = (device, q)
+            prev = latest.get(key)
+            if prev is not None and t <= prev[0]:
+                if t == prev[0]:
+                    dup += 1
+                else:
+                    late += 1
+                continue
+            applied += 1
+            latest[key] = (t, v, unit)
+            if tr.last_seen is None or t > tr.last_seen:
+                tr.last_seen = t
+            if q in env_q:
+                tr.check(q, v, t, self._open_now)
+                if q == "co2" and d.zone_id in self.zidx:
+                    self._co2(d, t, v)
+            elif q == "queue_length":
+                self._debounce("queue", device, t, v, self.config.queue_target)
+            elif q == "energy" and device not in self.energy_first:
+                self.energy_first[device] = v
+        self.clock = tmax
+        self.readings += applied
+        return ApplyResult(applied=applied, duplicates=dup, late=late, unknown=unknown, problems=tuple(problems))
+
+    def apply_status(self, device: str, status: str, t: float) -> bool:
+        """A message on a device's retained status topic (``online`` or ``offline``) received at ``t``.
+
+        Returns False (and changes nothing) for an unknown device or status.
+        """
+        tr = self.trackers.get(device)
+        if tr is None or status not in ("online", "offline"):
+            return False
+        tr.status(status, t)
+        self._debounce("device_offline", device, t, 1.0 if status == "offline" else 0.0, 0.5)
+        return True
+
+    def advance(self, now: float) -> None:
+        """Bring the clock-driven parts (estimates, silence, alerts) up to ``now`` without a reading.
+
+        Ticks run for every ``tick_s`` boundary before ``now``; the clock moves to ``now``.
+        """
+        self._advance_to(now)
+        self._check_silence(now)
+        if self.clock is None or now > self.clock:
+            self.clock = now
+
+    def _advance_to(self, t: float) -> None:
+        """Run the ticks of every boundary before ``t`` (readings at ``t`` come after them)."""
+        tick = self.config.tick_s
+        if self._next_tick is None:  # the first tick is the first boundary at or after the first reading
+            self._next_tick = math.ceil(t / tick) * tick
+            self._open_now = self.is_open(t)
+            return
+        if t - self._next_tick > self.config.history_s:  # a long gap: skip to the last ticks
+            self._next_tick = math.floor((t - self.config.history_s) / tick) * tick
+        while self._next_tick < t:
+            self._tick(self._next_tick)
+            self._next_tick += tick
+
+    def _count(self, c: _Counter, tr: DeviceTracker, q: str, t: float, v: float) -> int:
+        """Add a people count to its period; 0 applied, 1 duplicate, 2 late (a period already closed)."""
+        if (q, t) in c.seen:
+            return 1
+        epoch = self._epoch(t)
+        if epoch < c.epoch:
+            return 2
+        if epoch > c.epoch:
+            if c.n_in > 20 and c.n_out > 20:  # drift: in and out should balance over a day that ends empty
+                c.out_scale = min(max(c.n_in / c.n_out, 0.8), 1.25)
+            c.epoch, c.n_in, c.n_out, c.var = epoch, 0.0, 0.0, 0.0
+            c.seen.clear()
+        c.seen.add((q, t))
+        if q == "people_in":
+            c.n_in += v
+        else:
+            c.n_out += v
+        sd = self._noise[c.device.id].get(q, 0.0)
+        c.var += sd * sd + (self.config.counter_rel_sd * v) ** 2
+        if tr.last_seen is None or t > tr.last_seen:
+            tr.last_seen = t
+        key = (c.device.id, q)
+        prev = self.latest.get(key)
+        if prev is None or t > prev[0]:
+            self.latest[key] = (t, v, "count")
+        return 0
+
+    def _co2(self, d: Device, t: float, c: float) -> None:
+        s = self.co2.setdefault(d.id, _Co2())
+        s.t0, s.c0, s.t1, s.c1 = s.t1, s.c1, t, c
+        s.estimate = None
+        dt_s = s.t1 - s.t0
+        if math.isfinite(dt_s) and 0 < dt_s <= 2.5 * d.period_s:
+            i = self.zidx[d.zone_id]  # type: ignore[index]
+            hvac = self.hvac_on(0.5 * (s.t0 + s.t1))
+            sd = self._noise[d.id].get("co2", 0.0) or self.config.co2_sensor_sd_ppm
+            phys = self.physics
+            spec = self.inputs.physics
+            if spec.ventilation.mode != "dcv" or not hvac:  # ventilation does not depend on the people
+                key = (i, hvac, dt_s)
+                resp = self._co2_response.get(key)
+                if resp is None:
+                    q = float(phys.ventilation_l_s(np.zeros(len(self.zone_ids)), hvac)[i])
+                    resp = self._co2_response[key] = co2_linear_response(
+                        volume_m3=float(phys.geo.volume_m3[i]), ventilation_l_s=q, dt_s=dt_s,
+                        generation_l_s=spec.co2_l_s_per_person, outdoor_ppm=self.outdoor_ppm)
+                s.estimate = co2_occupancy_linear(s.c0, s.c1, resp, sensor_sd_ppm=sd)
+            else:
+                nz = len(self.zone_ids)
+
+                def vent(n: float) -> float:
+                    people = np.zeros(nz)
+                    people[i] = n
+                    return float(phys.ventilation_l_s(people, hvac)[i])
+
+                s.estimate = co2_occupancy_estimate(
+                    s.c0, s.c1, dt_s, volume_m3=float(phys.geo.volume_m3[i]), ventilation_l_s=vent,
+                    generation_l_s=spec.co2_l_s_per_person, outdoor_ppm=self.outdoor_ppm,
+                    sensor_sd_ppm=sd, max_people=10.0 * max(float(self.capacity[i]), 10.0))
+        self._debounce("co2", d.zone_id or d.id, t, c, self.co2_limit_ppm)
+
+    def _debounce(self, kind: AlertKind, subject: str, t: float, value: float, limit: float) -> None:
+        key = (kind, subject)
+        db = self._debouncers.get(key)
+        if db is None:
+            if value <= limit:
+                return  # nothing to watch yet
+            rule = {"co2": self.config.co2_rule, "over_capacity": self.config.capacity_rule,
+                    "device_offline": self.config.offline_rule, "queue": self.config.queue_rule}[kind]
+            unit = {"co2": "ppm", "over_capacity": "persons", "device_offline": "", "queue": "persons"}[kind]
+            db = self._debouncers[key] = Debouncer(kind=kind, branch=self.branch, subject=subject, rule=rule,
+                                                   unit=unit)
+        elif db.idle and value <= limit:
+            return
+        changed = db.update(t, value, limit)
+        if changed is not None:
+            self.alert_log.append(changed)
+            if kind == "device_offline":
+                if changed.ended is None:
+                    self._offline.add(subject)
+                else:
+                    self._offline.discard(subject)
+
+    def _tick(self, t: float) -> None:
+        self._open_now = self.is_open(t)
+        means, stds, _ = self._estimate(t, want_sources=False)
+        self._history_t.append(t)
+        self._history_m.append(means.astype(np.float32))
+        self._history_s.append(stds.astype(np.float32))
+        keep = int(self.config.history_s / self.config.tick_s)
+        if len(self._history_t) > keep + 64:
+            drop = len(self._history_t) - keep
+            del self._history_t[:drop], self._history_m[:drop], self._history_s[:drop]
+        over = np.flatnonzero((means > self.capacity) & (self.capacity > 0))
+        for key, db in self._debouncers.items():
+            if key[0] == "over_capacity" and not db.idle:
+                i = self.zidx[key[1]]
+                self._debounce("over_capacity", key[1], t, float(means[i]), float(self.capacity[i]))
+        for j in over.tolist():
+            if ("over_capacity", self.zone_ids[j]) not in self._debouncers:
+                self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
+        self._check_silence(t)
+
+    def _check_silence(self, now: float) -> None:
+        """Devices silent for more than their periods at ``now`` go offline (from the moment the silence passed)."""
+        for dev, tr in self.trackers.items():
+            if (tr.last_seen is not None and tr.status_offline_at is None and dev not in self._offline
+                    and now - tr.last_seen > tr.silence_s):
+                self._debounce("device_offline", dev, tr.last_seen + tr.silence_s, 1.0, 0.5)
+
+    # ------------------------------------------------------------------ estimation
+    def _usable(self, tr: DeviceTracker, now: float) -> bool:
+        return tr.status_offline_at is None and tr.last_seen is not None and now - tr.last_seen <= tr.silence_s
+
+    def _estimate(self, now: float, want_sources: bool = True) -> tuple[np.ndarray, np.ndarray,
+                                                                          list[tuple[OccupancySource, ...]]]:
+        """Occupancy of every zone at ``now``: means, standard deviations, sources (if wanted) [persons]."""
+        cfg = self.config
+        nz = len(self.zone_ids)
+        per_zone: list[list[tuple[OccupancySource, float, float]]] = [[] for _ in range(nz)]
+        usable = self._usable
+        latest = self.latest
+        seat_taken: dict[int, list[int]] = {}
+        for dev, i, tr in self._seat_devices:
+            lv = latest.get((dev, "seat_occupied"))
+            if lv is not None and usable(tr, now):
+                acc = seat_taken.setdefault(i, [0, 0])
+                acc[0] += bool(lv[1])
+                acc[1] += 1
+        for i, (m, k) in seat_taken.items():
+            share = cfg.seated_share.get(self._zones[i].kind, 1.0)
+            mean, sd = seat_sample_estimate(m, k, int(self.seats[i]), seated_share=share)
+            per_zone[i].append(("seat_sensors", mean, sd))
+        for dev, i, tr, sd in self._occupancy_devices:
+            lv = latest.get((dev, "occupancy"))
+            if lv is not None and usable(tr, now):
+                per_zone[i].append(("occupancy_sensor", float(lv[1]), sd))
+        for dev, i, tr in self._co2_devices:
+            s = self.co2.get(dev)
+            if (s is not None and s.estimate is not None and now - s.t1 <= 2 * tr.device.period_s
+                    and usable(tr, now) and not tr.flagged("co2")):
+                n, sd = s.estimate
+                if math.isfinite(sd):
+                    # the model is a well-mixed zone: add 10 % of the estimate for what it leaves out
+                    per_zone[i].append(("co2", n, math.hypot(sd, 0.1 * n, 0.5)))
+        epoch = self._epoch(now)
+        for z in self.counted_zones:
+            cs = [c for c in self.counters.values() if z in (c.into, c.other)]
+            if not all(usable(c.tracker, now) for c in cs):
+                continue
+            net = sum(c.net_into(z) if c.epoch == epoch else 0.0 for c in cs)
+            var = sum(c.var for c in cs if c.epoch == epoch)
+            per_zone[self.zidx[z]].append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
+        total: tuple[float, float] | None = None
+        outside = self._outside_counters
+        if self.building_counted and all(usable(c.tracker, now) for c in outside):  # a silent counter misses people
+            net = var = 0.0
+            for c in outside:
+                if c.epoch == epoch:
+                    net += c.net_into(c.into if c.into != OUTSIDE else c.other)
+                    var += c.var
+            total = (max(net, 0.0), math.sqrt(var) + 0.5)
+        m_list = [0.0] * nz
+        s_list = [0.0] * nz
+        sources: list[tuple[OccupancySource, ...]] = []
+        unsensed = []
+        for i in range(nz):
+            est = per_zone[i]
+            if len(est) == 1:
+                m_list[i], s_list[i] = est[0][1], est[0][2]
+                if want_sources:
+                    sources.append((est[0][0],))
+            elif est:
+                m_list[i], s_list[i] = fuse([(m, s) for _, m, s in est])
+                if want_sources:
+                    order = sorted(est, key=lambda e: e[2])
+                    sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
+            else:
+                unsensed.append(i)
+                if want_sources:
+                    sources.append(("prior",))
+        means = np.array(m_list)
+        stds = np.array(s_list)
+        if unsensed:
+            self._prior(now, unsensed, means, stds, total)
+        var_sum = float(np.sum(stds ** 2))
+        if total is not None:
+            means, stds = reconcile(means, stds, total[0], total[1])
+            vt = total[1] ** 2
+            var_sum = var_sum * vt / (var_sum + vt) if var_sum + vt > 0 else 0.0
+        self._total_std = math.sqrt(var_sum)
+        return means, stds, sources
+
+    def _prior(self, now: float, idx: list[int], means: np.ndarray, stds: np.ndarray,
+               total: tuple[float, float] | None) -> None:
+        """Fill the zones ``idx`` (no sensor) with the prior: typical occupancy at this hour, or a share."""
+        if self.prior is not None:
+            hour = self._local(now).hour
+            for i in idx:
+                typ = self.prior.hourly.get(self.zone_ids[i])
+                m = float(typ[hour]) if typ is not None else 0.0
+                means[i], stds[i] = m, 0.5 * m + 1.0
+            return
+        cap = self.capacity.astype(float)
+        if total is not None:
+            share = cap[idx] / max(float(cap.sum()), 1.0)
+            for j, i in enumerate(idx):
+                m = float(share[j]) * total[0]
+                means[i], stds[i] = m, 0.5 * m + 1.0
+        else:
+            is_open = self.is_open(now)
+            for i in idx:
+                means[i], stds[i] = 0.0, (0.25 * cap[i] if is_open else 0.0) + 1.0
+
+    # ------------------------------------------------------------------ reading out
+    def latest_values(self) -> list[LatestValue]:
+        """The newest reading of every device quantity, flagged where the device's checks flag it."""
+        out = []
+        for (dev, q), (t, v, unit) in self.latest.items():
+            out.append(LatestValue(device=dev, quantity=q, unit=unit, time=t, value=v,
+                                   quality="flagged" if self.trackers[dev].flagged(q) else "good"))
+        return out
+
+    def state(self, now: float | None = None) -> BranchState:
+        """The branch at ``now`` (default: the newest reading time), as an immutable snapshot."""
+        if now is None:
+            now = self.clock if self.clock is not None else 0.0
+        means, stds, sources = self._estimate(now)
+        total_std = self._total_std
+        ph = self.physics
+        latest = self.latest
+        air: dict[int, dict[str, tuple[float, float]]] = {}
+        for d in self.building.devices:
+            if d.zone_id not in self.zidx or not self._usable(self.trackers[d.id], now):
+                continue
+            zone_air = air.setdefault(self.zidx[d.zone_id], {})
+            for q in ("co2", "temperature", "humidity"):
+                lv = latest.get((d.id, q))
+                if lv is not None and not isinstance(lv[1], (bool, str)) and (q not in zone_air
+                                                                             or lv[0] > zone_air[q][0]):
+                    zone_air[q] = (lv[0], float(lv[1]))
+        zones = []
+        for i, z in enumerate(self._zones):
+            za = air.get(i, {})
+            co2 = za["co2"][1] if "co2" in za else None
+            temp = za["temperature"][1] if "temperature" in za else None
+            hum = za["humidity"][1] if "humidity" in za else None
+            updated = max((x[0] for x in za.values()), default=None)
+            heat, cool = float(ph.heat_set[i]), float(ph.cool_set[i])
+            zones.append(ZoneState(
+                zone=z.id, floor=z.floor_id, kind=z.kind, name=z.name, area_m2=z.area_m2,
+                capacity=int(self.capacity[i]), occupancy=float(means[i]), occupancy_std=float(stds[i]),
+                sources=sources[i], co2_ppm=co2, temperature_c=temp, humidity_pct=hum,
+                co2_category=co2_category(co2, self.outdoor_ppm) if co2 is not None else None,
+                heating_setpoint_c=heat, cooling_setpoint_c=cool,
+                temperature_deviation_k=temperature_deviation_k(temp, heat, cool) if temp is not None else None,
+                updated=updated))
+        devices = tuple(self.trackers[d.id].health(now) for d in self.building.devices)
+        power: dict[str, float] = {}
+        energy: dict[str, float] = {}
+        for d in self.building.devices:
+            if d.type != "energy_meter":
+                continue
+            use = d.circuit if d.circuit in END_USES else "total"
+            p = latest.get((d.id, "power"))
+            if p is not None and not isinstance(p[1], (bool, str)):
+                power[use] = power.get(use, 0.0) + float(p[1])
+            e = latest.get((d.id, "energy"))
+            if e is not None and not isinstance(e[1], (bool, str)):
+                first = self.energy_first.get(d.id, float(e[1]))
+                energy[use] = energy.get(use, 0.0) + float(e[1]) - first
+        if "total" not in power and power:
+            power["total"] = sum(power.values())
+        if "total" not in energy and energy:
+            energy["total"] = sum(energy.values())
+        queues = []
+        for d in self.building.devices:
+            lv = latest.get((d.id, "queue_length"))
+            if lv is not None and not isinstance(lv[1], (bool, str)):
+                queues.append(QueueState(device=d.id, zone=d.zone_id, length=float(lv[1]), time=lv[0],
+                                         target=self.config.queue_target))
+        return BranchState(
+            branch=self.branch, name=self.building.name, time=now, is_open=self.is_open(now), zones=tuple(zones),
+            devices=devices, alerts=tuple(self.active_alerts()), occupancy=float(means.sum()),
+            occupancy_std=total_std, capacity=int(self.capacity.sum()), power_w=power, energy_wh=energy,
+            queues=tuple(queues), latest=tuple(self.latest_values()), readings=self.readings,
+            last_reading=self.clock)
+
+    def active_alerts(self) -> list[Alert]:
+        """Alerts raised and not ended, oldest first."""
+        out = [db.active for db in self._debouncers.values() if db.active is not None]
+        return sorted(out, key=lambda a: (a.started, a.kind, a.subject))
+
+    def alerts(self) -> list[Alert]:
+        """Every alert raised or ended so far, in the order it happened (an ended alert appears twice)."""
+        return list(self.alert_log)
+
+    def take_alert_changes(self) -> list[Alert]:
+        """Alerts raised or ended since the last call (the hub stores and publishes them)."""
+        out = self.alert_log[self._alerts_taken:]
+        self._alerts_taken = len(self.alert_log)
+        return out
+
+    def history(self) -> pd.DataFrame:
+        """Occupancy of every zone at every tick kept: ``time`` [UTC epoch s], ``zone``, ``occupancy``, ``std``."""
+        n = len(self._history_t)
+        if n == 0:
+            return pd.DataFrame({"time": pd.Series(dtype=float), "zone": pd.Series(dtype=str),
+                                 "occupancy": pd.Series(dtype=float), "std": pd.Series(dtype=float)})
+        nz = len(self.zone_ids)
+        return pd.DataFrame({
+            "time": np.repeat(np.asarray(self._history_t), nz),
+            "zone": np.tile(np.asarray(self.zone_ids, dtype=object), n),
+            "occupancy": np.concatenate(self._history_m).astype(float),
+            "std": np.concatenate(self._history_s).astype(float)})
+
+
+_COLUMNS = ("branch", "device", "quantity", "unit", "time", "value", "bool_value", "string_value")
+
+
+def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[list[Any]] | None:
+    """Readings as column lists in time order (None when there are none)."""
+    if isinstance(readings, pd.DataFrame):
+        readings = pa.Table.from_pandas(readings, preserve_index=False)
+    if not isinstance(readings, pa.Table):
+        rows = [(r.branch, r.device, r.quantity, r.unit, r.time, r.value, r.bool_value, r.string_value)
+                for r in readings]
+        if not rows:
+            return None
+        rows.sort(key=lambda r: (r[4], r[1], r[2]))
+        return [list(c) for c in zip(*rows, strict=True)]
+    missing = [n for n in _COLUMNS if n not in readings.column_names]
+    if missing:
+        raise ValueError(f"readings lack column(s) {', '.join(missing)}; need {', '.join(_COLUMNS)}")
+    if readings.num_rows == 0:
+        return None
+    times = readings.column("time").to_numpy(zero_copy_only=False)
+    if len(times) > 1 and not bool(np.all(times[1:] >= times[:-1])):
+        readings = readings.take(pa.array(np.argsort(times, kind="stable")))
+    return [readings.column(n).to_pylist() for n in _COLUMNS]
+
+
+__all__ = ["BranchTwin", "TwinConfig", "TwinInputs", "ZonePrior", "load_twin_inputs"]
