@@ -143,7 +143,7 @@ def _ahead_survival(n: int, c_mu: float, theta: float, t: float) -> np.ndarray:
 
     rates = c_mu + theta * np.arange(n, dtype=float)
     q = diags([-rates, rates[1:]], [0, -1], shape=(n, n), format="csr")
-    return np.clip(expm_multiply(q * t, np.ones(n)), 0.0, 1.0)
+    return np.asarray(np.clip(expm_multiply(q * t, np.ones(n)), 0.0, 1.0), dtype=float)
 
 
 def erlang_a(lam: float, mu: float, c: int, theta: float) -> ErlangA:
