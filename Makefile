@@ -43,6 +43,8 @@ bench: venv
 	$(BIN)/python bench/library_day.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache

@@ -290,6 +290,99 @@ def compare(
     printing.comparison(result)
 
 
+
+# --------------------------------------------------------------------------- optimisation and sweeps
+# Thin commands: parse, call twin.optimize, print with twin.printing.
+
+optimize_app = typer.Typer(help="Optimise a branch: device placement, staffing, layout.", no_args_is_help=True)
+app.add_typer(optimize_app, name="optimize")
+
+
+@optimize_app.command("placement")
+def optimize_placement(
+    scenario: ScenarioArg,
+    device: Annotated[str, typer.Option("--device", help="co2, environment, temperature, presence, people_counter, "
+                                                         "wifi_ap, camera")],
+    k: Annotated[int, typer.Option("--k", help="number of devices")],
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the picture and the scenario copy")] = Path(
+        "out/optimize"),
+    time_limit_s: Annotated[float, typer.Option("--time-limit", help="stop the exact solver after this [s]")] = 120.0,
+) -> None:
+    """Place k devices for the most coverage of simulated occupancy (exact MILP, greedy gap); writes a variant."""
+    from .optimize import optimize_placement as run
+
+    printing.placement(run(scenario, device=device, k=k, variant=variant, seed=seed, out_dir=out_dir,
+                           time_limit_s=time_limit_s))
+
+
+@optimize_app.command("staffing")
+def optimize_staffing(
+    scenario: ScenarioArg,
+    target: Annotated[str, typer.Option("--target", help="e.g. 'p(wait>120s)<=0.2' or 'mean(wait)<=60s'")],
+    variant: VariantOpt = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="write the plan as a staff section (YAML)")] = None,
+    replications: Annotated[int, typer.Option("--replications", help="simulated days verifying the plan")] = 5,
+    pilot: Annotated[int, typer.Option("--pilot", help="simulated days measuring the load")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="base seed of the replications")] = 0,
+    min_shift_h: Annotated[int, typer.Option("--min-shift", help="shortest shift [h]")] = 4,
+    max_shift_h: Annotated[int, typer.Option("--max-shift", help="longest shift [h]")] = 8,
+    patience_s: Annotated[float | None, typer.Option("--patience", help="mean reader patience [s]: Erlang A")] = None,
+) -> None:
+    """Fewest desk clerks per hour that meet a waiting target: Erlang screen, shift plan, simulated check."""
+    from .optimize import optimize_staffing as run
+
+    with printing.progress_bar("staffing") as progress:
+        rep = run(scenario, target=target, variant=variant, replications=replications, pilot=pilot, seed=seed,
+                  min_shift_h=min_shift_h, max_shift_h=max_shift_h, patience_s=patience_s, out=out_path,
+                  progress=progress)
+    printing.staffing(rep)
+
+
+@optimize_app.command("layout")
+def optimize_layout(
+    scenario: ScenarioArg,
+    space: Annotated[list[str], typer.Option("--space", help="PATH=VALUES to search, e.g. kiosks=1..3 (repeat)")],
+    objectives: Annotated[str, typer.Option("--objectives", help="comma-separated, e.g. "
+                                            "turned_away,desk_mean_wait_s,energy_kwh")] = "turned_away,energy_kwh",
+    trials: Annotated[int, typer.Option("--trials", help="scenarios to simulate")] = 16,
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per trial")] = 1,
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the scenario copy and picture")] = Path(
+        "out/optimize"),
+) -> None:
+    """Multi-objective layout search (NSGA-II): Pareto table and plot; the front written as variants."""
+    from .optimize import optimize_layout as run
+
+    with printing.progress_bar("layout search") as progress:
+        rep = run(scenario, space=space, objectives=objectives.split(","), trials=trials, seeds=seeds,
+                  variant=variant, seed=seed, out_dir=out_dir, progress=progress)
+    printing.layout(rep)
+
+
+@app.command("sweep")
+def sweep(
+    scenario: ScenarioArg,
+    grid: Annotated[list[str], typer.Option("--grid", help="PATH=VALUES, e.g. staff.desk=1..4 (repeat for more)")],
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per grid point")] = 5,
+    variant: VariantOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="base seed the replication seeds derive from")] = 0,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Dask scheduler, e.g. tcp://host:8786 "
+                                                                  "(default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local cluster worker processes")] = 2,
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet table of every run")] = Path("out/sweep.parquet"),
+) -> None:
+    """Simulate every grid point x seeds on Dask; one Parquet row per run, means with 95% intervals printed."""
+    from .optimize import run_sweep
+
+    with printing.progress_bar("sweep", unit="tasks") as progress:
+        rep = run_sweep(scenario, grid=grid, seeds=seeds, variant=variant, base_seed=seed, cluster=cluster,
+                        workers=workers, out=out_path, progress=progress)
+    printing.sweep(rep)
+
+
 # --------------------------------------------------------------------------- telemetry retention
 
 @store_app.command("compact")

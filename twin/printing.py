@@ -220,6 +220,76 @@ def store_stats(stats: Any, *, as_json: bool = False) -> None:
         out.print(e)
 
 
+# --------------------------------------------------------------------------- optimisation and sweeps
+
+def placement(rep: Any) -> None:
+    """A placement: chosen positions, coverage, the greedy gap and the files written."""
+    p = rep.plan
+    table = Table(title=Text(f"{p.k} x {p.device}: {p.exact.share:.1%} of occupancy covered ({p.exact.status})"))
+    for c in ("device", "floor", "x m", "y m", "heading deg"):
+        table.add_column(c, justify="left" if c in ("device", "floor") else "right")
+    for d in p.devices:
+        table.add_row(Text(d.id), Text(d.floor_id), f"{d.x_m:.2f}", f"{d.y_m:.2f}", f"{d.heading_deg:.0f}")
+    out.print(table)
+    now = f"; the scenario's own devices cover {p.existing_share:.1%}" if p.existing_share is not None else ""
+    say(f"greedy + swap {p.heuristic.share:.1%} (gap {p.gap:.2%}), exact {p.exact.seconds:.2f} s over "
+        f"{p.candidates} candidates and {p.demand_cells} demand cells{now}")
+    if rep.scenario_out is not None:
+        say(f"wrote {rep.scenario_out} (variant {rep.variant})")
+    wrote([rep.picture])
+
+
+def staffing(rep: Any) -> None:
+    """A staffing plan: per hour load, need, staff and verified waits; the shifts; the verification."""
+    from optimization.staffing import staffed
+
+    plan, v = rep.plan, rep.plan.verification
+    for d in plan.desks:
+        table = Table(title=Text(f"desk {d.desk}: mean service {d.load.mean_service_s:.0f} s"))
+        for c in ("hour", "arrivals/h", "Erlang need", "staffed", "served/day", "share over limit"):
+            table.add_column(c, justify="right")
+        for h in d.load.open_hours:
+            table.add_row(f"{h:02d}:00", f"{d.load.rate_per_s.get(h, 0.0) * 3600:.1f}", str(d.need.get(h, 0)),
+                          str(staffed(d.shifts, h)), f"{v.hour_served.get(h, 0.0):.1f}",
+                          f"{v.hour_share[h]:.2f}" if h in v.hour_share else "-")
+        out.print(table)
+        say(f"shifts at {d.desk}: " + ", ".join(f"{s.count} x {s.text}" for s in d.shifts))
+    say(f"{plan.staff_hours} desk staff-hours; verified over {v.replications} simulated days: share over the "
+        f"limit {v.share:.3f} +- {v.share_ci:.3f}, mean wait {v.mean_wait_s:.0f} +- {v.mean_wait_ci:.0f} s (95%); "
+        f"target {plan.target.text}: {'met' if v.met else 'NOT met'} after {plan.rounds} round(s)")
+    if rep.written is not None:
+        wrote([rep.written])
+
+
+def layout(rep: Any) -> None:
+    """The Pareto front of a layout search as a table, and the files written."""
+    f = rep.result.pareto
+    table = Table(title=Text(f"Pareto front: {len(f)} of {len(rep.result.trials)} trials"))
+    table.add_column("variant")
+    cols = [a.path for a in rep.result.axes] + list(rep.result.objectives)
+    for c in cols:
+        table.add_column(Text(c), justify="right")
+    for name, (_, r) in zip(rep.variants, f.iterrows(), strict=True):
+        table.add_row(Text(name), *[Text(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+    out.print(table)
+    say(f"wrote {rep.scenario_out} (variants {', '.join(rep.variants)})")
+    wrote([rep.picture])
+
+
+def sweep(rep: Any) -> None:
+    """Means and 95% half-widths per grid point of a sweep, and the Parquet file."""
+    s = rep.summary
+    shown = [c for c in s.columns if not c.endswith("_ci")]
+    table = Table(title=Text(f"sweep: {len(s)} point(s), mean +- 95% half-width over replications"))
+    for c in shown:
+        table.add_column(Text(c), justify="right")
+    for i in range(len(s)):  # by column, so integer parameters stay integers
+        table.add_row(*[Text(f"{s[c].iloc[i]:.3g} +- {s[c + '_ci'].iloc[i]:.2g}" if c + "_ci" in s.columns
+                             else str(s[c].iloc[i])) for c in shown])
+    out.print(table)
+    say(f"wrote {rep.parquet} ({len(rep.table)} runs)")
+
+
 def store_compacted(result: Any, *, store_url: str) -> None:
     """One line: what ``smartlib store compact`` rolled up and removed (a ``telemetry.store.CompactResult``)."""
     from telemetry.store import redact

@@ -70,6 +70,7 @@ from geometry.scenario.services import (
 from geometry.scenario.types import clock_s
 
 from .ledger import Integrator
+from .queueing import erlang_b, erlang_c, erlang_c_wait  # noqa: F401  (the formulas live in queueing.py)
 from .spec import given, raise_problems, section_problem, validate_section
 
 __all__ = ["CafeSpec", "DeskSpec", "GroupRoomSpec", "KioskSpec", "ServiceLayout", "ServicePoint", "ServicesSpec",
@@ -82,61 +83,6 @@ GROUP_ROOM_MAX_M2 = 60.0
 GROUP_ROOM_M2_PER_PERSON = 2.5
 #: Cafe floor area per server at the counter [m2] (typical).
 CAFE_M2_PER_SERVER = 100.0
-
-
-# --------------------------------------------------------------------------- queueing formulas
-
-def erlang_b(a: float, c: int) -> float:
-    """Erlang B blocking probability of ``c`` servers offered ``a`` Erlangs (stable recursion).
-
-    ``B(0) = 1``, ``B(k) = a B(k-1) / (k + a B(k-1))``.
-    """
-    if c < 0 or a < 0:
-        raise ValueError(f"need c >= 0 and a >= 0, got c={c}, a={a}")
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    return b
-
-
-def erlang_c(a: float, c: int) -> float:
-    """Erlang C: probability that an arrival waits in an M/M/c queue with offered load ``a = lam/mu``.
-
-    ``C = c B / (c - a (1 - B))`` with ``B`` the Erlang B probability; requires ``a < c``.
-
-    References
-    ----------
-    Kleinrock, L. (1975). Queueing Systems, Vol. 1: Theory. Wiley, eq. (3.40).
-    """
-    if not 0 <= a < c:
-        raise ValueError(f"M/M/c is stable only for a = lam/mu < c; got a={a:.4g}, c={c}")
-    b = erlang_b(a, c)
-    return c * b / (c - a * (1.0 - b))
-
-
-def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Mean wait in queue of an M/M/c system [s]: ``Wq = C(c, lam/mu) / (c mu - lam)``.
-
-    Parameters
-    ----------
-    lam
-        Arrival rate [1/s].
-    mu
-        Service rate of one server [1/s] (1 / mean service time).
-    c
-        Number of servers.
-
-    References
-    ----------
-    Kleinrock, L. (1975). Queueing Systems, Vol. 1: Theory. Wiley, Sect. 3.5 (M/M/m).
-    Gross, D., Shortle, J.F., Thompson, J.M., Harris, C.M. (2008). Fundamentals of Queueing Theory,
-    4th ed. Wiley, Sect. 2.3.
-    """
-    if lam < 0 or mu <= 0 or c < 1:
-        raise ValueError(f"need lam >= 0, mu > 0, c >= 1; got lam={lam}, mu={mu}, c={c}")
-    if lam == 0:
-        return 0.0
-    return erlang_c(lam / mu, c) / (c * mu - lam)
 
 
 # --------------------------------------------------------------------------- scenario format
