@@ -111,6 +111,50 @@ def _meshes(model: Any, elements: list[Any], progress: Progress | None) -> dict[
     return out
 
 
+def _mapped_meshes(elements: list[Any], scale: float) -> tuple[dict[int, _MESH], list[Any]]:
+    """Meshes of elements whose body is one mapped item (furniture types): each type meshed once.
+
+    Returns the meshes and the elements left for the general iterator.
+    """
+    import ifcopenshell.geom
+    import ifcopenshell.util.placement as up
+
+    settings = ifcopenshell.geom.settings()
+    local: dict[int, _MESH | None] = {}
+    out: dict[int, _MESH] = {}
+    rest = []
+    for el in elements:
+        rep = el.Representation
+        bodies = [r for r in (rep.Representations if rep is not None else ())
+                  if r.RepresentationIdentifier == "Body"]
+        items = bodies[0].Items if len(bodies) == 1 else ()
+        if len(items) != 1 or not items[0].is_a("IfcMappedItem") or el.ObjectPlacement is None \
+                or not items[0].MappingTarget.is_a("IfcCartesianTransformationOperator3D"):
+            rest.append(el)
+            continue
+        item = items[0]
+        key = item.MappingSource.id()
+        if key not in local:
+            try:
+                tri = ifcopenshell.geom.create_shape(settings, item.MappingSource.MappedRepresentation)
+                local[key] = (np.asarray(tri.verts, dtype=np.float64).reshape(-1, 3),
+                              np.asarray(tri.faces, dtype=np.int64).reshape(-1, 3))
+            except Exception:  # a representation the mesher cannot do alone: mesh the element instead
+                local[key] = None
+        mesh = local[key]
+        if mesh is None or not len(mesh[1]):
+            rest.append(el)
+            continue
+        m = np.asarray(up.get_local_placement(el.ObjectPlacement), dtype=np.float64).copy()
+        m[:3, 3] *= scale
+        t = np.asarray(up.get_mappeditem_transformation(item), dtype=np.float64).copy()
+        t[:3, 3] *= scale
+        full = m @ t
+        verts = mesh[0] @ full[:3, :3].T + full[:3, 3]
+        out[el.id()] = (verts, mesh[1])
+    return out, rest
+
+
 def _footprint(mesh: _MESH, *, bottom_only: bool = False) -> BaseGeometry:
     """Union of the mesh's triangles seen from above (only its bottom faces when ``bottom_only``)."""
     verts, faces = mesh
@@ -175,9 +219,16 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
     for s in stairs:
         parts = [p for p in ue.get_decomposition(s) if p.is_a("IfcStairFlight") or p.is_a("IfcSlab")]
         stair_parts[s.id()] = ([s] if s.Representation is not None else []) + parts
-    elements = spaces + list(door_body.values()) + walls + furniture + windows
+    window_body = {}
+    for w in windows:
+        fills = getattr(w, "FillsVoids", None)
+        window_body[w.id()] = fills[0].RelatingOpeningElement if fills else w
+    elements = spaces + list(door_body.values()) + walls + furniture + list(window_body.values())
     elements += [p for ps in stair_parts.values() for p in ps]
+    mapped, _ = _mapped_meshes([f for f in furniture if f.Representation is not None], scale)
+    elements = [e for e in elements if e.id() not in mapped]
     meshes = _meshes(model, list({e.id(): e for e in elements}.values()), progress)
+    meshes.update(mapped)
 
     elev: dict[int, float] = {}
     for st in storeys:
@@ -266,9 +317,10 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
         per[sid]["obstacles"].append(RawObstacle(_label(f), kind, hull, height if height > 0 else None, name=kind))
     for w in windows:
         sid = _storey_of(w)
-        if sid is None or w.id() not in meshes:
+        body = window_body[w.id()].id()
+        if sid is None or body not in meshes:
             continue
-        c = shapely.MultiPoint(meshes[w.id()][0][:, :2]).centroid
+        c = shapely.MultiPoint(meshes[body][0][:, :2]).centroid
         per[sid.id()]["windows"].append((c.x, c.y))
 
     raw_stairs = []
