@@ -446,6 +446,91 @@ def compare(
         table.add_row(*r)
     out.print(table)
 
+
+# --------------------------------------------------------------------------- import and export of buildings
+# `smartlib import ifc|imdf`, `smartlib export brick|imdf`: logic in twin.buildings.
+
+import_app = typer.Typer(help="Import a building (IFC, IMDF) into a scenario file.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a scenario's building (Brick, IMDF).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+OutYaml = Annotated[Path, typer.Option("--out", "-o", help="scenario file to write (.yaml)")]
+CellOpt = Annotated[float, typer.Option("--cell", help="walkable grid cell used to check reachability [m]")]
+BranchIdOpt = Annotated[str | None, typer.Option("--id", help="branch id (default: from the file name)")]
+PngOpt = Annotated[Path | None, typer.Option("--png", help="picture of the imported building (default: next to "
+                                                           "--out)")]
+
+
+@contextlib.contextmanager
+def _import_errors() -> Iterator[None]:
+    from geometry.importers.report import BuildingImportError
+
+    try:
+        yield
+    except BuildingImportError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _print_import(summary) -> None:  # type: ignore[no-untyped-def]
+    from rich.markup import escape
+
+    rep = summary.report
+    table = Table(title=f"imported {escape(rep.source)} ({escape(rep.format)})")
+    for col in ("source", "found", "scenario", "made"):
+        table.add_column(col, justify="right" if col in ("found", "made") else "left")
+    found, made = list(rep.found.items()), list(rep.made.items())
+    for i in range(max(len(found), len(made))):
+        f = found[i] if i < len(found) else ("", "")
+        m = made[i] if i < len(made) else ("", "")
+        table.add_row(f[0], str(f[1]), m[0], str(m[1]))
+    out.print(table)
+    zones = Table(title="zones (kind guessed from the name: edit the file to change it)")
+    for col in ("zone", "floor", "name", "kind", "from word", "source m2", "zone m2"):
+        zones.add_column(col, justify="right" if "m2" in col else "left")
+    for z in rep.zones:
+        zones.add_row(escape(z.id), escape(z.floor), escape(z.name or ""), z.kind, escape(z.kind_from or "-"),
+                      f"{z.source_area_m2:.1f}", f"{z.area_m2:.1f}")
+    out.print(zones)
+    for action in ("dropped", "repaired", "guessed"):
+        notes = rep.notes_of(action)  # type: ignore[arg-type]
+        if notes:
+            out.print(f"[bold]{action} ({len(notes)})[/]")
+            for n in notes:
+                out.print(f"  {escape(n.what)}: {escape(n.why)}", highlight=False)
+    out.print(f"{summary.floors} floor(s), {summary.zones} zones, {summary.openings} openings, {summary.exits} "
+              f"exit(s), {summary.area_m2:,.0f} m2; every zone reachable from an exit", highlight=False)
+    out.print(f"wrote {escape(str(summary.scenario_path))}", highlight=False)
+    if summary.picture is not None:
+        out.print(f"wrote {escape(str(summary.picture))}", highlight=False)
+    elif summary.picture_skipped:
+        out.print(f"no picture: {escape(summary.picture_skipped)}", highlight=False)
+
+
+def _import_progress():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True)
+
+
+@import_app.command("ifc")
+def import_ifc_cmd(
+    source: Annotated[Path, typer.Argument(help="IFC file (IFC2X3 or IFC4, STEP format)")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import a BIM model: storeys, spaces, doors, walls, stairs, furniture; a report of what was changed."""
+    from twin.buildings import import_ifc
+
+    with _import_errors(), _import_progress() as bar:
+        task = bar.add_task("reading", total=1.0)
+        summary = import_ifc(source, out_file, cell_m=cell, branch_id=branch_id,
+                             png=png or out_file.with_suffix(".png"),
+                             progress=lambda stage, done: bar.update(task, description=stage, completed=done))
+    _print_import(summary)
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:
