@@ -40,6 +40,7 @@ bench: venv
 	$(BIN)/python bench/evacuation.py
 	$(BIN)/python bench/library_day.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/import_ifc.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache

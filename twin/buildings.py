@@ -15,8 +15,8 @@ from geometry.grid import DEFAULT_CELL_M
 from geometry.importers.report import BuildingImportError, ImportReport
 from geometry.model import Building
 from geometry.scenario import Scenario
-from geometry.yamlsrc import LineMap
 from geometry.yamlout import write_yaml
+from geometry.yamlsrc import LineMap
 
 Progress = Callable[[str, float], None]
 

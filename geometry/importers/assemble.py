@@ -31,6 +31,7 @@ import shapely
 from shapely import affinity
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points, split
 
 from ..errors import ScenarioError
 from ..grid import DEFAULT_CELL_M
@@ -118,6 +119,7 @@ class RawFloor:
 @dataclass(frozen=True)
 class RawStair:
     source: str
+    name: str
     low_floor: str  # RawFloor.key
     high_floor: str
     low_at: tuple[float, float]
@@ -208,9 +210,9 @@ def _remove_holes(poly: Polygon, name: str, notes: list[Note]) -> list[Polygon]:
         return [poly]
     hole = Polygon(poly.interiors[0])
     c = hole.representative_point()
-    minx, miny, maxx, maxy = poly.bounds
+    _, miny, _, maxy = poly.bounds
     cut = LineString([(c.x, miny - 1), (c.x, maxy + 1)])
-    parts = _polygons(shapely.ops.split(poly, cut))
+    parts = _polygons(split(poly, cut))
     if len(parts) < 2:
         return [Polygon(poly.exterior)]
     notes.append(Note("repaired", name, f"has {len(poly.interiors)} hole(s): split along x = {c.x:.2f} m into "
@@ -253,7 +255,8 @@ def _clean_spaces(fl: RawFloor, ids: IdMaker, notes: list[Note]) -> list[_Zone]:
             kind, kind_from = sp.kind, None
         else:
             kind, kind_from = guess_zone_kind(sp.long_name, sp.name, sp.usage)
-        zid = ids.make(sp.name or sp.long_name, "space")
+        numeric = sp.name is not None and sp.name.strip().isdigit() and sp.long_name
+        zid = ids.make(f"{sp.long_name}-{sp.name}" if numeric else (sp.name or sp.long_name), "space")
         pieces = _remove_holes(poly, sp.source, notes)
         for k, piece in enumerate(pieces):
             pid = zid if k == 0 else ids.make(f"{zid}-{k + 1}", "space")
@@ -499,7 +502,7 @@ def _stair_end(floor: FloorSpec, at: tuple[float, float]) -> tuple[StairEnd, flo
             return StairEnd(floor=floor.id, zone=z.id, at=_pt(p)), 0.0
         inner = poly.buffer(-0.3)
         target = inner if not inner.is_empty else poly
-        q = shapely.ops.nearest_points(target, p)[0]
+        q = nearest_points(target, p)[0]
         d = q.distance(p)
         if d <= STAIR_SNAP_M and (best is None or d < best[0]):
             best = (d, z.id, q)
@@ -571,8 +574,10 @@ def assemble(raw: RawBuilding, *, cell_m: float = DEFAULT_CELL_M) -> tuple[Scena
         floors.append(spec)
         fid_of[fl.key] = fid
     if not floors:
+        why = "; ".join(f"{n.what}: {n.why}" for n in notes if n.action == "dropped")
         raise BuildingImportError(raw.source, "no storey has a usable space (a footprint of at least "
-                                              f"{MIN_SPACE_AREA_M2} m2), so there is nothing to import")
+                                              f"{MIN_SPACE_AREA_M2} m2), so there is nothing to import"
+                                              + (f" ({why})" if why else ""))
     by_id = {f.id: f for f in floors}
     stairs: list[StairSpec] = []
     for st in raw.stairs:
@@ -587,7 +592,7 @@ def assemble(raw: RawBuilding, *, cell_m: float = DEFAULT_CELL_M) -> tuple[Scena
         for (end, moved), fid in ((a, lo), (b, hi)):
             if moved > 0.05:
                 notes.append(Note("repaired", st.source, f"end on '{fid}' moved {moved:.2f} m into zone '{end.zone}'"))
-        stairs.append(StairSpec(id=ids.make(st.source.split(" ", 1)[-1], "stair"), ends=(a[0], b[0]),
+        stairs.append(StairSpec(id=ids.make(st.name, "stair"), ends=(a[0], b[0]),
                                 length_m=round(max(st.length_m, 0.5), 3), width_m=round(min(max(st.width_m, 0.6),
                                                                                             10.0), 3)))
     branch = BranchSpec(id=raw.branch_id, name=raw.name)

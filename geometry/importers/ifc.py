@@ -56,6 +56,12 @@ def _open(path: Path) -> Any:
     if not head.lstrip().upper().startswith(b"ISO-10303-21"):
         raise BuildingImportError(str(path), "not an IFC file in STEP format (it should start with "
                                              "'ISO-10303-21;'; IFC-XML and ifcZIP are not read)")
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 512))
+        tail = fh.read()
+    if b"END-ISO-10303-21" not in tail.upper():
+        raise BuildingImportError(str(path), "is truncated: an IFC file ends with 'END-ISO-10303-21;', this one "
+                                             "stops before it")
     try:
         model = ifcopenshell.open(str(path))
     except Exception as exc:  # ifcopenshell raises several types for a broken file
@@ -174,6 +180,15 @@ def _footprint(mesh: _MESH, *, bottom_only: bool = False) -> BaseGeometry:
     return shapely.union_all(polys, grid_size=1e-5)
 
 
+def _short(el: Any, prefix: str) -> str:
+    """A short id base for an element: Revit-style 'Family:Type:123456' names give 'door-123456'."""
+    name = str(el.Name or "")
+    if ":" in name or not name:
+        tail = name.rsplit(":", 1)[-1].strip() or str(el.id())
+        return f"{prefix}-{tail}"
+    return name
+
+
 def _text(*values: Any) -> str:
     return " ".join(str(v) for v in values if v)
 
@@ -185,8 +200,22 @@ def _label(el: Any) -> str:
 
 
 def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuilding:
-    """Read storeys, spaces, doors, walls, stairs, furniture and windows of an IFC file [m]."""
+    """Read storeys, spaces, doors, walls, stairs, furniture and windows of an IFC file [m].
+
+    Raises
+    ------
+    BuildingImportError
+        For a file that is not IFC, truncated, inconsistent, or without storeys or spaces.
+    """
     path = Path(path)
+    try:
+        return _read(path, progress)
+    except (AttributeError, IndexError, TypeError, RuntimeError) as exc:
+        raise BuildingImportError(str(path), f"its contents are incomplete or inconsistent ({type(exc).__name__}: "
+                                             f"{exc}); is it damaged?") from None
+
+
+def _read(path: Path, progress: Progress | None) -> RawBuilding:
     model = _open(path)
     import ifcopenshell.util.element as ue
     import ifcopenshell.util.unit as uu
@@ -281,7 +310,7 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
             minx, miny, maxx, maxy = fp.bounds
             width = max(maxx - minx, maxy - miny)
             notes.append(Note("guessed", _label(d), f"no OverallWidth: {width:.2f} m from its geometry"))
-        per[sid]["doors"].append(RawDoor(_label(d), (c.x, c.y), float(width), name=d.Name))
+        per[sid]["doors"].append(RawDoor(_label(d), (c.x, c.y), float(width), name=_short(d, "door")))
     def by_height(el: Any, sid: int | None) -> int | None:
         """Walls and furniture belong to the storey they stand on, whichever one contains them."""
         if sid is None or el.id() not in meshes:
@@ -297,7 +326,7 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
                 notes.append(Note("dropped", _label(w), "has no geometry"))
             continue
         fp = _footprint(meshes[w.id()], bottom_only=True)
-        per[sid]["obstacles"].append(RawObstacle(_label(w), "wall", fp, name="wall"))
+        per[sid]["obstacles"].append(RawObstacle(_label(w), "wall", fp, name=_short(w, "wall")))
     for f in furniture:
         sid = by_height(f, storey_or_note(f))
         if sid is None or f.id() not in meshes:
@@ -310,11 +339,12 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
         hull = shapely.MultiPoint(verts[:, :2]).convex_hull
         if any(re.search(rf"\b{w}", words) for w in SEAT_WORDS):
             c = hull.centroid
-            per[sid]["seats"].append(RawSeat(_label(f), (c.x, c.y), name="seat"))
+            per[sid]["seats"].append(RawSeat(_label(f), (c.x, c.y), name=_short(f, "seat")))
             continue
         kind = "desk" if any(w in words for w in DESK_WORDS) else "furniture"
         height = float(verts[:, 2].max() - verts[:, 2].min())
-        per[sid]["obstacles"].append(RawObstacle(_label(f), kind, hull, height if height > 0 else None, name=kind))
+        per[sid]["obstacles"].append(RawObstacle(_label(f), kind, hull, height if height > 0 else None,
+                                                 name=_short(f, kind)))
     for w in windows:
         sid = _storey_of(w)
         body = window_body[w.id()].id()
@@ -345,8 +375,9 @@ def read_ifc(path: str | Path, *, progress: Progress | None = None) -> RawBuildi
         rect = fp.minimum_rotated_rectangle
         edges = np.diff(np.asarray(rect.exterior.coords), axis=0) if rect.geom_type == "Polygon" else np.ones((2, 2))
         width = float(min(np.hypot(edges[:, 0], edges[:, 1]))) if len(edges) else 1.0
-        raw_stairs.append(RawStair(_label(s), str(st.id()), str(top.id()), (float(lo[0]), float(lo[1])),
-                                   (float(hi[0]), float(hi[1])), math.hypot(rise, max(run, rise)), min(width, 2.0)))
+        raw_stairs.append(RawStair(_label(s), _short(s, "stair"), str(st.id()), str(top.id()),
+                                   (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])),
+                                   math.hypot(rise, max(run, rise)), min(width, 2.0)))
 
     floors = []
     for st in order:
