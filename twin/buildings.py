@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geometry.build import ScenarioSource, build_building, load_scenario
+from geometry.exporters.brick import BrickCounts
 from geometry.grid import DEFAULT_CELL_M
 from geometry.importers.report import BuildingImportError, ImportReport
 from geometry.model import Building
@@ -85,3 +86,40 @@ def import_ifc(source: str | Path, out: str | Path, *, cell_m: float = DEFAULT_C
 def building_of(scenario: Scenario, file: str = "<imported>", cell_m: float = DEFAULT_CELL_M) -> Building:
     """Build an in-memory scenario (checks and reachability included)."""
     return build_building(ScenarioSource(file, scenario.model_dump(mode="json"), LineMap(), scenario), cell_m=cell_m)
+
+
+@dataclass(frozen=True)
+class BrickSummary:
+    """A Brick export: where it went, what it holds (counted back from the file) and its validation."""
+
+    path: Path
+    zones: int
+    sensors: int
+    counts: BrickCounts
+    conforms: bool
+    report: str
+
+
+def export_brick(scenario: str | Path, out: str | Path, *, variant: str | None = None,
+                 validate: bool = True) -> BrickSummary:
+    """Write the scenario's building, zones and devices as a Brick model (Turtle), read it back, validate it.
+
+    Raises
+    ------
+    ScenarioError
+        For a scenario that does not load or build.
+    RuntimeError
+        When the ``brick`` extra (rdflib, brickschema) is not installed.
+    """
+    from geometry.exporters.brick import QUANTITY_POINT, brick_graph, read_brick, validate_brick
+
+    building = build_building(load_scenario(scenario), variant)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    graph = brick_graph(building)
+    graph.serialize(str(out), format="turtle")
+    _, counts = read_brick(out)
+    conforms, text = validate_brick(graph) if validate else (True, "not validated")
+    sensors = sum(1 for d in building.devices for q in d.quantities if QUANTITY_POINT[q][0] != "Status")
+    return BrickSummary(path=out, zones=sum(1 for _ in building.zones), sensors=sensors, counts=counts,
+                        conforms=conforms, report=text)
