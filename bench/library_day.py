@@ -2,8 +2,8 @@
 
 Each (branch, walker) runs in a fresh subprocess, so peak memory (``ru_maxrss``) is that run's
 alone, and the time is ``run_day`` only (imports, Numba's cached kernels and scenario loading are
-measured apart as ``setup s``). Target of issue 4: the central library's day under 20 s on this
-2-core machine; the goal is under 5 s.
+measured apart as ``setup s``). Target: the central library's day under 20 s on a 2-core machine;
+the goal is under 5 s.
 
     .venv/bin/python bench/library_day.py                    # every branch, grid and crowd walkers
     .venv/bin/python bench/library_day.py --walkers grid --branches central-library --timeout 300
@@ -39,7 +39,7 @@ r = run_day(building, src, seed=int(sys.argv[3]), progress=False, walker=sys.arg
 t2 = time.perf_counter()
 print(json.dumps({"setup_s": t1 - t0, "run_s": t2 - t1, "rss_before_mb": rss0 / 1024,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "visits": r.kpis["visits"], "walks": int((r.events["event"] == "walk").sum()),
+                  "visits": r.kpis.visits, "walks": int((r.events["event"] == "walk").sum()),
                   "stats": r.meta.get("walker_stats", {})}))
 """
 

@@ -3,12 +3,31 @@
 The same table drives scenario validation (a device may only list known quantities), the
 virtual sensors and the telemetry ingest (unit and range checks), so a simulated and a real
 device are judged alike. Units follow the SenML registry (RFC 8428 and RFC 8798).
+
+:data:`TELEMETRY_SCHEMA` is the one definition of a telemetry table (one reading per row), written
+by the virtual sensors and read by the publisher, the ingest and the stores.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+import pyarrow as pa
+
+#: Columns of a telemetry table: who (branch, device), what (quantity, SenML unit), when (UTC epoch
+#: seconds) and the value in one of three fields by its kind (number, boolean, string).
+TELEMETRY_SCHEMA = pa.schema([
+    pa.field("branch", pa.string(), nullable=False),
+    pa.field("device", pa.string(), nullable=False),
+    pa.field("quantity", pa.string(), nullable=False),
+    pa.field("unit", pa.string(), nullable=False),
+    pa.field("time", pa.float64(), nullable=False),
+    pa.field("value", pa.float64()),
+    pa.field("bool_value", pa.bool_()),
+    pa.field("string_value", pa.string()),
+])
+TELEMETRY_COLUMNS: tuple[str, ...] = tuple(TELEMETRY_SCHEMA.names)
 
 ValueKind = Literal["v", "vb", "vs"]
 

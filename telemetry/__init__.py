@@ -12,12 +12,14 @@ The public surface (see docs/telemetry.md):
   :func:`synthetic_telemetry`, :func:`write_synthetic`
 """
 
+from geometry.quantities import TELEMETRY_SCHEMA
+
 from .broker import Mosquitto
 from .errors import TelemetryError
 from .ingest import Ingest, IngestConfig
 from .mqtt import BrokerSettings, parse_broker_url
 from .publisher import load_telemetry, replay
-from .records import TELEMETRY_SCHEMA, Message, Reading, records_to_packs, senml_pack
+from .records import Message, Reading, records_to_packs, senml_pack
 from .registry import DeviceInfo, DeviceRegistry, load_registry
 from .senml import Limits, Reason, Rejection, Validator, decode
 from .store import Batch, Store, open_store

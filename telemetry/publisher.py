@@ -23,9 +23,11 @@ import paho.mqtt.client as paho
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from geometry.quantities import TELEMETRY_COLUMNS
+
 from .errors import TelemetryError
 from .mqtt import BrokerSettings, DeviceClient
-from .records import TELEMETRY_COLUMNS, Reading, iter_readings, senml_pack
+from .records import Reading, iter_readings, senml_pack
 from .synthetic import TELEMETRY_FILE
 from .topics import status_topic, telemetry_topic
 

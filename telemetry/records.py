@@ -30,21 +30,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from geometry.quantities import TELEMETRY_COLUMNS
+
 from .topics import telemetry_topic
-
-#: Columns of a telemetry table (see the module docstring).
-TELEMETRY_SCHEMA = pa.schema([
-    pa.field("branch", pa.string(), nullable=False),
-    pa.field("device", pa.string(), nullable=False),
-    pa.field("quantity", pa.string(), nullable=False),
-    pa.field("unit", pa.string(), nullable=False),
-    pa.field("time", pa.float64(), nullable=False),
-    pa.field("value", pa.float64()),
-    pa.field("bool_value", pa.bool_()),
-    pa.field("string_value", pa.string()),
-])
-
-TELEMETRY_COLUMNS: tuple[str, ...] = tuple(TELEMETRY_SCHEMA.names)
 
 
 @dataclass(frozen=True)

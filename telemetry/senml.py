@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from geometry.quantities import QUANTITIES, Quantity
+from geometry.quantities import QUANTITIES, TELEMETRY_SCHEMA, Quantity
 
-from .records import TELEMETRY_SCHEMA, Reading, base_name
+from .records import Reading, base_name
 from .registry import DeviceInfo, DeviceRegistry
 from .topics import OFFLINE, ONLINE, STATUS, parse_topic
 

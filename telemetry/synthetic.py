@@ -14,9 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geometry.quantities import QUANTITIES
+from geometry.quantities import QUANTITIES, TELEMETRY_SCHEMA
 
-from .records import TELEMETRY_SCHEMA
 from .registry import DeviceInfo, DeviceRegistry
 
 TELEMETRY_FILE = "telemetry.parquet"

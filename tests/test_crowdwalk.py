@@ -81,7 +81,7 @@ def test_walks_take_longer_than_on_the_grid_but_not_much(day: DayResult) -> None
     """The crowd walks a path that keeps off walls and accelerates: its walks cost a little more time
     than the grid's shortest path at the same speed; the distances reported are the grid's."""
     grid = run_day(*_source(), seed=3, progress=False)
-    assert day.kpis["visits"] == grid.kpis["visits"]  # the same arrivals: the walker draws no random numbers
+    assert day.kpis.visits == grid.kpis.visits  # the same arrivals: the walker draws no random numbers
     assert flat(day.kpis)["walking_m_per_visit"] == pytest.approx(flat(grid.kpis)["walking_m_per_visit"], rel=0.15)
 
 

@@ -32,7 +32,7 @@ def test_tables_have_their_columns(day: DayResult) -> None:
     assert tuple(day.zones.columns) == ZONE_COLUMNS
     assert len(day.zones) == 24 * 60 * 2  # 1-min steps, two zones
     assert set(day.zones["zone_id"]) == {"hall", "reading"}
-    assert day.kpis["visits"] > 100
+    assert day.kpis.visits > 100
     assert day.meta["in_building_at_end"] == 0
     assert day.meta["devices_not_simulated"] == []
 
@@ -102,12 +102,12 @@ def test_no_seat_holds_two_readers(day: DayResult) -> None:
         # the next reader sits down no earlier than the last one stood up
         t = g["t_s"].to_numpy()
         assert np.all(t[2::2] >= t[1:-1:2]), seat
-    assert day.kpis["seat_occupancy_rate"] <= 1.0
+    assert day.kpis.seat_occupancy_rate <= 1.0
 
 
 def test_same_seed_same_day_other_seed_other_day(day: DayResult) -> None:
     again = _run()
-    assert json.dumps(again.kpis, sort_keys=True) == json.dumps(day.kpis, sort_keys=True)
+    assert json.dumps(again.kpis.to_dict(), sort_keys=True) == json.dumps(day.kpis.to_dict(), sort_keys=True)
     pd.testing.assert_frame_equal(again.events, day.events)
     pd.testing.assert_frame_equal(again.telemetry, day.telemetry)
     other = _run(seed=4)
@@ -116,11 +116,11 @@ def test_same_seed_same_day_other_seed_other_day(day: DayResult) -> None:
 
 def test_fewer_seats_turn_more_readers_away(day: DayResult) -> None:
     half = _run("half-seats")
-    assert half.kpis["seats"] == 14 and day.kpis["seats"] == 26
-    assert half.kpis["turned_away"] > day.kpis["turned_away"]
-    assert half.kpis["turned_away"] >= 10
+    assert half.kpis.seats == 14 and day.kpis.seats == 26
+    assert half.kpis.turned_away > day.kpis.turned_away
+    assert half.kpis.turned_away >= 10
     # the same readers came (the arrivals do not depend on the building)
-    assert half.kpis["visits"] == day.kpis["visits"]
+    assert half.kpis.visits == day.kpis.visits
     turned = half.events.loc[half.events["event"] == "turned_away"]
     assert set(turned["visitor_type"]) <= {"studier", "browser", "borrower"}
     assert (turned["value"] >= 0).all()
@@ -128,17 +128,17 @@ def test_fewer_seats_turn_more_readers_away(day: DayResult) -> None:
 
 def test_kpis_are_plausible(day: DayResult) -> None:
     k = day.kpis
-    assert k["visits_per_opening_hour"] == pytest.approx(k["visits"] / 12)
-    assert 0 < k["seat_occupancy_rate"] < 1
-    assert k["peak_occupancy"] >= k["mean_occupancy"] > 0
-    assert set(k["waits"]) <= {"desk-counter", "kiosk-1"}
-    assert k["waits"]["kiosk-1"]["served"] > 0
-    assert 0 < k["staff_utilisation"]["desk-counter"] < 1
-    assert k["energy_kwh"]["lighting"] == pytest.approx(14 * 200 * 12 / 1000, rel=1e-6)
-    assert k["kwh_per_m2"] == pytest.approx(k["energy_total_kwh"] / 200)
-    assert k["walking_m_per_visit"] > 2 * 5  # at least into the hall and back
-    assert set(k["co2_hours_above_1000"]) == {"hall", "reading"}
-    assert math.isfinite(k["mean_stay_s"])
+    assert k.visits_per_opening_hour == pytest.approx(k.visits / 12)
+    assert 0 < k.seat_occupancy_rate < 1
+    assert k.peak_occupancy >= k.mean_occupancy > 0
+    assert set(k.waits) <= {"desk-counter", "kiosk-1"}
+    assert k.waits["kiosk-1"].served > 0
+    assert 0 < k.staff_utilisation["desk-counter"] < 1
+    assert k.energy_kwh["lighting"] == pytest.approx(14 * 200 * 12 / 1000, rel=1e-6)
+    assert k.kwh_per_m2 == pytest.approx(k.energy_total_kwh / 200)
+    assert k.walking_m_per_visit > 2 * 5  # at least into the hall and back
+    assert set(k.co2_hours_above_1000) == {"hall", "reading"}
+    assert math.isfinite(k.mean_stay_s)
 
 
 def test_closed_days_and_several_days(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -152,7 +152,7 @@ def test_closed_days_and_several_days(tmp_path) -> None:  # type: ignore[no-unty
     arrive = res.events.loc[res.events["event"] == "arrive", "t_s"]
     assert len(arrive) > 50
     assert (arrive >= 86400 + OPEN_S).all()  # nobody on the closed Monday
-    assert res.kpis["opening_hours_h"] == 12
+    assert res.kpis.opening_hours_h == 12
     assert len(res.zones) == 2 * 24 * 60 * 2
     # telemetry time is UTC epoch seconds from local midnight of the first day (the branch is on UTC)
     assert res.telemetry["time"].min() == pytest.approx(1740960000 + 30)  # 2025-03-03 00:00 UTC + 30 s
@@ -164,7 +164,7 @@ def test_results_write_and_read_back(day: DayResult, tmp_path) -> None:  # type:
     assert [p.name for p in paths] == ["kpis.json", "zones.parquet", "events.parquet", "telemetry.parquet",
                                        "energy.parquet"]
     saved = json.loads(paths[0].read_text())
-    assert saved["kpis"]["visits"] == day.kpis["visits"] and saved["meta"]["branch"] == "small-day"
+    assert saved["kpis"]["visits"] == day.kpis.visits and saved["meta"]["branch"] == "small-day"
     zones = pd.read_parquet(paths[1])
     assert len(zones) == len(day.zones)
     tel = pd.read_parquet(paths[3])

@@ -53,12 +53,12 @@ def test_district_saturday_uses_every_part_of_the_branch(district_saturday: DayR
     assert (att["ref"] == "children-G").all() and att["size"].sum() > 10
     # readers went upstairs: walks ending on L1, and the lift ran
     assert (ev.loc[ev["event"] == "walk", "floor_id"] == "L1").any()
-    assert res.kpis["energy_kwh"]["lifts"] > 0.2 * 24 * 0.999  # standby all day, more when riding
+    assert res.kpis.energy_kwh["lifts"] > 0.2 * 24 * 0.999  # standby all day, more when riding
     # breaks went to the WCs
     assert set(ev.loc[ev["event"] == "break_start", "ref"]) <= {"wc-G", "wc-L1"}
-    assert res.kpis["visits"] > 600  # a Saturday: 1,000 expected
+    assert res.kpis.visits > 600  # a Saturday: 1,000 expected
     assert res.meta["devices_not_simulated"] == []
-    assert set(res.kpis["waits"]) >= {"desk-counter-G", "kiosk-return"}
+    assert set(res.kpis.waits) >= {"desk-counter-G", "kiosk-return"}
 
 
 def test_central_library_weekday() -> None:
@@ -72,8 +72,8 @@ def test_central_library_weekday() -> None:
     floors = set(ev.loc[ev["event"] == "seat_take", "floor_id"])
     assert floors >= {"L1", "L2", "L3"}
     k = res.kpis
-    assert 2500 < k["visits"] < 5500
-    assert 0.05 < k["seat_occupancy_rate"] < 0.9
-    assert k["walking_m_per_visit"] > 50
-    assert np.isfinite(k["kwh_per_visit"]) and k["kwh_per_m2"] > 0
+    assert 2500 < k.visits < 5500
+    assert 0.05 < k.seat_occupancy_rate < 0.9
+    assert k.walking_m_per_visit > 50
+    assert np.isfinite(k.kwh_per_visit) and k.kwh_per_m2 > 0
     assert res.meta["devices_not_simulated"] == []

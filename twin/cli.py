@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from geometry.errors import ScenarioError
+
+from . import printing
+from .errors import UserError
+from .printing import err, out
 
 app = typer.Typer(help="Smartlib Twin: digital twin and simulation of smart library spaces.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -22,31 +24,10 @@ geometry_app = typer.Typer(help="Building geometry: 3D export and pictures.", no
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(geometry_app, name="geometry")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed without a traceback."""
-
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    printing.error(message)
     return typer.Exit(code)
-
-
-def resolve_scenario(name: str) -> Path:
-    """A scenario path, or the name of a built-in scenario (``central-library``)."""
-    p = Path(name)
-    if p.exists() or p.suffix in (".yaml", ".yml") or "/" in name:
-        return p
-    builtin = BUILTIN_DIR / f"{name}.yaml"
-    if builtin.exists():
-        return builtin
-    known = ", ".join(sorted(x.stem for x in BUILTIN_DIR.glob("*.yaml")))
-    raise UserError(f"no scenario file '{name}' and no built-in scenario of that name (built-in: {known})")
 
 
 ScenarioArg = Annotated[str, typer.Argument(help="scenario file, or a built-in name such as central-library")]
@@ -59,25 +40,9 @@ def scenario_validate(
     geometry: Annotated[bool, typer.Option(help="also check geometry and reachability")] = True,
 ) -> None:
     """Check scenario files (and all their variants); exit 1 when any has a mistake."""
-    from geometry.build import build_building, load_scenario
+    from .app import validate
 
-    bad = 0
-    for name in files:
-        try:
-            path = resolve_scenario(name)
-            src = load_scenario(path)
-            checked = [None, *src.scenario.variants]
-            if geometry:
-                for variant in checked:
-                    build_building(src, variant)
-            out.print(f"[green]ok[/] {path} ({len(checked) - 1} variants)", highlight=False)
-        except ScenarioError as exc:
-            bad += 1
-            for line in str(exc).splitlines():
-                err.print(f"[red]{line}[/]", highlight=False)
-        except UserError as exc:
-            bad += 1
-            err.print(f"[red]{exc}[/]", highlight=False)
+    bad = printing.validations(validate(files, geometry=geometry))
     if bad:
         raise fail(f"{bad} of {len(files)} scenario file(s) have mistakes")
 
@@ -85,43 +50,17 @@ def scenario_validate(
 @scenario_app.command("schema")
 def scenario_schema() -> None:
     """Print the JSON Schema of the scenario format (for editors)."""
-    from geometry.scenario import Scenario
+    from .app import scenario_schema as schema
 
-    sys.stdout.write(json.dumps(Scenario.model_json_schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(schema(), indent=2) + "\n")
 
 
 @scenario_app.command("show")
 def scenario_show(scenario: ScenarioArg, variant: VariantOpt = None) -> None:
     """Floors, zones, areas, seats and devices as tables."""
-    from geometry.build import load_building
+    from .app import load
 
-    b = load_building(resolve_scenario(scenario), variant)
-    title = f"{b.name} ({b.branch_id})" + (f", variant {variant}" if variant else "")
-    floors = Table(title=title)
-    for col in ("floor", "elevation m", "area m2", "zones", "seats", "openings", "obstacles"):
-        floors.add_column(col, justify="right" if col != "floor" else "left")
-    for f in b.floors:
-        floors.add_row(f.id, f"{f.elevation_m:.1f}", f"{f.area_m2:,.0f}", str(len(f.zones)), str(len(f.seats)),
-                       str(len(f.openings)), str(len(f.obstacles)))
-    floors.add_row("total", "", f"{b.area_m2:,.0f}", str(sum(len(f.zones) for f in b.floors)), str(b.seat_count),
-                   str(sum(len(f.openings) for f in b.floors)), str(sum(len(f.obstacles) for f in b.floors)),
-                   style="bold")
-    out.print(floors)
-    zones = Table(title="zones")
-    for col in ("zone", "floor", "kind", "area m2", "seats", "m2 per seat"):
-        zones.add_column(col)
-    per_zone = b.seats_per_zone()
-    for z in b.zones:
-        n = per_zone[z.id]
-        zones.add_row(z.id, z.floor_id, z.kind, f"{z.area_m2:,.1f}", str(n), f"{z.area_m2 / n:.1f}" if n else "-")
-    out.print(zones)
-    if b.devices:
-        devices = Table(title="devices")
-        for col in ("device", "type", "floor", "zone", "quantities", "period s"):
-            devices.add_column(col)
-        for d in b.devices:
-            devices.add_row(d.id, d.type, d.floor_id, d.zone_id or "-", ", ".join(d.quantities), f"{d.period_s:g}")
-        out.print(devices)
+    printing.building_tables(load(scenario, variant).building, variant)
 
 
 @geometry_app.command("export")
@@ -132,19 +71,9 @@ def geometry_export(
     png: Annotated[Path | None, typer.Option(help="write a picture here (PNG)")] = None,
 ) -> None:
     """Export the building as a 3D model (GLB) and/or a picture (PNG)."""
-    from geometry.build import load_building
+    from .app import export_geometry
 
-    if glb is None and png is None:
-        raise fail("nothing to do: give --glb OUT.glb and/or --png OUT.png", 2)
-    b = load_building(resolve_scenario(scenario), variant)
-    if glb is not None:
-        from geometry.mesh import export_glb
-
-        out.print(f"wrote {export_glb(b, glb)}")
-    if png is not None:
-        from geometry.render import render_png
-
-        out.print(f"wrote {render_png(b, png)}")
+    printing.wrote(export_geometry(scenario, variant=variant, glb=glb, png=png))
 
 
 @app.command("demo")
@@ -155,8 +84,8 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write res
     run_demo(out_dir, out)
 
 
-# --------------------------------------------------------------------------- telemetry (issue 5)
-# Thin commands: parse, call telemetry.commands, print. Mistakes become UserError (no traceback).
+# --------------------------------------------------------------------------- telemetry
+# Thin commands: parse, call twin.telemetry_ops, print. Mistakes become UserError (no traceback).
 
 store_app = typer.Typer(help="Telemetry stores: what is stored, what was rejected.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -203,13 +132,14 @@ def publish(
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
     """Replay telemetry as the devices would publish it (status topics, Wills), in real time or faster."""
-    from telemetry.commands import broker_settings, publish_command
+    from .scenarios import scenario_file
+    from .telemetry_ops import broker_settings, publish_command
 
     with _telemetry_errors():
         settings = broker_settings(broker, username=username, password_file=password_file, tls_ca=tls_ca,
                                    tls_cert=tls_cert, tls_key=tls_key, tls_insecure=tls_insecure)
         publish_command(settings=settings, results_dir=results_dir,
-                        synthetic=resolve_scenario(synthetic) if synthetic else None, hours=hours, seed=seed,
+                        synthetic=scenario_file(synthetic) if synthetic else None, hours=hours, seed=seed,
                         speed=speed, keep_times=keep_times, qos=qos, console=out)
 
 
@@ -227,7 +157,7 @@ def broker_cmd(
     tls_ca: Annotated[Path | None, typer.Option(help="CA of client certificates")] = None,
 ) -> None:
     """Run a private MQTT broker (Mosquitto; the embedded amqtt broker when Mosquitto is missing)."""
-    from telemetry.commands import broker_command
+    from .telemetry_ops import broker_command
 
     with _telemetry_errors():
         broker_command(port=port, embedded=embedded, workdir=workdir, persistence=persistence,
@@ -239,8 +169,8 @@ def broker_cmd(
 def ingest(
     broker: BrokerOpt,
     store: StoreOpt,
-    scenarios: Annotated[Path, typer.Option(help="folder (or file) of scenarios whose devices are accepted")]
-    = BUILTIN_DIR,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of scenarios whose devices are "
+                                                       "accepted (default: the built-in branches)")] = None,
     share: Annotated[str | None, typer.Option(help="MQTT 5 shared-subscription group to split the load")] = None,
     client_id: Annotated[str | None, typer.Option(help="client id of the persistent session (one per "
                                                        "process)")] = None,
@@ -254,12 +184,14 @@ def ingest(
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
     """Validate telemetry from MQTT into a store, with dead letters; stops cleanly on Ctrl-C/SIGTERM."""
-    from telemetry.commands import broker_settings, ingest_command
+    from .scenarios import builtin_dir
+    from .telemetry_ops import broker_settings, ingest_command
 
     with _telemetry_errors():
         settings = broker_settings(broker, username=username, password_file=password_file, tls_ca=tls_ca,
                                    tls_cert=tls_cert, tls_key=tls_key, tls_insecure=tls_insecure)
-        ingest_command(settings=settings, store_url=store, scenarios=scenarios, share=share, client_id=client_id,
+        ingest_command(settings=settings, store_url=store, scenarios=scenarios or builtin_dir(), share=share,
+                       client_id=client_id,
                        batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
                        max_future_s=max_future_s, status_interval_s=status_interval,
                        connect_timeout_s=connect_timeout_s, console=out)
@@ -268,13 +200,13 @@ def ingest(
 @store_app.command("stats")
 def store_stats(store: StoreOpt, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Stored readings per branch, device and quantity, time range, and dead letters per reason."""
-    from telemetry.commands import store_stats_command
+    from .telemetry_ops import store_stats as stats
 
     with _telemetry_errors():
-        store_stats_command(store_url=store, as_json=as_json, console=out)
+        printing.store_stats(stats(store_url=store), as_json=as_json)
 
 
-# --------------------------------------------------------------------------- evacuation (issue 3)
+# --------------------------------------------------------------------------- evacuation
 
 @app.command("evacuate")
 def evacuate(
@@ -291,105 +223,20 @@ def evacuate(
     max_time: Annotated[float, typer.Option("--max-time", help="give up after this simulated time [s]")] = 1800.0,
 ) -> None:
     """Evacuate a building: everyone to the nearest open exit; times, exit flows, peak density."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from .app import evacuate as run
 
-    from geometry.build import load_building
-    from simulation.crowd.evacuation import (
-        EvacuationConfig,
-        EvacuationInputError,
-        read_occupancy,
-        run_evacuation,
-        write_outputs,
-    )
-
-    if people is not None and occupancy is not None:
-        raise fail("give --people or --occupancy, not both", 2)
-    if people is not None and people < 0:
-        raise fail(f"--people must be 0 or more, got {people}", 2)
-    if not max_time > 0:
-        raise fail(f"--max-time must be positive, got {max_time}", 2)
-    try:
-        occ = read_occupancy(occupancy) if occupancy is not None else None
-        config = EvacuationConfig(people=people, occupancy=occ, seed=seed, blocked=tuple(block or ()),
-                                  max_time_s=max_time)
-        building = load_building(resolve_scenario(scenario), variant)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("out"),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("placing people", total=None)
-
-            def progress(t_s: float, out_n: int, total: int) -> None:
-                bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s")
-
-            result = run_evacuation(building, config, trajectories=trajectories, progress=progress)
-    except EvacuationInputError as exc:
-        raise fail(str(exc), 2) from None
-    paths = write_outputs(result, out_dir)
-    s = result.summary
-    t = s["evacuation_time_s"]
-    head = Table(title=f"evacuation of {s['name']}" + (f", variant {variant}" if variant else ""))
-    head.add_column("")
-    head.add_column("value", justify="right")
-    for label, value in (("people (seated + standing)", f"{s['people']} ({s['seated']} + {s['standing']})"),
-                         ("out", str(s["evacuated"])), ("still inside at the end", str(s["remaining"])),
-                         ("with no way out", str(s["trapped"])),
-                         ("evacuation time s", "-" if t is None else f"{t:.1f}"),
-                         ("peak density /m2", f"{s['peak_density']['per_m2']:.2f} on {s['peak_density']['floor']}"),
-                         ("blocked exits", ", ".join(s["blocked_exits"]) or "none")):
-        head.add_row(label, value)
-    out.print(head)
-    floors = Table(title="floors")
-    for col in ("floor", "people", "cleared at s", "peak density /m2"):
-        floors.add_column(col, justify="right" if col != "floor" else "left")
-    for fid, f in s["floors"].items():
-        floors.add_row(fid, str(f["people"]), f"{f['cleared_s']:.1f}", f"{f['peak_density_per_m2']:.2f}")
-    out.print(floors)
-    exits = Table(title="exits")
-    for col in ("exit", "floor", "width m", "out", "first s", "last s", "flow /s", "peak /(m s)"):
-        exits.add_column(col, justify="right" if col != "exit" else "left")
-    for eid, e in s["exits"].items():
-        exits.add_row(eid + (" (blocked)" if e["blocked"] else ""), e["floor"], f"{e['width_m']:g}", str(e["count"]),
-                      "-" if e["first_s"] is None else f"{e['first_s']:.1f}",
-                      "-" if e["last_s"] is None else f"{e['last_s']:.1f}",
-                      "-" if e["mean_flow_per_s"] is None else f"{e['mean_flow_per_s']:.2f}",
-                      "-" if e["peak_specific_flow_per_m_s"] is None else f"{e['peak_specific_flow_per_m_s']:.2f}")
-    out.print(exits)
-    for p in paths:
-        out.print(f"wrote {p}", highlight=False)
+    with printing.progress_bar("placing people", unit="out") as progress:
+        result = run(scenario, variant=variant, people=people, occupancy=occupancy, seed=seed, blocked=block or (),
+                     max_time_s=max_time, trajectories=trajectories, out_dir=out_dir, progress=progress)
+    printing.evacuation(result)
 
 
+# --------------------------------------------------------------------------- library day
 
-# --------------------------------------------------------------------------- library day (issue 4)
-
-DAY_WALKERS = ("grid", "crowd")  # simulation.day.crowdwalk.WALKERS, without importing numba for a wrong option
 WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: grid (shortest path / speed, fast) or "
                                                          "crowd (the crowd kernel, everyone walking at once)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: the same seed gives the same day")]
 DaysOpt = Annotated[int, typer.Option("--days", help="days to simulate from the scenario's start date")]
-
-
-def _day_inputs(scenario: str, variants: list[str | None], days: int, walker: str):  # type: ignore[no-untyped-def]
-    """Check the day options and load the scenario (mistakes: UserError, ScenarioError)."""
-    if days < 1:
-        raise UserError(f"--days must be 1 or more, got {days}")
-    if walker not in DAY_WALKERS:
-        raise UserError(f"--walker must be one of {', '.join(DAY_WALKERS)}, got '{walker}'")
-    from geometry.build import load_scenario
-    from simulation.day.report import check_variants
-
-    src = load_scenario(resolve_scenario(scenario))
-    known = list(src.scenario.variants)
-    bad = check_variants(known, [v for v in variants if v is not None])
-    if bad:
-        raise UserError(f"no variant '{bad[0]}' in {src.file} (variants: {', '.join(known) or 'none'})")
-    return src
-
-
-def _run_day(src, variant: str | None, *, seed: int, days: int, walker: str):  # type: ignore[no-untyped-def]
-    from geometry.build import build_building
-    from simulation.day.library_day import run_day
-
-    return run_day(build_building(src, variant), src, seed=seed, days=days, progress=True, walker=walker)
 
 
 @app.command("simulate")
@@ -403,21 +250,12 @@ def simulate(
     walker: WalkerOpt = "grid",
 ) -> None:
     """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
-    from simulation.day.report import day_picture, headline
+    from .app import simulate as run
 
-    src = _day_inputs(scenario, [variant], days, walker)
-    result = _run_day(src, variant, seed=seed, days=days, walker=walker)
-    paths = result.write(out_dir)
-    name = src.scenario.branch.id + (f", variant {variant}" if variant else "")
-    paths.append(day_picture(result.zones, Path(out_dir) / "day.png", title=f"{name}: {days} day(s), seed {seed}"))
-    table = Table(title=f"{name}: {days} day(s) from {result.meta['start']}, seed {seed}, {walker} walker")
-    table.add_column("kpi")
-    table.add_column("value", justify="right")
-    for label, value in headline(result.kpis):
-        table.add_row(label, value)
-    out.print(table)
-    for p in paths:
-        out.print(f"wrote {p}", highlight=False)
+    with printing.progress_bar("simulating", unit="h") as progress:
+        result = run(scenario, variant=variant, seed=seed, days=days, walker=walker, out_dir=out_dir,
+                     progress=progress)
+    printing.simulation(result)
 
 
 @app.command("compare")
@@ -429,22 +267,12 @@ def compare(
     walker: WalkerOpt = "grid",
 ) -> None:
     """KPIs of the base scenario and each variant side by side, with the differences (same seed)."""
-    from simulation.day.report import compare_rows
+    from .app import compare as run
 
-    names = [v.strip() for v in variants.split(",") if v.strip()]
-    if not names:
-        raise UserError("--variants needs at least one variant name (comma-separated)")
-    src = _day_inputs(scenario, [*names], days, walker)
-    runs = {"base": _run_day(src, None, seed=seed, days=days, walker=walker).kpis}
-    for v in names:
-        runs[v] = _run_day(src, v, seed=seed, days=days, walker=walker).kpis
-    cols, rows = compare_rows(runs)
-    table = Table(title=f"{src.scenario.branch.id}: base and {', '.join(names)}, seed {seed}, {days} day(s)")
-    for c in cols:
-        table.add_column(c, justify="left" if c == "kpi" else "right")
-    for r in rows:
-        table.add_row(*r)
-    out.print(table)
+    with printing.progress_bar("simulating", unit="h") as progress:
+        result = run(scenario, variants=variants.split(","), seed=seed, days=days, walker=walker, progress=progress)
+    printing.comparison(result)
+
 
 
 # --------------------------------------------------------------------------- import and export of buildings
@@ -563,11 +391,10 @@ def main() -> None:
     try:
         app()
     except ScenarioError as exc:
-        for line in str(exc).splitlines():
-            err.print(f"[red]{line}[/]", highlight=False)
+        printing.problems(str(exc).splitlines())
         sys.exit(1)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        printing.error(str(exc))
         sys.exit(2)
 
 

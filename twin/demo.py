@@ -20,11 +20,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from geometry.build import build_building, load_scenario
 from geometry.mesh import export_glb
 from geometry.render import render_png
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+from . import app
+from .scenarios import builtin_dir, builtin_files
+
 DEMO_BRANCH = "district-branch"
 
 
@@ -42,26 +43,26 @@ class BranchSummary:
 
 def model_branches(out_dir: Path, console: Console) -> list[BranchSummary]:
     """Validate every built-in branch and variant; write a GLB and a PNG of each building."""
-    files = sorted(BUILTIN_DIR.glob("*.yaml"))
+    names = list(builtin_files())
     summaries = []
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("built-in branches", total=len(files) * 3)
-        for path in files:
-            progress.update(task, description=f"{path.stem}: validating")
-            src = load_scenario(path)
-            building = build_building(src)
-            for variant in src.scenario.variants:
-                build_building(src, variant)
+        task = progress.add_task("built-in branches", total=len(names) * 3)
+        for name in names:
+            progress.update(task, description=f"{name}: validating")
+            loaded = app.load(name)
+            for variant in loaded.source.scenario.variants:
+                app.load(name, variant)
+            building = loaded.building
             progress.advance(task)
-            progress.update(task, description=f"{path.stem}: 3D model")
-            glb = export_glb(building, out_dir / f"{path.stem}.glb")
+            progress.update(task, description=f"{name}: 3D model")
+            glb = export_glb(building, out_dir / f"{name}.glb")
             progress.advance(task)
-            progress.update(task, description=f"{path.stem}: picture")
-            png = render_png(building, out_dir / f"{path.stem}.png")
+            progress.update(task, description=f"{name}: picture")
+            png = render_png(building, out_dir / f"{name}.png")
             progress.advance(task)
             summaries.append(BranchSummary(building.branch_id, len(building.floors), building.area_m2,
                                            building.seat_count, len(building.devices),
-                                           len(src.scenario.variants), glb, png))
+                                           len(loaded.source.scenario.variants), glb, png))
     table = Table(title="1. built-in branches")
     for col in ("branch", "floors", "area m2", "seats", "devices", "variants"):
         table.add_column(col, justify="left" if col == "branch" else "right", no_wrap=True)
@@ -74,44 +75,38 @@ def model_branches(out_dir: Path, console: Console) -> list[BranchSummary]:
 
 def simulate_day(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
     """One simulated day of the demo branch; returns its KPIs and writes its tables."""
-    from simulation.day.library_day import run_day
-
-    src = load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml")
-    result = run_day(build_building(src), src, seed=seed, progress=True)
-    result.write(out_dir)
-    k = result.kpis
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"simulating {DEMO_BRANCH}", total=None)
+        run = app.simulate(DEMO_BRANCH, seed=seed, out_dir=out_dir,
+                           progress=lambda done, total, text: bar.update(task, completed=done, total=total,
+                                                                         description=text))
+    k = run.kpis
     table = Table(title=f"2. a simulated day at {DEMO_BRANCH} (seed {seed})")
     table.add_column("indicator")
     table.add_column("value", justify="right")
-    table.add_row("visits", f"{k['visits']:,}")
-    table.add_row("visits per opening hour", f"{k['visits_per_opening_hour']:.1f}")
-    table.add_row("mean stay min", f"{k['mean_stay_s'] / 60:.0f}")
-    table.add_row("peak occupancy", f"{k['peak_occupancy']:.0f}")
-    table.add_row("seat occupancy rate", f"{k['seat_occupancy_rate']:.0%}")
-    table.add_row("turned away", str(k["turned_away"]))
-    table.add_row("energy kWh", f"{k['energy_total_kwh']:.0f}")
-    table.add_row("kWh per visit", f"{k['kwh_per_visit']:.2f}")
-    worst = max(k["co2_hours_above_1000"].items(), key=lambda kv: kv[1])
+    table.add_row("visits", f"{k.visits:,}")
+    table.add_row("visits per opening hour", f"{k.visits_per_opening_hour:.1f}")
+    table.add_row("mean stay min", f"{k.mean_stay_s / 60:.0f}")
+    table.add_row("peak occupancy", f"{k.peak_occupancy:.0f}")
+    table.add_row("seat occupancy rate", f"{k.seat_occupancy_rate:.0%}")
+    table.add_row("turned away", str(k.turned_away))
+    table.add_row("energy kWh", f"{k.energy_total_kwh:.0f}")
+    table.add_row("kWh per visit", f"{k.kwh_per_visit:.2f}")
+    worst = max(k.co2_hours_above_1000.items(), key=lambda kv: kv[1])
     table.add_row("most hours CO2 > 1000 ppm", f"{worst[1]:.1f} h in {worst[0]}")
-    table.add_row("virtual sensor readings", f"{len(result.telemetry):,}")
+    table.add_row("virtual sensor readings", f"{len(run.day.telemetry):,}")
     console.print(table)
-    return dict(k)
+    return k.to_dict()
 
 
 def evacuate(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
     """Evacuate the demo branch with every seat taken; writes summary.json and a picture."""
-    from simulation import EvacuationConfig, run_evacuation, write_outputs
-
-    building = build_building(load_scenario(BUILTIN_DIR / f"{DEMO_BRANCH}.yaml"))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"evacuating {DEMO_BRANCH}", total=None)
-
-        def tick(t_s: float, out: int, total: int) -> None:
-            progress.update(task, completed=out, total=total, description=f"evacuating: t = {t_s:.0f} s")
-
-        result = run_evacuation(building, EvacuationConfig(seed=seed), progress=tick)
-    write_outputs(result, out_dir)
-    s = result.summary
+        run = app.evacuate(DEMO_BRANCH, seed=seed, out_dir=out_dir,
+                           progress=lambda done, total, text: progress.update(task, completed=done, total=total,
+                                                                              description=text))
+    s = run.result.summary
     console.print(f"3. evacuation of {DEMO_BRANCH} with every seat taken: {s['people']} people out in "
                   f"{s['evacuation_time_s']:.0f} s; pictures and summary in {out_dir}/", highlight=False)
     return dict(s)
@@ -128,7 +123,7 @@ def replay_telemetry(day_dir: Path, store_path: Path, console: Console) -> dict[
     store = open_store(str(store_path))
     try:
         settings = parse_broker_url(broker.url)
-        ingest = Ingest(broker=settings, store=store, registry=load_registry(BUILTIN_DIR),
+        ingest = Ingest(broker=settings, store=store, registry=load_registry(builtin_dir()),
                         config=IngestConfig(client_id=f"smartlib-demo-{int(time.time())}", session_expiry_s=0))
         ingest.start()
         try:

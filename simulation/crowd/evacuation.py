@@ -2,7 +2,7 @@
 
 :func:`run_evacuation` places people in seats and zones (:func:`place_people`), gives each floor
 one evacuation field (nearest open exit, through stairs where faster; see
-:meth:`~simulation.crowd.movement.navigation.Navigator.evacuation_target`) and moves everyone with the crowd
+:meth:`~simulation.crowd.navigation.Navigator.evacuation_target`) and moves everyone with the crowd
 kernel in frames of ``frame_s``. Someone reaching a stair landing leaves the floor, walks the
 flight (``length_m / stair_speed_m_s``; the stair lets at most ``stair_flow_per_m_s x width_m``
 persons per second onto it) and steps off on the other floor as soon as the landing has room.

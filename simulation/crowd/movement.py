@@ -14,7 +14,7 @@ Build
     max_fields=256, wall_clearance_m=0.3, wall_penalty=1.0)``;
     :func:`periodic_corridor` for fundamental-diagram experiments.
 Targets
-    :class:`~simulation.crowd.movement.navigation.Target` (``Target.seat(floor, id)``, ``.zone``, ``.opening``,
+    :class:`~simulation.crowd.navigation.Target` (``Target.seat(floor, id)``, ``.zone``, ``.opening``,
     ``.exit``, ``.exits``, ``.point``, ``.box``, ``.stop``); fields are computed once per target
     and cached (``crowd.navigator``).
 People
@@ -37,7 +37,7 @@ Routes across floors
     resources (``crowd.navigator.links``: capacity, speed, door time).
 
 The model is the collision-free speed model (Tordeux, Chraibi, Seyfried 2016) as in JuPedSim,
-see :mod:`simulation.crowd.movement.kernels.csm`. Same inputs and seed give the same positions, on any number
+see :mod:`simulation.crowd.kernels.csm`. Same inputs and seed give the same positions, on any number
 of threads.
 
 References
@@ -158,7 +158,7 @@ class Crowd:
     Parameters
     ----------
     spaces
-        The floors (:class:`~simulation.crowd.movement.navigation.FloorSpace`), all with one cell size.
+        The floors (:class:`~simulation.crowd.navigation.FloorSpace`), all with one cell size.
     building
         The building the spaces come from (for seat, zone, door and stop targets, and stairs).
     params
@@ -169,7 +169,7 @@ class Crowd:
         0, or the length of a corridor that is periodic along x (one floor; x wraps to
         [0, periodic_x_m)) [m].
     max_fields, wall_clearance_m, wall_penalty
-        Passed to :class:`~simulation.crowd.movement.navigation.Navigator`.
+        Passed to :class:`~simulation.crowd.navigation.Navigator`.
     seed
         Picks the side a stuck person tries first (see :class:`CSMParameters`); draw it from the
         run's ``numpy.random.Generator``.

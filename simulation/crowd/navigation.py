@@ -9,7 +9,7 @@ through the door and leave when they are past it.
 A :class:`Target` names where someone goes: a point, a box, a zone, a seat, a door, an exit,
 all exits of a floor, or a stop of a stair or lift. The :class:`Navigator` turns a target into
 goal cells, computes the travel-cost field to them with the 16-neighbourhood Dijkstra kernel
-(:func:`simulation.crowd.movement.kernels.navfield.dijkstra16`) and keeps the most recently used fields in one
+(:func:`simulation.crowd.kernels.navfield.dijkstra16`) and keeps the most recently used fields in one
 flat pool that the movement kernel reads directly. Cost is metres of open floor: crossing a cell
 closer than ``wall_clearance_m`` to a wall costs up to ``1 + wall_penalty`` times more, so paths
 keep off walls and go through the middle of doors.

@@ -1,7 +1,7 @@
 """The crowd walker: readers of a library day walk in the crowd kernel (phase 2 of the Walker protocol).
 
-:class:`CrowdWalker` implements :class:`~simulation.day.library_day.walker.Walker` with one
-:class:`~simulation.crowd.movement.movement.Crowd` for the whole building. A walk is planned with
+:class:`CrowdWalker` implements :class:`~simulation.day.walker.Walker` with one
+:class:`~simulation.crowd.movement.Crowd` for the whole building. A walk is planned with
 ``crowd.navigator.route``: walk legs are ``Crowd.add`` / ``Crowd.set_target`` (every member of a
 party is a walker of its own, each to their own seat at a table), stair legs are a delay of the
 flight's length at stair speed and then ``Crowd.place`` on the landing of the other floor, lift
@@ -75,10 +75,10 @@ class CrowdWalker:
         The crowd over the building's floors.
     router
         Grid router of the day: the reported ``distance_m`` of a walk is its shortest path on the
-        walkable grid (as with :class:`~simulation.day.library_day.walker.GridWalker`, so walking
+        walkable grid (as with :class:`~simulation.day.walker.GridWalker`, so walking
         distances compare across walkers); the time is the crowd's.
     lifts
-        Link id -> :class:`~simulation.day.library_day.services.Lift` (SimPy resources ridden on lift legs).
+        Link id -> :class:`~simulation.day.services.Lift` (SimPy resources ridden on lift legs).
     seat_ids
         Seat index -> seat id, so that members of a party walk to their own seats
         (``member.seat``) when the party walks to a seat.

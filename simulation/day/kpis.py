@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -171,10 +172,73 @@ def walking_m_per_visit(events: pd.DataFrame) -> float:
     return float((w["value"] * w["size"]).sum() / n)
 
 
+@dataclass(frozen=True, kw_only=True)
+class WaitStats:
+    """Waits in the queue of one service [s]."""
+
+    served: int
+    mean_s: float
+    p90_s: float
+    share_over_target: float
+    gave_up: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayKpis:
+    """Every indicator of a simulated run (see the functions of this module for each definition).
+
+    ``to_dict`` gives the JSON-ready form written to ``kpis.json``; ``from_dict`` reads it back.
+    """
+
+    visits: int
+    visits_per_opening_hour: float
+    opening_hours_h: float
+    mean_stay_s: float
+    peak_occupancy: float
+    mean_occupancy: float
+    zone_peak_occupancy: Mapping[str, float]
+    zone_mean_occupancy: Mapping[str, float]
+    seats: int
+    seat_occupancy_rate: float
+    turned_away: int
+    waits: Mapping[str, WaitStats]
+    wait_target_s: float
+    staff_utilisation: Mapping[str, float]
+    energy_kwh: Mapping[str, float]
+    energy_total_kwh: float
+    kwh_per_visit: float
+    kwh_per_m2: float
+    co2_hours_above_1000: Mapping[str, float]
+    walking_m_per_visit: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The indicators as plain JSON-ready data, in field order."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "waits":
+                v = {k: {g.name: getattr(w, g.name) for g in fields(w)} for k, w in v.items()}
+            elif isinstance(v, Mapping):
+                v = dict(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DayKpis:
+        """Indicators from :meth:`to_dict` output (for example a saved ``kpis.json``)."""
+        d = dict(data)
+        d["waits"] = {k: WaitStats(**w) for k, w in d.get("waits", {}).items()}
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+    def flat(self) -> dict[str, float]:
+        """Numeric indicators as one level of ``a.b.c`` keys (see :func:`flat`)."""
+        return flat(self.to_dict())
+
+
 def compute_kpis(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame, *, n_seats: int,
                  area_m2: float, open_intervals: Sequence[tuple[float, float]], t1_s: float,
-                 wait_target_s: float = 300.0, co2_limit_ppm: float = 1000.0) -> dict[str, Any]:
-    """Every indicator of a run, as a JSON-ready dict."""
+                 wait_target_s: float = 300.0, co2_limit_ppm: float = 1000.0) -> DayKpis:
+    """Every indicator of a run."""
     n = visits(events)
     open_h = sum(b - a for a, b in open_intervals) / 3600.0
     kwh = energy_kwh(energy)
@@ -182,32 +246,34 @@ def compute_kpis(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame
     occ = zone_occupancy(zones)
     bld = building_occupancy(zones.loc[zones["is_open"]])
     st = stays_s(events)
-    return {
-        "visits": n,
-        "visits_per_opening_hour": n / open_h if open_h else math.nan,
-        "opening_hours_h": open_h,
-        "mean_stay_s": float(st.mean()) if len(st) else math.nan,
-        "peak_occupancy": float(bld.max()) if len(bld) else 0.0,
-        "mean_occupancy": float(bld.mean()) if len(bld) else 0.0,
-        "zone_peak_occupancy": {str(k): float(v) for k, v in occ["peak"].items()},
-        "zone_mean_occupancy": {str(k): float(v) for k, v in occ["mean"].items()},
-        "seats": n_seats,
-        "seat_occupancy_rate": seat_occupancy_rate(events, n_seats, open_intervals),
-        "turned_away": turned_away(events),
-        "waits": waits(events, wait_target_s),
-        "wait_target_s": wait_target_s,
-        "staff_utilisation": staff_utilisation(events, t1_s),
-        "energy_kwh": kwh,
-        "energy_total_kwh": total_kwh,
-        "kwh_per_visit": total_kwh / n if n else math.nan,
-        "kwh_per_m2": total_kwh / area_m2 if area_m2 else math.nan,
-        "co2_hours_above_1000": co2_hours_above(zones, co2_limit_ppm),
-        "walking_m_per_visit": walking_m_per_visit(events),
-    }
+    return DayKpis(
+        visits=n,
+        visits_per_opening_hour=n / open_h if open_h else math.nan,
+        opening_hours_h=open_h,
+        mean_stay_s=float(st.mean()) if len(st) else math.nan,
+        peak_occupancy=float(bld.max()) if len(bld) else 0.0,
+        mean_occupancy=float(bld.mean()) if len(bld) else 0.0,
+        zone_peak_occupancy={str(k): float(v) for k, v in occ["peak"].items()},
+        zone_mean_occupancy={str(k): float(v) for k, v in occ["mean"].items()},
+        seats=n_seats,
+        seat_occupancy_rate=seat_occupancy_rate(events, n_seats, open_intervals),
+        turned_away=turned_away(events),
+        waits={k: WaitStats(**w) for k, w in waits(events, wait_target_s).items()},
+        wait_target_s=wait_target_s,
+        staff_utilisation=staff_utilisation(events, t1_s),
+        energy_kwh=kwh,
+        energy_total_kwh=total_kwh,
+        kwh_per_visit=total_kwh / n if n else math.nan,
+        kwh_per_m2=total_kwh / area_m2 if area_m2 else math.nan,
+        co2_hours_above_1000=co2_hours_above(zones, co2_limit_ppm),
+        walking_m_per_visit=walking_m_per_visit(events),
+    )
 
 
-def flat(kpis: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+def flat(kpis: Mapping[str, Any] | DayKpis, prefix: str = "") -> dict[str, float]:
     """Nested KPIs as one level of ``a.b.c`` keys (numbers only), e.g. to compare runs side by side."""
+    if isinstance(kpis, DayKpis):
+        kpis = kpis.to_dict()
     out: dict[str, float] = {}
     for k, v in kpis.items():
         key = f"{prefix}{k}"

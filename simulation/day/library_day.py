@@ -7,19 +7,19 @@
 
     src = load_scenario("scenarios/district-branch.yaml")
     result = run_day(build_building(src, "some-variant"), src, seed=1)
-    result.kpis["turned_away"], result.zones, result.events, result.telemetry
+    result.kpis.turned_away, result.zones, result.events, result.telemetry
     result.write("out/")   # kpis.json, zones.parquet, events.parquet, telemetry.parquet, energy.parquet
 
 What runs (all SimPy processes on one :class:`simpy.Environment`, time in seconds from local
 midnight of the first day):
 
-- arrivals: the parties of every day, sampled up front (:mod:`simulation.day.library_day.demand`), each
-  starting its journey (:meth:`simulation.day.library_day.readers.Party.journey`) at its arrival time;
-- staff (:class:`~simulation.day.library_day.services.StaffMember`) on their shifts, opening and closing desk
+- arrivals: the parties of every day, sampled up front (:mod:`simulation.day.demand`), each
+  starting its journey (:meth:`simulation.day.readers.Party.journey`) at its arrival time;
+- staff (:class:`~simulation.day.services.StaffMember`) on their shifts, opening and closing desk
   positions; kiosks and cafes open on their hours;
-- zone physics (:class:`~simulation.day.library_day.physics.ZonePhysics`) every ``physics.step_s``, fed with the
+- zone physics (:class:`~simulation.day.physics.ZonePhysics`) every ``physics.step_s``, fed with the
   exact mean occupancy of each zone over the step (kept per event by ledgers);
-- virtual sensors (:class:`~simulation.day.library_day.sensors.VirtualSensors`), one process per device period.
+- virtual sensors (:class:`~simulation.day.sensors.VirtualSensors`), one process per device period.
 
 Nothing runs per agent per time step: a reader seated for three hours is one timeout.
 
@@ -51,7 +51,7 @@ from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
 
 from .demand import PartyArrival, load_demand, sample_day_arrivals
-from .kpis import compute_kpis
+from .kpis import DayKpis, compute_kpis
 from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
 from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
@@ -87,6 +87,8 @@ ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open"
                                  "power_w")
 
 WalkerFactory = Callable[["LibraryDay"], Walker]
+#: ``progress(done_h, total_h, text)``: simulated hours done, hours in all, a short status line.
+ProgressFn = Callable[[float, float, str], None]
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class DayResult:
     Attributes
     ----------
     kpis
-        Indicators (:func:`simulation.day.library_day.kpis.compute_kpis`), JSON-ready.
+        Indicators (:func:`simulation.day.kpis.compute_kpis`), JSON-ready.
     zones
         Per physics step per zone: :data:`ZONE_COLUMNS` (occupancy and readers are means over the
         step starting at ``t_s``; CO2, temperature, humidity at its end; ``power_w`` the zone's
@@ -104,14 +106,14 @@ class DayResult:
     events
         One row per event: :data:`EVENT_COLUMNS` (``t_s`` simulation time [s], ``time`` UTC epoch [s]).
     telemetry
-        Virtual-sensor readings in the telemetry columns (:data:`simulation.day.library_day.sensors.TELEMETRY_COLUMNS`).
+        Virtual-sensor readings in the telemetry columns (:data:`simulation.day.sensors.TELEMETRY_COLUMNS`).
     energy
         Per physics step: ``t_s``, ``time``, ``dt_s`` and ``<end use>_w`` building means [W].
     meta
         Branch, variant, seed, dates, time zone, epoch of ``t_s = 0``, devices not simulated.
     """
 
-    kpis: dict[str, Any]
+    kpis: DayKpis
     zones: pd.DataFrame
     events: pd.DataFrame
     telemetry: pd.DataFrame
@@ -124,8 +126,8 @@ class DayResult:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "kpis.json", out / "zones.parquet", out / "events.parquet", out / "telemetry.parquet",
                  out / "energy.parquet"]
-        paths[0].write_text(json.dumps({"kpis": self.kpis, "meta": self.meta}, indent=2, default=_json_default,
-                                       allow_nan=True), encoding="utf-8")
+        doc = {"kpis": self.kpis.to_dict(), "meta": self.meta}
+        paths[0].write_text(json.dumps(doc, indent=2, default=_json_default, allow_nan=True), encoding="utf-8")
         self.zones.to_parquet(paths[1], index=False)
         self.events.to_parquet(paths[2], index=False)
         import pyarrow.parquet as pq
@@ -217,8 +219,8 @@ class LibraryDay:
     start
         First day (default: ``demand.start_date``).
     walker
-        Builds the :class:`~simulation.day.library_day.walker.Walker` (default: :class:`GridWalker`), or its
-        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.library_day.crowdwalk.walker_factory`).
+        Builds the :class:`~simulation.day.walker.Walker` (default: :class:`GridWalker`), or its
+        name: ``"grid"`` or ``"crowd"`` (:func:`simulation.day.crowdwalk.walker_factory`).
     cell_m
         Walkable-grid cell for walking distances [m].
     """
@@ -671,16 +673,18 @@ class LibraryDay:
             served=np.array([s.served for s in self.service_list], dtype=np.int64),
             open=np.array([s.open_positions > 0 for s in self.service_list], dtype=bool))
 
-    def _progress(self, bar: Any, task: Any) -> Generator[simpy.Event, Any, None]:
+    def _progress(self, report: ProgressFn) -> Generator[simpy.Event, Any, None]:
         while self.env.now < self.t_end:
             yield self.env.timeout(min(3600.0, self.t_end - self.env.now))
-            bar.update(task, completed=self.env.now / 3600.0,
-                       description=f"{self.building.branch_id}: {self.in_building} in, "
-                                   f"{len(self.parties)} parties")
+            report(self.env.now / 3600.0, self.t_end / 3600.0,
+                   f"{self.building.branch_id}: {self.in_building} in, {len(self.parties)} parties")
 
     # ------------------------------------------------------------- run
-    def run(self, *, progress: bool = False) -> DayResult:
-        """Run every process to the end of the last day and collect the tables and KPIs."""
+    def run(self, *, progress: ProgressFn | None = None) -> DayResult:
+        """Run every process to the end of the last day and collect the tables and KPIs.
+
+        ``progress(done_h, total_h, text)`` is called every simulated hour when given.
+        """
         env = self.env
         env.process(self._arrive())
         for s in self.staff:
@@ -693,15 +697,8 @@ class LibraryDay:
         for period in self.sensors.groups:
             env.process(self.sensors.process(env, period, self.t_end, self._snapshot))
         if progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/"
-                          "{task.total:.0f} h"), TimeElapsedColumn()) as bar:
-                task = bar.add_task(self.building.branch_id, total=self.t_end / 3600.0)
-                env.process(self._progress(bar, task))
-                env.run(until=self.t_end + 1e-6)
-        else:
-            env.run(until=self.t_end + 1e-6)  # events due at the very end (last step, last readings) too
+            env.process(self._progress(progress))
+        env.run(until=self.t_end + 1e-6)  # events due at the very end (last step, last readings) too
         return self._result()
 
     def _result(self) -> DayResult:
@@ -749,7 +746,7 @@ class LibraryDay:
 
 
 def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, days: int = 1,
-            progress: bool = True, start: dt.date | None = None,
+            progress: ProgressFn | None = None, start: dt.date | None = None,
             walker: WalkerFactory | str | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
 
@@ -765,10 +762,10 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     days
         Number of days, from ``start`` (default: the scenario's ``demand.start_date``).
     progress
-        Show a progress bar (rich) while running.
+        Called every simulated hour as ``progress(done_h, total_h, text)`` (None or False: silent).
     walker
         Factory of the walker, or its name: ``"grid"`` (the default: shortest path / speed) or
-        ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.day.library_day.crowdwalk`).
+        ``"crowd"`` (everyone walking moves in the crowd kernel, :mod:`simulation.day.crowdwalk`).
 
     Raises
     ------

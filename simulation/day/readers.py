@@ -14,7 +14,7 @@ Decisions are pure functions over arrays, so they can be tested and reused:
 parent with children) moves together, and :meth:`Party.journey` is its SimPy process: enter
 through a gate, do the plan, leave by the same door. Everyone is asked to leave at the closing
 call; a party that finds no acceptable seat searches for ``search_s`` and leaves (turned away).
-Walking goes through the :class:`~simulation.day.library_day.walker.Walker` protocol.
+Walking goes through the :class:`~simulation.day.walker.Walker` protocol.
 
 References
 ----------

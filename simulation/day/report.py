@@ -1,6 +1,6 @@
 """What ``smartlib simulate`` and ``smartlib compare`` show: headline KPIs, comparisons, a picture of the day.
 
-:func:`headline` picks the indicators worth a glance from :func:`simulation.day.library_day.kpis.compute_kpis`;
+:func:`headline` picks the indicators worth a glance from :func:`simulation.day.kpis.compute_kpis`;
 :func:`compare_rows` lines up runs (base and variants) with their differences; :func:`day_picture`
 draws occupancy per floor and CO2 per zone over the simulated time (PNG, matplotlib).
 """
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .kpis import flat
 
-#: Headline indicators: (key in :func:`simulation.day.library_day.kpis.flat` form, label with unit, format).
+#: Headline indicators: (key in :func:`simulation.day.kpis.flat` form, label with unit, format).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("visits", "visits", "{:,.0f}"),
     ("visits_per_opening_hour", "visits per opening hour", "{:,.1f}"),
@@ -96,7 +96,7 @@ def day_picture(zones: pd.DataFrame, path: str | Path, *, title: str = "") -> Pa
     Parameters
     ----------
     zones
-        The zones table of a run (:data:`simulation.day.library_day.library_day.ZONE_COLUMNS`).
+        The zones table of a run (:data:`simulation.day.library_day.ZONE_COLUMNS`).
     path
         Where to write the picture.
     title

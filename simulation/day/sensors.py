@@ -52,20 +52,7 @@ import simpy
 from numpy.typing import NDArray
 
 from geometry.model import Building, Device
-from geometry.quantities import QUANTITIES
-
-#: Columns of the telemetry table (the same as ``telemetry.records.TELEMETRY_SCHEMA``).
-TELEMETRY_SCHEMA = pa.schema([
-    pa.field("branch", pa.string(), nullable=False),
-    pa.field("device", pa.string(), nullable=False),
-    pa.field("quantity", pa.string(), nullable=False),
-    pa.field("unit", pa.string(), nullable=False),
-    pa.field("time", pa.float64(), nullable=False),
-    pa.field("value", pa.float64()),
-    pa.field("bool_value", pa.bool_()),
-    pa.field("string_value", pa.string()),
-])
-TELEMETRY_COLUMNS: tuple[str, ...] = tuple(TELEMETRY_SCHEMA.names)
+from geometry.quantities import QUANTITIES, TELEMETRY_COLUMNS, TELEMETRY_SCHEMA
 
 #: A queue counter watches the nearest desk or cafe within this distance on its floor [m].
 QUEUE_COUNTER_REACH_M = 10.0

@@ -8,7 +8,7 @@ Distance fields are computed once per non-seat place and cached, so a walk costs
 look-ups. :class:`GridWalker` is the phase-1 implementation of the :class:`Walker` protocol:
 a walk takes ``path length / desired speed`` (stairs at half speed along the flight; lifts are
 queued and ridden as SimPy resources). Readers walking alone do not need a crowd kernel; the
-crowd kernel plugs in through the same protocol (:mod:`simulation.crowd.movement.movement`).
+crowd kernel plugs in through the same protocol (:mod:`simulation.crowd.movement`).
 
 References
 ----------
@@ -455,7 +455,7 @@ class GridRouter:
 class GridWalker:
     """The phase-1 :class:`Walker`: time = shortest path on the walkable grid / desired speed.
 
-    Lifts are queued and ridden (``lifts``: link id -> :class:`~simulation.day.library_day.services.Lift`). The
+    Lifts are queued and ridden (``lifts``: link id -> :class:`~simulation.day.services.Lift`). The
     agent needs ``speed_m_s`` [m/s] and ``use_lifts`` (bool).
     """
 

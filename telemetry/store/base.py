@@ -25,7 +25,8 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from ..records import TELEMETRY_SCHEMA
+from geometry.quantities import TELEMETRY_SCHEMA
+
 from ..registry import DEVICE_SCHEMA
 
 DEAD_LETTER_SCHEMA = pa.schema([

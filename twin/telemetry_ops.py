@@ -1,30 +1,28 @@
-"""What the ``smartlib`` telemetry commands do, so ``twin/cli.py`` only parses and calls.
+"""The telemetry side of the application layer: publish, run a broker, ingest, store statistics.
 
-Each function takes already-parsed options, does the work and prints to a rich console.
-User mistakes raise :class:`~telemetry.errors.TelemetryError` (or ``geometry.ScenarioError``) with
-a message naming what and where; the CLI prints it without a traceback.
+Each function takes already-parsed options and does the work; the long-running ones (broker,
+ingest) report their status lines to the console they are given. User mistakes raise
+:class:`~telemetry.errors.TelemetryError` (or ``geometry.ScenarioError``) with a message naming
+what and where; the CLI prints it without a traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from .broker import EmbeddedBroker, TLSFiles, broker_from_options
-from .errors import TelemetryError
-from .ingest import IngestConfig, IngestStats, run_ingest, stop_on_signals
-from .mqtt import BrokerSettings, parse_broker_url
-from .publisher import ReplayStats, load_telemetry, run_publish
-from .registry import load_registry
-from .senml import Limits
-from .store import StoreStats, open_store
-from .synthetic import synthetic_telemetry
+from telemetry.broker import EmbeddedBroker, TLSFiles, broker_from_options
+from telemetry.errors import TelemetryError
+from telemetry.ingest import IngestConfig, IngestStats, run_ingest, stop_on_signals
+from telemetry.mqtt import BrokerSettings, parse_broker_url
+from telemetry.publisher import ReplayStats, load_telemetry, run_publish
+from telemetry.registry import load_registry
+from telemetry.senml import Limits
+from telemetry.store import StoreStats, open_store
+from telemetry.synthetic import synthetic_telemetry
 
 
 def broker_settings(url: str, *, username: str | None = None, password_file: Path | None = None,
@@ -95,7 +93,7 @@ def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path,
     if max_past_s < 0 or max_future_s < 0:
         raise TelemetryError("--max-past-s and --max-future-s cannot be negative")
     if share is not None:
-        from .topics import ID_RE
+        from telemetry.topics import ID_RE
 
         if not ID_RE.match(share):
             raise TelemetryError(f"--share {share!r}: a group name is letters, digits, '-', '_' or '.'")
@@ -106,50 +104,11 @@ def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path,
                       status_interval_s=status_interval_s, console=console)
 
 
-def _utc(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
-    if t is None or t != t:
-        return "-"
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime(fmt)
+def store_stats(*, store_url: str) -> StoreStats:
+    """What is in a store, and what was rejected and why."""
+    read_only = store_url.endswith(".duckdb") or store_url.startswith("duckdb:")
+    with open_store(store_url, read_only=read_only) as store:
+        return store.stats()
 
 
-def store_stats_command(*, store_url: str, as_json: bool, console: Any) -> StoreStats:
-    """``smartlib store stats``: what is in a store, and what was rejected and why."""
-    from rich import box
-    from rich.table import Table
-
-    with open_store(store_url, read_only=store_url.endswith(".duckdb") or store_url.startswith("duckdb:")) as store:
-        stats = store.stats()
-    if as_json:
-        sys.stdout.write(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return stats
-    console.print(f"store {stats.url}: {stats.records:,} readings from {_utc(stats.first_time)} to "
-                  f"{_utc(stats.last_time)}; devices online {stats.devices_online}, offline {stats.devices_offline}",
-                  highlight=False)
-    per_q = stats.per_quantity
-    for branch in sorted(set(per_q["branch"])) if len(per_q) else []:
-        t = Table(title=f"branch {branch}: readings per device and quantity", box=box.SIMPLE)
-        for col in ("device", "quantity", "records", "first (UTC)", "last (UTC)"):
-            t.add_column(col, justify="right" if col == "records" else "left", no_wrap=True)
-        for r in per_q[per_q["branch"] == branch].itertuples(index=False):
-            t.add_row(r.device, r.quantity, f"{r.records:,}", _utc(r.first_time, "%Y-%m-%d %H:%M"),
-                      _utc(r.last_time, "%Y-%m-%d %H:%M"))
-        console.print(t)
-    d = Table(title=f"rejected per reason ({stats.dead_letter_rows:,} kept as dead letters)", box=box.SIMPLE)
-    d.add_column("reason")
-    d.add_column("count", justify="right")
-    for r in stats.dead_letters_by_reason.itertuples(index=False):
-        d.add_row(str(r.reason), f"{int(r.count):,}")
-    if not len(stats.dead_letters_by_reason):
-        d.add_row("(none)", "0")
-    console.print(d)
-    if len(stats.dead_letters_by_device):
-        e = Table(title="rejected per device ('' = unknown branch or device)", box=box.SIMPLE)
-        for col in ("branch", "device", "count"):
-            e.add_column(col, justify="right" if col == "count" else "left")
-        for r in stats.dead_letters_by_device.itertuples(index=False):
-            e.add_row(str(r.branch), str(r.device), f"{int(r.count):,}")
-        console.print(e)
-    return stats
-
-
-__all__ = ["broker_command", "broker_settings", "ingest_command", "publish_command", "store_stats_command"]
+__all__ = ["broker_command", "broker_settings", "ingest_command", "publish_command", "store_stats"]

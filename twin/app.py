@@ -1,0 +1,269 @@
+"""The application layer: what the platform does, as plain functions returning typed results.
+
+The command line (:mod:`twin.cli`), the demo and the dashboard call these and nothing below them:
+each takes a scenario (a file, a built-in name, or an already resolved scenario) and options,
+checks the options (:class:`~twin.errors.UserError` names the mistake), runs the engine and
+returns a frozen result. Progress goes to an optional callback; printing lives in
+:mod:`twin.printing`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UserError
+from .scenarios import scenario_file
+
+if TYPE_CHECKING:
+    from geometry.build import ScenarioSource
+    from geometry.model import Building
+    from simulation.crowd.evacuation import EvacuationResult
+    from simulation.day.kpis import DayKpis
+    from simulation.day.library_day import DayResult
+
+#: ``progress(done, total, text)``: work done and in all (any unit), a short status line.
+Progress = Callable[[float, float, str], None]
+
+WALKERS = ("grid", "crowd")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+@dataclass(frozen=True)
+class Loaded:
+    """A scenario read and checked, with its building (a variant applied when asked for)."""
+
+    source: ScenarioSource
+    building: Building
+    variant: str | None
+
+    @property
+    def branch(self) -> str:
+        return self.building.branch_id
+
+
+def load(scenario: str | Path, variant: str | None = None, *, check_reach: bool = True) -> Loaded:
+    """Read, validate and build a scenario (a file or a built-in name), with ``variant`` applied.
+
+    Raises
+    ------
+    UserError
+        Unknown file or built-in name.
+    geometry.errors.ScenarioError
+        A mistake in the file (file, line, field named), or an unknown variant.
+    """
+    from geometry.build import build_building, load_scenario
+
+    src = load_scenario(scenario_file(scenario))
+    return Loaded(src, build_building(src, variant, check_reach=check_reach), variant)
+
+
+def check_variants(src: ScenarioSource, asked: Sequence[str | None]) -> None:
+    """Raise :class:`UserError` naming the first asked variant the scenario lacks."""
+    known = list(src.scenario.variants)
+    for v in asked:
+        if v is not None and v not in known:
+            raise UserError(f"no variant '{v}' in {src.file} (variants: {', '.join(known) or 'none'})")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of checking one scenario file: ``problems`` is empty when it is valid."""
+
+    name: str
+    file: str
+    variants: int
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate(names: Sequence[str], *, geometry: bool = True) -> list[Validation]:
+    """Check scenario files (each variant too); every mistake as ``file:line: field: message``."""
+    from geometry.build import build_building, load_scenario
+    from geometry.errors import ScenarioError
+
+    out = []
+    for name in names:
+        try:
+            path = scenario_file(name)
+            src = load_scenario(path)
+            variants = [None, *src.scenario.variants]
+            if geometry:
+                for v in variants:
+                    build_building(src, v)
+            out.append(Validation(name, str(path), len(variants) - 1))
+        except ScenarioError as exc:
+            out.append(Validation(name, exc.file, 0, tuple(str(exc).splitlines())))
+        except UserError as exc:
+            out.append(Validation(name, name, 0, (str(exc),)))
+    return out
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario format (for editors)."""
+    from geometry.scenario import Scenario
+
+    return Scenario.model_json_schema()
+
+
+def export_geometry(scenario: str | Path, *, variant: str | None = None, glb: Path | None = None,
+                    png: Path | None = None) -> list[Path]:
+    """Write the building as a 3D model (GLB) and/or a picture (PNG); returns the files written."""
+    if glb is None and png is None:
+        raise UserError("nothing to do: give --glb OUT.glb and/or --png OUT.png")
+    b = load(scenario, variant).building
+    written = []
+    if glb is not None:
+        from geometry.mesh import export_glb
+
+        written.append(export_glb(b, glb))
+    if png is not None:
+        from geometry.render import render_png
+
+        written.append(render_png(b, png))
+    return written
+
+
+# --------------------------------------------------------------------------- library days
+
+@dataclass(frozen=True)
+class SimulationRun:
+    """One simulated run of a branch: its options, the engine's result and the files written."""
+
+    branch: str
+    variant: str | None
+    seed: int
+    days: int
+    walker: str
+    day: DayResult
+    files: tuple[Path, ...] = ()
+
+    @property
+    def kpis(self) -> DayKpis:
+        return self.day.kpis
+
+
+def _check_day_options(days: int, walker: str) -> None:
+    if days < 1:
+        raise UserError(f"--days must be 1 or more, got {days}")
+    if walker not in WALKERS:
+        raise UserError(f"--walker must be one of {', '.join(WALKERS)}, got '{walker}'")
+
+
+def run_library_day(loaded: Loaded, *, seed: int, days: int = 1, walker: str = "grid",
+                    progress: Progress | None = None) -> DayResult:
+    """The library-day engine on a loaded scenario (the one place the application layer calls it)."""
+    from simulation.day.library_day import run_day
+
+    return run_day(loaded.building, loaded.source, seed=seed, days=days, walker=walker, progress=progress)
+
+
+def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed: int = 0, days: int = 1,
+             walker: str = "grid", out_dir: Path | None = None, progress: Progress | None = None) -> SimulationRun:
+    """Simulate library days of a branch; with ``out_dir``, write ``kpis.json``, the tables and ``day.png``."""
+    _check_day_options(days, walker)
+    loaded = scenario if isinstance(scenario, Loaded) else load(scenario, variant)
+    day = run_library_day(loaded, seed=seed, days=days, walker=walker, progress=progress)
+    files: list[Path] = []
+    if out_dir is not None:
+        from simulation.day.report import day_picture
+
+        files = day.write(out_dir)
+        name = loaded.branch + (f", variant {loaded.variant}" if loaded.variant else "")
+        files.append(day_picture(day.zones, Path(out_dir) / "day.png", title=f"{name}: {days} day(s), seed {seed}"))
+    return SimulationRun(loaded.branch, loaded.variant, seed, days, walker, day, tuple(files))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """KPIs of a base scenario and its variants, run with the same seed."""
+
+    branch: str
+    seed: int
+    days: int
+    runs: Mapping[str, DayKpis]
+
+    def rows(self) -> tuple[list[str], list[list[str]]]:
+        """Columns and formatted rows: every KPI, each run, and each variant's difference to the base."""
+        from simulation.day.report import compare_rows
+
+        return compare_rows({name: k.to_dict() for name, k in self.runs.items()})
+
+    def difference(self, variant: str, kpi: str) -> float:
+        """``variant`` minus base of one flat KPI (``a.b`` key) [its unit]."""
+        base, other = self.runs["base"].flat(), self.runs[variant].flat()
+        return other.get(kpi, math.nan) - base.get(kpi, math.nan)
+
+
+def compare(scenario: str | Path, *, variants: Sequence[str], seed: int = 0, days: int = 1, walker: str = "grid",
+            progress: Progress | None = None) -> Comparison:
+    """Run the base scenario and each variant with the same seed; their KPIs side by side."""
+    names = [v.strip() for v in variants if v.strip()]
+    if not names:
+        raise UserError("--variants needs at least one variant name (comma-separated)")
+    _check_day_options(days, walker)
+    base = load(scenario)
+    check_variants(base.source, names)
+    runs = {"base": run_library_day(base, seed=seed, days=days, walker=walker, progress=progress).kpis}
+    for v in names:
+        loaded = load(scenario, v)
+        runs[v] = run_library_day(loaded, seed=seed, days=days, walker=walker, progress=progress).kpis
+    return Comparison(base.branch, seed, days, runs)
+
+
+# --------------------------------------------------------------------------- evacuation
+
+@dataclass(frozen=True)
+class EvacuationRun:
+    """An evacuation of a branch and the files written."""
+
+    branch: str
+    variant: str | None
+    result: EvacuationResult
+    files: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def evacuate(scenario: str | Path | Loaded, *, variant: str | None = None, people: int | None = None,
+             occupancy: Path | Mapping[str, int] | None = None, seed: int = 0, blocked: Sequence[str] = (),
+             max_time_s: float = 1800.0, trajectories: bool = False, out_dir: Path | None = None,
+             progress: Progress | None = None) -> EvacuationRun:
+    """Evacuate a building (default: every seat taken); with ``out_dir``, write summary, picture, trajectories.
+
+    ``progress(out, total, text)`` reports people out of the building.
+    """
+    from simulation.crowd.evacuation import (
+        EvacuationConfig,
+        EvacuationInputError,
+        read_occupancy,
+        run_evacuation,
+        write_outputs,
+    )
+
+    if people is not None and occupancy is not None:
+        raise UserError("give --people or --occupancy, not both")
+    if people is not None and people < 0:
+        raise UserError(f"--people must be 0 or more, got {people}")
+    if not max_time_s > 0:
+        raise UserError(f"--max-time must be positive, got {max_time_s}")
+    try:
+        occ = read_occupancy(occupancy) if isinstance(occupancy, (str, Path)) else occupancy
+        config = EvacuationConfig(people=people, occupancy=dict(occ) if occ is not None else None, seed=seed,
+                                  blocked=tuple(blocked), max_time_s=max_time_s)
+        loaded = scenario if isinstance(scenario, Loaded) else load(scenario, variant)
+
+        def tick(t_s: float, out_n: int, total: int) -> None:
+            if progress is not None:
+                progress(out_n, total, f"evacuating, t = {t_s:4.0f} s")
+
+        result = run_evacuation(loaded.building, config, trajectories=trajectories, progress=tick)
+    except EvacuationInputError as exc:
+        raise UserError(str(exc)) from None
+    files = tuple(write_outputs(result, out_dir)) if out_dir is not None else ()
+    return EvacuationRun(loaded.branch, loaded.variant, result, files)

@@ -1,0 +1,220 @@
+"""Everything the command line prints: rich tables of typed results, progress bars, messages.
+
+User text (file names, field values, messages that quote a file) is printed literally: never read
+as rich markup or emoji codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from geometry.model import Building
+
+    from .app import Comparison, EvacuationRun, SimulationRun, Validation
+
+out = Console(soft_wrap=True, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
+
+
+def say(text: str, *, style: str | None = None, to_err: bool = False) -> None:
+    """Print one line of plain text (no markup is interpreted)."""
+    (err if to_err else out).print(Text(text, style=style or ""))
+
+
+def error(message: str) -> None:
+    """``error: message`` on stderr."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
+
+
+def problems(lines: Iterable[str]) -> None:
+    """Lines of a located problem report (``file:line: field: message``) on stderr, in red."""
+    for line in lines:
+        err.print(Text(line, style="red"))
+
+
+def wrote(paths: Iterable[Any]) -> None:
+    for p in paths:
+        say(f"wrote {p}")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, *, unit: str = "") -> Iterator[Any]:
+    """A transient rich progress bar on stderr; yields a ``progress(done, total, text)`` callback."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: float, total: float, text: str) -> None:
+            bar.update(task, completed=done, total=total, description=text)
+
+        yield update
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def validations(results: Iterable[Validation]) -> int:
+    """Print each file's outcome; returns how many had mistakes."""
+    bad = 0
+    for r in results:
+        if r.ok:
+            out.print(Text.assemble(("ok", "green"), f" {r.file} ({r.variants} variants)"))
+        else:
+            bad += 1
+            problems(r.problems)
+    return bad
+
+
+def building_tables(b: Building, variant: str | None = None) -> None:
+    """Floors, zones and devices of a building as tables."""
+    title = f"{b.name} ({b.branch_id})" + (f", variant {variant}" if variant else "")
+    floors = Table(title=Text(title))
+    for col in ("floor", "elevation m", "area m2", "zones", "seats", "openings", "obstacles"):
+        floors.add_column(col, justify="right" if col != "floor" else "left")
+    for f in b.floors:
+        floors.add_row(Text(f.id), f"{f.elevation_m:.1f}", f"{f.area_m2:,.0f}", str(len(f.zones)),
+                       str(len(f.seats)), str(len(f.openings)), str(len(f.obstacles)))
+    floors.add_row("total", "", f"{b.area_m2:,.0f}", str(sum(len(f.zones) for f in b.floors)), str(b.seat_count),
+                   str(sum(len(f.openings) for f in b.floors)), str(sum(len(f.obstacles) for f in b.floors)),
+                   style="bold")
+    out.print(floors)
+    zones = Table(title="zones")
+    for col in ("zone", "floor", "kind", "area m2", "seats", "m2 per seat"):
+        zones.add_column(col)
+    per_zone = b.seats_per_zone()
+    for z in b.zones:
+        n = per_zone[z.id]
+        zones.add_row(Text(z.id), Text(z.floor_id), str(z.kind), f"{z.area_m2:,.1f}", str(n),
+                      f"{z.area_m2 / n:.1f}" if n else "-")
+    out.print(zones)
+    if b.devices:
+        devices = Table(title="devices")
+        for col in ("device", "type", "floor", "zone", "quantities", "period s"):
+            devices.add_column(col)
+        for d in b.devices:
+            devices.add_row(Text(d.id), str(d.type), Text(d.floor_id), Text(d.zone_id or "-"),
+                            Text(", ".join(d.quantities)), f"{d.period_s:g}")
+        out.print(devices)
+
+
+# --------------------------------------------------------------------------- library days
+
+def simulation(run: SimulationRun) -> None:
+    """The headline KPIs of a run, then the files written."""
+    from simulation.day.report import headline
+
+    name = run.branch + (f", variant {run.variant}" if run.variant else "")
+    table = Table(title=Text(f"{name}: {run.days} day(s) from {run.day.meta['start']}, seed {run.seed}, "
+                             f"{run.walker} walker"))
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    for label, value in headline(run.kpis.to_dict()):
+        table.add_row(Text(label), value)
+    out.print(table)
+    wrote(run.files)
+
+
+def comparison(c: Comparison) -> None:
+    variants = [n for n in c.runs if n != "base"]
+    cols, rows = c.rows()
+    table = Table(title=Text(f"{c.branch}: base and {', '.join(variants)}, seed {c.seed}, {c.days} day(s)"))
+    for col in cols:
+        table.add_column(Text(col), justify="left" if col == "kpi" else "right")
+    for r in rows:
+        table.add_row(*(Text(x) for x in r))
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- evacuation
+
+def _f(v: float | None, fmt: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def evacuation(run: EvacuationRun) -> None:
+    """Summary, floors and exits of an evacuation, then the files written."""
+    s = run.result.summary
+    head = Table(title=Text(f"evacuation of {s['name']}" + (f", variant {run.variant}" if run.variant else "")))
+    head.add_column("")
+    head.add_column("value", justify="right")
+    rows = (("people (seated + standing)", f"{s['people']} ({s['seated']} + {s['standing']})"),
+            ("out", str(s["evacuated"])), ("still inside at the end", str(s["remaining"])),
+            ("with no way out", str(s["trapped"])),
+            ("evacuation time s", _f(s["evacuation_time_s"], ".1f")),
+            ("peak density /m2", f"{s['peak_density']['per_m2']:.2f} on {s['peak_density']['floor']}"),
+            ("blocked exits", ", ".join(s["blocked_exits"]) or "none"))
+    for label, value in rows:
+        head.add_row(label, Text(value))
+    out.print(head)
+    floors = Table(title="floors")
+    for col in ("floor", "people", "cleared at s", "peak density /m2"):
+        floors.add_column(col, justify="right" if col != "floor" else "left")
+    for fid, f in s["floors"].items():
+        floors.add_row(Text(fid), str(f["people"]), f"{f['cleared_s']:.1f}", f"{f['peak_density_per_m2']:.2f}")
+    out.print(floors)
+    exits = Table(title="exits")
+    for col in ("exit", "floor", "width m", "out", "first s", "last s", "flow /s", "peak /(m s)"):
+        exits.add_column(col, justify="right" if col != "exit" else "left")
+    for eid, e in s["exits"].items():
+        exits.add_row(Text(eid + (" (blocked)" if e["blocked"] else "")), Text(e["floor"]), f"{e['width_m']:g}",
+                      str(e["count"]), _f(e["first_s"], ".1f"), _f(e["last_s"], ".1f"),
+                      _f(e["mean_flow_per_s"], ".2f"), _f(e["peak_specific_flow_per_m_s"], ".2f"))
+    out.print(exits)
+    wrote(run.files)
+
+
+# --------------------------------------------------------------------------- telemetry store
+
+def _utc(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
+    import datetime as dt
+
+    if t is None or t != t:
+        return "-"
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime(fmt)
+
+
+def store_stats(stats: Any, *, as_json: bool = False) -> None:
+    """What a store holds (readings per branch, device and quantity) and what it rejected, and why."""
+    import sys
+
+    import orjson
+    from rich import box
+
+    if as_json:
+        sys.stdout.write(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    say(f"store {stats.url}: {stats.records:,} readings from {_utc(stats.first_time)} to "
+        f"{_utc(stats.last_time)}; devices online {stats.devices_online}, offline {stats.devices_offline}")
+    per_q = stats.per_quantity
+    for branch in sorted(set(per_q["branch"])) if len(per_q) else []:
+        t = Table(title=Text(f"branch {branch}: readings per device and quantity"), box=box.SIMPLE)
+        for col in ("device", "quantity", "records", "first (UTC)", "last (UTC)"):
+            t.add_column(col, justify="right" if col == "records" else "left", no_wrap=True)
+        for r in per_q[per_q["branch"] == branch].itertuples(index=False):
+            t.add_row(Text(r.device), Text(r.quantity), f"{r.records:,}", _utc(r.first_time, "%Y-%m-%d %H:%M"),
+                      _utc(r.last_time, "%Y-%m-%d %H:%M"))
+        out.print(t)
+    d = Table(title=f"rejected per reason ({stats.dead_letter_rows:,} kept as dead letters)", box=box.SIMPLE)
+    d.add_column("reason")
+    d.add_column("count", justify="right")
+    for r in stats.dead_letters_by_reason.itertuples(index=False):
+        d.add_row(Text(str(r.reason)), f"{int(r.count):,}")
+    if not len(stats.dead_letters_by_reason):
+        d.add_row("(none)", "0")
+    out.print(d)
+    if len(stats.dead_letters_by_device):
+        e = Table(title="rejected per device ('' = unknown branch or device)", box=box.SIMPLE)
+        for col in ("branch", "device", "count"):
+            e.add_column(col, justify="right" if col == "count" else "left")
+        for r in stats.dead_letters_by_device.itertuples(index=False):
+            e.add_row(Text(str(r.branch)), Text(str(r.device)), f"{int(r.count):,}")
+        out.print(e)
