@@ -1,12 +1,14 @@
 """Bring your own building: import IFC and IMDF into scenario files, export Brick and IMDF.
 
 Each function does the whole job a command asks for and returns a typed summary; the command line
-(``smartlib import ...``, ``smartlib export ...``) only prints it.
+(``smartlib import ...``, ``smartlib export ...``) only prints it. A file that cannot be imported, a
+missing optional extra or a wrong option is a :class:`~twin.errors.UserError` naming what and where.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,23 @@ from geometry.scenario import Scenario
 from geometry.yamlout import write_yaml
 from geometry.yamlsrc import LineMap
 
-Progress = Callable[[str, float], None]
+from .errors import UserError
+from .scenarios import scenario_file
+
+Progress = Callable[[float, float, str], None]  # (done, total, what): twin.printing.progress_bar's callback
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Importer errors and missing extras as the application layer's UserError."""
+    try:
+        yield
+    except BuildingImportError as exc:
+        raise UserError(str(exc)) from None
+    except RuntimeError as exc:
+        if "install smartlib-twin[" in str(exc):
+            raise UserError(str(exc)) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -58,9 +76,11 @@ def _finish(scenario: Scenario, report: ImportReport, out: Path, png: Path | Non
                          area_m2=building.area_m2)
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, cell_m: float) -> None:
     if out.suffix.lower() not in (".yaml", ".yml"):
-        raise BuildingImportError(str(out), "the scenario file to write must end in .yaml or .yml")
+        raise UserError(f"{out}: the scenario file to write must end in .yaml or .yml")
+    if not cell_m > 0:
+        raise UserError(f"--cell must be positive, got {cell_m}")
 
 
 def import_ifc(source: str | Path, out: str | Path, *, cell_m: float = DEFAULT_CELL_M, branch_id: str | None = None,
@@ -70,17 +90,17 @@ def import_ifc(source: str | Path, out: str | Path, *, cell_m: float = DEFAULT_C
 
     Raises
     ------
-    BuildingImportError
+    UserError
         The file is not usable IFC, ifcopenshell is not installed, or nothing walkable remains.
     """
     from geometry.importers.ifc import import_ifc as read
 
     out = Path(out)
-    _check_out(out)
-    if not cell_m > 0:
-        raise BuildingImportError("--cell", f"the grid cell must be positive, got {cell_m}")
-    scenario, report = read(source, branch_id=branch_id, name=name, cell_m=cell_m, progress=progress)
-    return _finish(scenario, report, out, Path(png) if png is not None else None, cell_m)
+    _check_out(out, cell_m)
+    stage = None if progress is None else (lambda what, done: progress(done, 1.0, what))
+    with _user_errors():
+        scenario, report = read(source, branch_id=branch_id, name=name, cell_m=cell_m, progress=stage)
+        return _finish(scenario, report, out, Path(png) if png is not None else None, cell_m)
 
 
 def building_of(scenario: Scenario, file: str = "<imported>", cell_m: float = DEFAULT_CELL_M) -> Building:
@@ -108,18 +128,19 @@ def export_brick(scenario: str | Path, out: str | Path, *, variant: str | None =
     ------
     ScenarioError
         For a scenario that does not load or build.
-    RuntimeError
-        When the ``brick`` extra (rdflib, brickschema) is not installed.
+    UserError
+        Unknown scenario name, or the ``brick`` extra (rdflib, brickschema) is not installed.
     """
     from geometry.exporters.brick import QUANTITY_POINT, brick_graph, read_brick, validate_brick
 
-    building = build_building(load_scenario(scenario), variant)
+    building = build_building(load_scenario(scenario_file(scenario)), variant)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    graph = brick_graph(building)
-    graph.serialize(str(out), format="turtle")
-    _, counts = read_brick(out)
-    conforms, text = validate_brick(graph) if validate else (True, "not validated")
+    with _user_errors():
+        graph = brick_graph(building)
+        graph.serialize(str(out), format="turtle")
+        _, counts = read_brick(out)
+        conforms, text = validate_brick(graph) if validate else (True, "not validated")
     sensors = sum(1 for d in building.devices for q in d.quantities if QUANTITY_POINT[q][0] != "Status")
     return BrickSummary(path=out, zones=sum(1 for _ in building.zones), sensors=sensors, counts=counts,
                         conforms=conforms, report=text)

@@ -285,59 +285,8 @@ app.add_typer(export_app, name="export")
 OutYaml = Annotated[Path, typer.Option("--out", "-o", help="scenario file to write (.yaml)")]
 CellOpt = Annotated[float, typer.Option("--cell", help="walkable grid cell used to check reachability [m]")]
 BranchIdOpt = Annotated[str | None, typer.Option("--id", help="branch id (default: from the file name)")]
-PngOpt = Annotated[Path | None, typer.Option("--png", help="picture of the imported building (default: next to "
-                                                           "--out)")]
-
-
-@contextlib.contextmanager
-def _import_errors() -> Iterator[None]:
-    from geometry.importers.report import BuildingImportError
-
-    try:
-        yield
-    except BuildingImportError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _print_import(summary) -> None:  # type: ignore[no-untyped-def]
-    from rich.markup import escape
-
-    rep = summary.report
-    table = Table(title=f"imported {escape(rep.source)} ({escape(rep.format)})")
-    for col in ("source", "found", "scenario", "made"):
-        table.add_column(col, justify="right" if col in ("found", "made") else "left")
-    found, made = list(rep.found.items()), list(rep.made.items())
-    for i in range(max(len(found), len(made))):
-        f = found[i] if i < len(found) else ("", "")
-        m = made[i] if i < len(made) else ("", "")
-        table.add_row(f[0], str(f[1]), m[0], str(m[1]))
-    out.print(table)
-    zones = Table(title="zones (kind guessed from the name: edit the file to change it)")
-    for col in ("zone", "floor", "name", "kind", "from word", "source m2", "zone m2"):
-        zones.add_column(col, justify="right" if "m2" in col else "left")
-    for z in rep.zones:
-        zones.add_row(escape(z.id), escape(z.floor), escape(z.name or ""), z.kind, escape(z.kind_from or "-"),
-                      f"{z.source_area_m2:.1f}", f"{z.area_m2:.1f}")
-    out.print(zones)
-    for action in ("dropped", "repaired", "guessed"):
-        notes = rep.notes_of(action)  # type: ignore[arg-type]
-        if notes:
-            out.print(f"[bold]{action} ({len(notes)})[/]")
-            for n in notes:
-                out.print(f"  {escape(n.what)}: {escape(n.why)}", highlight=False)
-    out.print(f"{summary.floors} floor(s), {summary.zones} zones, {summary.openings} openings, {summary.exits} "
-              f"exit(s), {summary.area_m2:,.0f} m2; every zone reachable from an exit", highlight=False)
-    out.print(f"wrote {escape(str(summary.scenario_path))}", highlight=False)
-    if summary.picture is not None:
-        out.print(f"wrote {escape(str(summary.picture))}", highlight=False)
-    elif summary.picture_skipped:
-        out.print(f"no picture: {escape(summary.picture_skipped)}", highlight=False)
-
-
-def _import_progress():  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True)
+PngOpt = Annotated[Path | None, typer.Option("--png", help="picture of the imported building (default: the "
+                                                           "--out file with .png)")]
 
 
 @import_app.command("ifc")
@@ -349,15 +298,12 @@ def import_ifc_cmd(
     png: PngOpt = None,
 ) -> None:
     """Import a BIM model: storeys, spaces, doors, walls, stairs, furniture; a report of what was changed."""
-    from twin.buildings import import_ifc
+    from .buildings import import_ifc
 
-    with _import_errors(), _import_progress() as bar:
-        task = bar.add_task("reading", total=1.0)
+    with printing.progress_bar("reading") as progress:
         summary = import_ifc(source, out_file, cell_m=cell, branch_id=branch_id,
-                             png=png or out_file.with_suffix(".png"),
-                             progress=lambda stage, done: bar.update(task, description=stage, completed=done))
-    _print_import(summary)
-
+                             png=png or out_file.with_suffix(".png"), progress=progress)
+    printing.import_summary(summary)
 
 
 @export_app.command("brick")
@@ -368,22 +314,11 @@ def export_brick_cmd(
     validate: Annotated[bool, typer.Option(help="validate against the Brick shapes (pyshacl, ~30 s)")] = True,
 ) -> None:
     """Export the building, zones and sensors as a Brick model (Turtle), validated with brickschema."""
-    from rich.markup import escape
+    from .buildings import export_brick
 
-    from twin.buildings import export_brick
-
-    try:
-        s = export_brick(resolve_scenario(scenario), out_file, variant=variant, validate=validate)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from None
-    c = s.counts
-    out.print(f"wrote {escape(str(s.path))}: {c.triples} triples, {c.floors} floors, {c.spaces} spaces "
-              f"({s.zones} zones), {c.sensors} sensors ({s.sensors} measured quantities), {c.points} points",
-              highlight=False)
-    if not s.conforms:
-        err.print(escape(s.report), highlight=False)
+    summary = export_brick(scenario, out_file, variant=variant, validate=validate)
+    if not printing.brick_export(summary):
         raise fail("the Brick model does not conform to the Brick shapes (report above)")
-    out.print("conforms to the Brick 1.4 shapes" if validate else "not validated (--no-validate)")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from geometry.model import Building
 
     from .app import Comparison, EvacuationRun, SimulationRun, Validation
+    from .buildings import BrickSummary, ImportSummary
 
 out = Console(soft_wrap=True, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
@@ -218,3 +219,49 @@ def store_stats(stats: Any, *, as_json: bool = False) -> None:
         for r in stats.dead_letters_by_device.itertuples(index=False):
             e.add_row(Text(str(r.branch)), Text(str(r.device)), f"{int(r.count):,}")
         out.print(e)
+
+
+# --------------------------------------------------------------------------- building import and export
+
+def import_summary(s: ImportSummary) -> None:
+    """What an import found and made, its zones with their guessed kinds, and every note."""
+    rep = s.report
+    table = Table(title=Text(f"imported {rep.source} ({rep.format})"))
+    for col in ("source", "found", "scenario", "made"):
+        table.add_column(col, justify="right" if col in ("found", "made") else "left")
+    found, made = list(rep.found.items()), list(rep.made.items())
+    for i in range(max(len(found), len(made))):
+        f = found[i] if i < len(found) else ("", "")
+        m = made[i] if i < len(made) else ("", "")
+        table.add_row(Text(f[0]), str(f[1]), m[0], str(m[1]))
+    out.print(table)
+    zones = Table(title="zones (kind guessed from the name: edit the file to change it)")
+    for col in ("zone", "floor", "name", "kind", "from word", "source m2", "zone m2"):
+        zones.add_column(col, justify="right" if "m2" in col else "left")
+    for z in rep.zones:
+        zones.add_row(Text(z.id), Text(z.floor), Text(z.name or ""), z.kind, Text(z.kind_from or "-"),
+                      f"{z.source_area_m2:.1f}", f"{z.area_m2:.1f}")
+    out.print(zones)
+    for action in ("dropped", "repaired", "guessed"):
+        notes = [n for n in rep.notes if n.action == action]
+        if notes:
+            say(f"{action} ({len(notes)})", style="bold")
+            for n in notes:
+                say(f"  {n.what}: {n.why}")
+    say(f"{s.floors} floor(s), {s.zones} zones, {s.openings} openings, {s.exits} exit(s), {s.area_m2:,.0f} m2; "
+        "every zone reachable from an exit")
+    wrote([s.scenario_path] + ([s.picture] if s.picture is not None else []))
+    if s.picture_skipped:
+        say(f"no picture: {s.picture_skipped}")
+
+
+def brick_export(s: BrickSummary) -> bool:
+    """A Brick export's counts (read back from the file) and validation; returns whether it conforms."""
+    c = s.counts
+    say(f"wrote {s.path}: {c.triples} triples, {c.floors} floors, {c.spaces} spaces ({s.zones} zones), "
+        f"{c.sensors} sensors ({s.sensors} measured quantities), {c.points} points")
+    if not s.conforms:
+        problems(s.report.splitlines())
+        return False
+    say("conforms to the Brick 1.4 shapes" if s.report != "not validated" else "not validated (--no-validate)")
+    return True
