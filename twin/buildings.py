@@ -14,6 +14,7 @@ from pathlib import Path
 
 from geometry.build import ScenarioSource, build_building, load_scenario
 from geometry.exporters.brick import BrickCounts
+from geometry.exporters.imdf import ImdfExport
 from geometry.grid import DEFAULT_CELL_M
 from geometry.importers.report import BuildingImportError, ImportReport
 from geometry.model import Building
@@ -144,3 +145,36 @@ def export_brick(scenario: str | Path, out: str | Path, *, variant: str | None =
     sensors = sum(1 for d in building.devices for q in d.quantities if QUANTITY_POINT[q][0] != "Status")
     return BrickSummary(path=out, zones=sum(1 for _ in building.zones), sensors=sensors, counts=counts,
                         conforms=conforms, report=text)
+
+
+def import_imdf(source: str | Path, out: str | Path, *, cell_m: float = DEFAULT_CELL_M, branch_id: str | None = None,
+                png: str | Path | None = None) -> ImportSummary:
+    """Import an IMDF archive (folder or zip) into a scenario file (and a picture of it).
+
+    Raises
+    ------
+    UserError
+        The archive has no manifest, levels or units, holds broken JSON or geometry, or no door outside.
+    """
+    from geometry.importers.imdf import import_imdf as read
+
+    out = Path(out)
+    _check_out(out, cell_m)
+    with _user_errors():
+        scenario, report = read(source, branch_id=branch_id, cell_m=cell_m)
+        return _finish(scenario, report, out, Path(png) if png is not None else None, cell_m)
+
+
+def export_imdf(scenario: str | Path, out: str | Path, *, variant: str | None = None,
+                origin: tuple[float, float] = (0.0, 0.0)) -> ImdfExport:
+    """Write the scenario's building as an IMDF archive (a folder, or a zip when ``out`` ends in .zip).
+
+    ``origin`` is the longitude and latitude [deg] of the scenario's (0, 0).
+    """
+    from geometry.exporters.imdf import write_imdf
+
+    lon, lat = origin
+    if not (-180.0 <= lon <= 180.0 and -85.0 <= lat <= 85.0):
+        raise UserError(f"--origin must be longitude,latitude in degrees (|lat| <= 85), got {lon},{lat}")
+    building = build_building(load_scenario(scenario_file(scenario)), variant)
+    return write_imdf(building, out, origin=origin)

@@ -321,6 +321,36 @@ def export_brick_cmd(
         raise fail("the Brick model does not conform to the Brick shapes (report above)")
 
 
+
+@import_app.command("imdf")
+def import_imdf_cmd(
+    source: Annotated[Path, typer.Argument(help="IMDF archive: a folder or a .zip of GeoJSON files")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import an indoor map (IMDF): levels, units, openings, fixtures, kiosks; a report of what was changed."""
+    from .buildings import import_imdf
+
+    printing.import_summary(import_imdf(source, out_file, cell_m=cell, branch_id=branch_id,
+                                        png=png or out_file.with_suffix(".png")))
+
+
+@export_app.command("imdf")
+def export_imdf_cmd(
+    scenario: ScenarioArg,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="IMDF archive to write: a folder, or a .zip")],
+    variant: VariantOpt = None,
+    origin: Annotated[tuple[float, float], typer.Option(help="longitude and latitude [deg] of the scenario's "
+                                                             "(0, 0)")] = (0.0, 0.0),
+) -> None:
+    """Export the building as an IMDF archive (venue, building, levels, units, openings, fixtures ...)."""
+    from .buildings import export_imdf
+
+    printing.imdf_export(export_imdf(scenario, out_path, variant=variant, origin=origin))
+
+
 def main() -> None:
     """Entry point: run the app; user mistakes print a message, never a traceback."""
     try:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from geometry.model import Building
 
     from .app import Comparison, EvacuationRun, SimulationRun, Validation
-    from .buildings import BrickSummary, ImportSummary
+    from .buildings import BrickSummary, ImdfExport, ImportSummary
 
 out = Console(soft_wrap=True, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
@@ -265,3 +265,12 @@ def brick_export(s: BrickSummary) -> bool:
         return False
     say("conforms to the Brick 1.4 shapes" if s.report != "not validated" else "not validated (--no-validate)")
     return True
+
+
+def imdf_export(s: ImdfExport) -> None:
+    """An IMDF export's feature counts and what IMDF does not hold."""
+    say(f"wrote {s.path}: " + ", ".join(f"{n} {kind}" for kind, n in s.features.items()))
+    left = [f"{n} {what}" for n, what in ((s.seats_left_out, "seats"), (s.devices_left_out, "devices"),
+                                          (s.lifts_left_out, "lifts")) if n]
+    if left:
+        say("not in IMDF (no feature type for them): " + ", ".join(left))

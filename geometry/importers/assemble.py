@@ -81,8 +81,9 @@ class RawDoor:
     source: str
     center: tuple[float, float]
     width_m: float
-    kind: str = "door"  # or "emergency_exit"
+    kind: str = "door"  # "emergency_exit", or "open" (a doorless passage: the whole shared boundary)
     name: str | None = None
+    gate: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class RawBuilding:
     notes: tuple[Note, ...] = ()
     unit_scale_m: float = 1.0
     shift_to_origin: bool = True
+    touching_is_open: bool = True  # spaces that touch open into each other (BIM); False where walls are implied
+    upper_exits: bool = False  # doors to outside above the ground storeys are exits (else balconies: dropped)
 
 
 # --------------------------------------------------------------------------- small geometry helpers
@@ -379,7 +382,7 @@ def _place_on(pieces: list[LineString], center: tuple[float, float], width_m: fl
 
 
 def _floor(fl: RawFloor, fid: str, height_m: float, ids: IdMaker, notes: list[Note],
-           zrep: list[ZoneReport], *, ground: bool) -> FloorSpec | None:
+           zrep: list[ZoneReport], *, ground: bool, touching_is_open: bool) -> FloorSpec | None:
     zones = _clean_spaces(fl, ids, notes)
     if not zones:
         return None
@@ -401,6 +404,15 @@ def _floor(fl: RawFloor, fid: str, height_m: float, ids: IdMaker, notes: list[No
             notes.append(Note("dropped", d.source, f"no space within {DOOR_SNAP_M} m of the door"))
             continue
         za = near[0][1]
+        if d.kind == "open":
+            if len(near) < 2 or _shared(za.poly, near[1][1].poly.exterior).length < 0.5:
+                notes.append(Note("dropped", d.source, "an open passage that does not lie between two zones"))
+                continue
+            zb = near[1][1]
+            if frozenset((za.id, zb.id)) not in joined:
+                openings.append(OpeningSpec(id=ids.make(d.name, "open"), kind="open", zones=(za.id, zb.id)))
+                joined.add(frozenset((za.id, zb.id)))
+            continue
         if len(near) > 1 and near[1][0] < to_outline:
             zb = near[1][1]
             line = _shared(za.poly, zb.poly.exterior)
@@ -428,7 +440,7 @@ def _floor(fl: RawFloor, fid: str, height_m: float, ids: IdMaker, notes: list[No
                                                                   if width < d.width_m - 1e-6 else "")))
         kind = d.kind if other_id == OUTSIDE else "door"
         openings.append(OpeningSpec(id=ids.make(d.name, "door"), kind=kind, zones=(za.id, other_id), at=_pt(at),
-                                    width_m=round(width, 3)))
+                                    width_m=round(width, 3), gate=d.gate))
         joined.add(frozenset((za.id, other_id)))
 
     # spaces that touch with no wall between them, and the pieces of a split space, open into each other
@@ -437,7 +449,7 @@ def _floor(fl: RawFloor, fid: str, height_m: float, ids: IdMaker, notes: list[No
             if frozenset((a.id, b.id)) in joined:
                 continue
             split = a.piece_of == b.id or b.piece_of == a.id or (a.piece_of is not None and a.piece_of == b.piece_of)
-            touching = a.source_poly.distance(b.source_poly) < TOUCH_M
+            touching = touching_is_open and a.source_poly.distance(b.source_poly) < TOUCH_M
             if not (split or touching):
                 continue
             shared = a.source_poly.buffer(TOUCH_M).intersection(b.source_poly.exterior).length if touching else 0
@@ -567,7 +579,8 @@ def assemble(raw: RawBuilding, *, cell_m: float = DEFAULT_CELL_M) -> tuple[Scena
     ground_m = min((f.elevation_m for f in raw.floors if f.spaces), default=0.0)
     for fl in sorted(raw.floors, key=lambda f: f.elevation_m):
         fid = ids.make(fl.name, f"floor-{fl.level}")
-        spec = _floor(fl, fid, heights[fl.key], ids, notes, zrep, ground=fl.elevation_m <= ground_m + GROUND_M)
+        spec = _floor(fl, fid, heights[fl.key], ids, notes, zrep, touching_is_open=raw.touching_is_open,
+                      ground=raw.upper_exits or fl.elevation_m <= ground_m + GROUND_M)
         if spec is None:
             notes.append(Note("dropped", f"storey '{fl.name or fl.key}'", "has no usable spaces"))
             continue
