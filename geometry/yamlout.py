@@ -20,7 +20,7 @@ def _list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
 
 
 _Dumper.add_representer(list, _list)
-_Dumper.add_representer(tuple, _list)
+_Dumper.add_representer(tuple, _list)  # type: ignore[arg-type]
 
 
 def to_yaml(scenario: Scenario) -> str:

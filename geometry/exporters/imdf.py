@@ -136,8 +136,9 @@ def write_imdf(building: Building, out: str | Path, *, origin: tuple[float, floa
     """Write the IMDF archive: a ``.zip`` when ``out`` ends in .zip, else a folder of GeoJSON files."""
     out = Path(out)
     feats = imdf_features(building, origin=origin)
-    files = {"manifest.json": {"version": "1.0.0", "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "language": "en", "generated_by": {"name": "smartlib-twin"}}}
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    files: dict[str, dict[str, Any]] = {"manifest.json": {"version": "1.0.0", "created": created, "language": "en",
+                                                          "generated_by": {"name": "smartlib-twin"}}}
     for kind, items in feats.items():
         files[f"{kind}.geojson"] = {"type": "FeatureCollection", "name": kind, "features": items}
     texts = {name: json.dumps(doc, indent=1, ensure_ascii=False) for name, doc in files.items()}

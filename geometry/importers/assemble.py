@@ -196,7 +196,7 @@ def _straight_pieces(line: BaseGeometry) -> list[LineString]:
             a, b, c = np.array(start), np.array(coords[i]), np.array(coords[i + 1])
             u, v = b - a, c - b
             cross = abs(u[0] * v[1] - u[1] * v[0])
-            if cross > 1e-6 * max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12) or np.dot(u, v) < 0:
+            if cross > 1e-6 * max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-12) or np.dot(u, v) < 0:
                 pieces.append(LineString([start, coords[i]]))
                 start = coords[i]
         pieces.append(LineString([start, coords[-1]]))
@@ -631,8 +631,9 @@ def assemble(raw: RawBuilding, *, cell_m: float = DEFAULT_CELL_M) -> tuple[Scena
 
 # --------------------------------------------------------------------------- settle: build, drop what fails
 
-def _without(scen: Scenario, *, zones: set[str] = frozenset(), items: set[tuple[int, str, int]] = frozenset(),
-             seats: set[str] = frozenset()) -> Scenario:  # type: ignore[assignment]
+def _without(scen: Scenario, *, zones: frozenset[str] | set[str] = frozenset(),
+             items: frozenset[tuple[int, str, int]] | set[tuple[int, str, int]] = frozenset(),
+             seats: frozenset[str] | set[str] = frozenset()) -> Scenario:
     floors = []
     for fi, f in enumerate(scen.building.floors):
         zs = [z for z in f.zones if z.id not in zones]
@@ -692,13 +693,13 @@ def _settle(scen: Scenario, source: str, notes: list[Note], cell_m: float) -> Sc
         for f in building.floors:
             g, r = grids[f.id], reach[f.id]
             gx, gy = g.centers()
-            for z in f.zones:
-                if not (shapely.contains_xy(z.polygon, gx, gy) & r).any():
-                    lost.add(z.id)
-                    has_door = any(z.id in o.zones for o in f.openings)
+            for zone in f.zones:
+                if not (shapely.contains_xy(zone.polygon, gx, gy) & r).any():
+                    lost.add(zone.id)
+                    has_door = any(zone.id in o.zones for o in f.openings)
                     why = ("has a door, but no way from it leads to an exit" if has_door else
                            "has no door (nor a stair or open side) through which to reach it from an exit")
-                    notes.append(Note("dropped", f"zone '{z.id}'", why))
+                    notes.append(Note("dropped", f"zone '{zone.id}'", why))
             for s in f.seats:
                 c = g.nearest_walkable(s.x, s.y, 0.5)
                 if (c is None or not r[c]) and s.zone_id not in lost:

@@ -142,7 +142,7 @@ def _mapped_meshes(elements: list[Any], scale: float) -> tuple[dict[int, _MESH],
         key = item.MappingSource.id()
         if key not in local:
             try:
-                tri = ifcopenshell.geom.create_shape(settings, item.MappingSource.MappedRepresentation)
+                tri: Any = ifcopenshell.geom.create_shape(settings, item.MappingSource.MappedRepresentation)
                 local[key] = (np.asarray(tri.verts, dtype=np.float64).reshape(-1, 3),
                               np.asarray(tri.faces, dtype=np.int64).reshape(-1, 3))
             except Exception:  # a representation the mesher cannot do alone: mesh the element instead
@@ -356,11 +356,11 @@ def _read(path: Path, progress: Progress | None) -> RawBuilding:
     raw_stairs = []
     for s in stairs:
         st = _storey_of(s)
-        parts = [meshes[p.id()] for p in stair_parts[s.id()] if p.id() in meshes]
-        if st is None or not parts:
+        flights = [meshes[p.id()] for p in stair_parts[s.id()] if p.id() in meshes]
+        if st is None or not flights:
             notes.append(Note("dropped", _label(s), "has no geometry" if st is not None else "is on no storey"))
             continue
-        verts = np.vstack([m[0] for m in parts])
+        verts = np.vstack([m[0] for m in flights])
         z0, z1 = float(verts[:, 2].min()), float(verts[:, 2].max())
         lo = verts[verts[:, 2] <= z0 + 0.3][:, :2].mean(axis=0)
         hi = verts[verts[:, 2] >= z1 - 0.3][:, :2].mean(axis=0)

@@ -149,8 +149,7 @@ def read_imdf(path: str | Path) -> RawBuilding:
     path = Path(path)
     fc = _read_archive(path)
     notes: list[Note] = []
-    venue = (fc.get("venue") or [None])[0]
-    origin = (0.0, 0.0)
+    venue = fc["venue"][0] if fc.get("venue") else None
     if venue is not None and (venue["properties"].get("display_point") or {}).get("coordinates"):
         lon, lat = venue["properties"]["display_point"]["coordinates"][:2]
         origin = (float(lon), float(lat))
@@ -245,13 +244,14 @@ def read_imdf(path: str | Path) -> RawBuilding:
             notes.append(Note("dropped", f"stairs '{name}'", "found on one level only"))
     floors = []
     for lv in levels:
-        p = lv["properties"]
-        o = ordinal[lv["id"]]
-        name = _label(p.get("name")) or _label(p.get("short_name")) or f"level {o}"
+        lp = lv["properties"]
+        lo = ordinal[lv["id"]]
+        name = _label(lp.get("name")) or _label(lp.get("short_name")) or f"level {lo}"
         got = per[lv["id"]]
-        floors.append(RawFloor(key=lv["id"], name=_label(p.get("short_name")) or name, elevation_m=o * LEVEL_HEIGHT_M,
-                               level=o, height_m=LEVEL_HEIGHT_M, spaces=tuple(got["spaces"]),
-                               doors=tuple(got["doors"]), obstacles=tuple(got["obstacles"])))
+        floors.append(RawFloor(key=lv["id"], name=_label(lp.get("short_name")) or name,
+                               elevation_m=lo * LEVEL_HEIGHT_M, level=lo, height_m=LEVEL_HEIGHT_M,
+                               spaces=tuple(got["spaces"]), doors=tuple(got["doors"]),
+                               obstacles=tuple(got["obstacles"])))
     if len(levels) > 1:
         notes.append(Note("guessed", "floor elevations", f"IMDF gives ordinals only: ordinal x {LEVEL_HEIGHT_M:g} m"))
     vname = _label(venue["properties"].get("name")) if venue else None
