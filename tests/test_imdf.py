@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SCENARIOS
+from conftest import SCENARIOS
 
 LON0, LAT0 = 13.40, 52.52  # somewhere in Berlin
 R = 6378137.0
@@ -103,26 +103,19 @@ def test_a_hand_written_venue_imports(tmp_path: Path) -> None:
     assert "1 amenities" in dropped and "restroom" in dropped
 
 
-def test_the_zip_form_and_the_command(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
+def test_the_zip_form_writes_a_scenario_and_a_picture(tmp_path: Path) -> None:
+    from geometry.build import load_building
+    from twin.buildings import import_imdf
 
     folder = _write(tmp_path / "venue", _venue())
     archive = tmp_path / "venue.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for f in folder.iterdir():
             z.write(f, f.name)
-    out = tmp_path / "imported.yaml"
-    r = subprocess.run([sys.executable, "-c", "from twin.cli import main; main()", "import", "imdf", str(archive),
-                        "--out", str(out), "--png", str(tmp_path / "plan.png")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
-    assert r.returncode == 0, r.stderr
-    assert "every zone reachable from an exit" in r.stdout and "opentobelow" in r.stdout
-    from geometry.build import load_building
-
-    assert {z.id for z in load_building(out).zones} == {"Lobby", "Reading-room", "Study"}
-    assert (tmp_path / "plan.png").read_bytes()[:4] == b"\x89PNG"
+    summary = import_imdf(archive, tmp_path / "imported.yaml", png=tmp_path / "plan.png")
+    assert (summary.floors, summary.zones, summary.exits) == (2, 3, 1)
+    assert {z.id for z in load_building(summary.scenario_path).zones} == {"Lobby", "Reading-room", "Study"}
+    assert summary.picture is not None and summary.picture.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_broken_archives_get_clear_errors(tmp_path: Path) -> None:

@@ -143,12 +143,17 @@ def test_truncated_file_gets_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_not_an_ifc_file_and_a_wrong_out_name(tmp_path: Path) -> None:
+    from twin.buildings import import_ifc
+    from twin.errors import UserError
+
     text = tmp_path / "plan.ifc"
     text.write_text("just some text\n")
-    r = _smartlib("import", "ifc", str(text), "--out", str(tmp_path / "x.yaml"))
-    assert r.returncode == 2 and "not an IFC file" in r.stderr and "Traceback" not in r.stderr
-    r = _smartlib("import", "ifc", str(DUPLEX), "--out", str(tmp_path / "x.txt"))
-    assert r.returncode == 2 and ".yaml" in r.stderr
+    with pytest.raises(UserError, match=r"plan\.ifc: not an IFC file in STEP format"):
+        import_ifc(text, tmp_path / "x.yaml")
+    with pytest.raises(UserError, match=r"x\.txt: the scenario file to write must end in \.yaml"):
+        import_ifc(DUPLEX, tmp_path / "x.txt")
+    with pytest.raises(UserError, match="no such file"):
+        import_ifc(tmp_path / "missing.ifc", tmp_path / "x.yaml")
 
 
 def _model(tmp_path: Path, *, storey: bool, body: bool) -> Path:
