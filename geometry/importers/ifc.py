@@ -25,13 +25,15 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from ..grid import DEFAULT_CELL_M
-from ..scenario import Scenario
+from ..scenario import Scenario, SeatAttr
 from .assemble import RawBuilding, RawDoor, RawFloor, RawObstacle, RawSeat, RawSpace, RawStair, assemble
 from .kinds import slug
 from .report import BuildingImportError, ImportReport, Note
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
-SEAT_WORDS = ("chair", "seat", "stool", "sofa", "bench", "stuhl", "sessel", "hocker", "armchair")
+SEAT_WORDS = ("chair", "seat", "stool", "sofa", "couch", "bench", "stuhl", "sessel", "hocker", "armchair")
+LOUNGE_WORDS = ("sofa", "couch", "sessel", "armchair", "lounge")
+HUNG_M = 1.0  # furniture whose bottom is higher above its floor hangs on a wall
 DESK_WORDS = ("desk", "table", "tisch", "counter", "workstation")
 _MESH = tuple[NDArray[np.float64], NDArray[np.int64]]
 
@@ -337,9 +339,14 @@ def _read(path: Path, progress: Progress | None) -> RawBuilding:
         words = _text(f.Name, f.ObjectType, t.Name if t is not None else None).lower()
         verts = meshes[f.id()][0]
         hull = shapely.MultiPoint(verts[:, :2]).convex_hull
-        if any(re.search(rf"\b{w}", words) for w in SEAT_WORDS):
+        if any(re.search(rf"(^|[^a-z]){w}", words) for w in SEAT_WORDS):
             c = hull.centroid
-            per[sid]["seats"].append(RawSeat(_label(f), (c.x, c.y), name=_short(f, "seat")))
+            attrs = (SeatAttr.lounge,) if any(w in words for w in LOUNGE_WORDS) else ()
+            per[sid]["seats"].append(RawSeat(_label(f), (c.x, c.y), attrs, name=_short(f, "seat")))
+            continue
+        lift = float(verts[:, 2].min()) - elev[sid]
+        if lift > HUNG_M:
+            notes.append(Note("dropped", _label(f), f"hangs {lift:.1f} m above the floor: no obstacle to walking"))
             continue
         kind = "desk" if any(w in words for w in DESK_WORDS) else "furniture"
         height = float(verts[:, 2].max() - verts[:, 2].min())
