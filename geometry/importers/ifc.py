@@ -4,7 +4,7 @@ IfcBuildingStorey -> floors, IfcSpace -> zones (footprint of the space's body), 
 (centre of the opening they fill, ``OverallWidth``), IfcWall -> wall obstacles (the wall's
 bottom faces, so door openings stay open), IfcStair -> stairs from the storey it stands on to the
 storey its top reaches, IfcFurnishingElement -> obstacles, or seats where the name or type says
-chair, seat, stool, sofa or bench; IfcWindow -> the ``window`` attribute of seats near it.
+chair, seat, stool or bench (a sofa stays an obstacle); IfcWindow -> the ``window`` attribute of seats near it.
 Lengths are converted to metres with the file's own length unit. Geometry comes in world
 coordinates from ``ifcopenshell.geom``; see :mod:`geometry.importers.assemble` for the cleaning.
 """
@@ -31,8 +31,8 @@ from .kinds import slug
 from .report import BuildingImportError, ImportReport, Note
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
-SEAT_WORDS = ("chair", "seat", "stool", "sofa", "couch", "bench", "stuhl", "sessel", "hocker", "armchair")
-LOUNGE_WORDS = ("sofa", "couch", "sessel", "armchair", "lounge")
+SEAT_WORDS = ("chair", "seat", "stool", "bench", "stuhl", "sessel", "hocker", "armchair")
+LOUNGE_WORDS = ("sessel", "armchair", "lounge")
 HUNG_M = 1.0  # furniture whose bottom is higher above its floor hangs on a wall
 DESK_WORDS = ("desk", "table", "tisch", "counter", "workstation")
 _MESH = tuple[NDArray[np.float64], NDArray[np.int64]]
