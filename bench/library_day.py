@@ -29,10 +29,10 @@ TARGET_S, GOAL_S = 20.0, 5.0
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from simulation.day.library_day import run_day
-src = load_scenario(sys.argv[1])
-building = build_building(src, None)
+src = resolve_file(sys.argv[1])
+building = build_building(src)
 t1 = time.perf_counter()
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = run_day(building, src, seed=int(sys.argv[3]), progress=False, walker=sys.argv[2])

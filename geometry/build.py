@@ -1,139 +1,34 @@
-"""From a scenario file to a checked :class:`~geometry.model.Building`.
+"""From a resolved scenario to a checked :class:`~geometry.model.Building`.
 
-``load_scenario`` validates the document (pydantic) and maps every error to its line;
-``apply_variant`` merges a named renovation variant into the base; ``build_building`` expands
-seat blocks and shelf ranges and checks the geometry (zones inside floors and not overlapping,
-seats clear of obstacles, openings on zone boundaries, everything reachable from an entrance).
+``build_building`` expands seat blocks and shelf ranges of a
+:class:`~geometry.scenario.ResolvedScenario` and checks the geometry (zones inside floors and not
+overlapping, seats clear of obstacles and of each other, openings on zone boundaries, everything
+reachable from an entrance). Reading files and applying variants is :mod:`geometry.scenario`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import shapely
-from pydantic import ValidationError
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import linemerge
 
-from .errors import Loc, Problem, ScenarioError
+from .errors import Loc, Problem
 from .grid import DEFAULT_CELL_M, WalkableGrid, components, rasterize_floor, reachable, segment_cells
 from .model import OUTSIDE, Building, Device, Floor, Link, Obstacle, Opening, Seat, Zone
 from .quantities import DEVICE_QUANTITIES, QUANTITIES
-from .scenario import FloorSpec, Scenario, SeatBlockSpec, ShelfRangeSpec, StairEnd
-from .yamlsrc import LineMap, load_yaml
+from .scenario import FloorSpec, ResolvedScenario, Scenario, SeatBlockSpec, ShelfRangeSpec, StairEnd
+from .scenario.source import apply_variant, load_scenario
 
 AREA_TOL_M2 = 0.01
 ON_BOUNDARY_TOL_M = 0.05
 SEAT_CLEARANCE_M = 0.1
 SEAT_OFFSET_M = 0.45  # chair centre from the table edge
-
-
-@dataclass(frozen=True)
-class ScenarioSource:
-    """A validated scenario with where it came from (for error lines)."""
-
-    file: str
-    raw: dict[str, Any]
-    lines: LineMap
-    scenario: Scenario
-
-
-# --------------------------------------------------------------------------- validation
-
-def pydantic_problems(exc: ValidationError, lines: LineMap | None, prefix: Loc = ()) -> list[Problem]:
-    """Pydantic errors as :class:`Problem` objects, located in the file when ``lines`` is given."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = str(err["msg"])
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field '{loc[-1]}'"
-        elif err["type"] == "missing":
-            msg = f"missing required field '{loc[-1]}'"
-        elif "input" in err and err["type"] not in ("model_type", "dict_type"):
-            shown = repr(err["input"])
-            if len(shown) < 60:
-                msg += f" (got {shown})"
-        out.append(Problem(loc, msg, lines.line(loc) if lines is not None else None))
-    return out
-
-
-def validate_document(raw: Any, file: str, lines: LineMap, prefix: Loc = ()) -> Scenario:
-    """Validate plain data as a :class:`Scenario`, raising :class:`ScenarioError` with lines."""
-    if not isinstance(raw, dict):
-        raise ScenarioError(file, [Problem(prefix, f"expected a mapping at the top, got {type(raw).__name__}",
-                                           lines.line(prefix))])
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        raise ScenarioError(file, pydantic_problems(exc, lines, prefix)) from None
-
-
-def load_scenario(path: str | Path, text: str | None = None) -> ScenarioSource:
-    """Read and validate a scenario file (schema only; see :func:`load_building` for geometry)."""
-    raw, lines = load_yaml(path, text)
-    return ScenarioSource(str(path), raw, lines, validate_document(raw, str(path), lines))
-
-
-# --------------------------------------------------------------------------- variants
-
-def merge(base: Any, override: Any) -> Any:
-    """Deep-merge ``override`` into ``base`` (see :class:`~geometry.scenario.VariantSpec`)."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        out = dict(base)
-        for k, v in override.items():
-            # a key the base lacks merges into an empty one, so `remove` of a missing item still errors
-            out[k] = merge(base[k] if k in base else type(v)() if isinstance(v, (dict, list)) else None, v)
-        return out
-    if (isinstance(base, list) and isinstance(override, list)
-            and all(isinstance(x, dict) and "id" in x for x in base + override)):
-        merged = [copy.deepcopy(x) for x in base]
-        index = {x["id"]: i for i, x in enumerate(merged)}
-        removed = set()
-        for item in override:
-            if item.get("remove") is True:
-                if item["id"] not in index:
-                    raise KeyError(f"cannot remove '{item['id']}': no such item in the base")
-                removed.add(item["id"])
-            elif item["id"] in index:
-                merged[index[item["id"]]] = merge(merged[index[item["id"]]], item)
-            else:
-                merged.append(copy.deepcopy(item))
-                index[item["id"]] = len(merged) - 1
-        return [x for x in merged if x["id"] not in removed]
-    return copy.deepcopy(override)
-
-
-def apply_variant(src: ScenarioSource, variant: str | None) -> ScenarioSource:
-    """The scenario with variant ``variant`` merged in (``None`` gives the base)."""
-    if variant is None:
-        return src
-    if variant not in src.scenario.variants:
-        known = ", ".join(src.scenario.variants) or "none"
-        raise ScenarioError(src.file, [Problem(("variants",), f"no variant '{variant}' (known: {known})",
-                                               src.lines.line(("variants",)))])
-    base = {k: v for k, v in src.raw.items() if k != "variants"}
-    try:
-        raw = merge(base, src.raw["variants"][variant].get("override", {}))
-    except KeyError as exc:
-        loc: Loc = ("variants", variant, "override")
-        raise ScenarioError(src.file, [Problem(loc, str(exc.args[0]), src.lines.line(loc))]) from None
-    raw["variants"] = {}
-    try:
-        scen = Scenario.model_validate(raw)
-    except ValidationError as exc:
-        probs = pydantic_problems(exc, src.lines)
-        loc = ("variants", variant)
-        raise ScenarioError(src.file, [Problem(p.loc, f"{p.message} (in variant '{variant}')",
-                                               src.lines.line(loc)) for p in probs]) from None
-    return ScenarioSource(src.file, raw, src.lines, scen)
+SEAT_SAME_SPOT_M = 0.05  # two seats nearer than about this are at the same spot
 
 
 # --------------------------------------------------------------------------- expansion
@@ -202,15 +97,12 @@ def seat_block_items(spec: SeatBlockSpec, floor_id: str) -> tuple[list[Obstacle]
 # --------------------------------------------------------------------------- building
 
 class _Collector:
-    def __init__(self, src: ScenarioSource, variant: str | None) -> None:
-        self.src = src
-        self.variant = variant
+    def __init__(self, resolved: ResolvedScenario) -> None:
+        self.resolved = resolved
         self.problems: list[Problem] = []
 
     def add(self, loc: Loc, message: str) -> None:
-        if self.variant:
-            message += f" (in variant '{self.variant}')"
-        self.problems.append(Problem(loc, message, self.src.lines.line(loc)))
+        self.problems.append(self.resolved.problem(loc, message))
 
 
 def _boundary_piece(ring: Any, at: tuple[float, float], width_m: float) -> LineString | None:
@@ -280,6 +172,14 @@ def _build_floor(fl: FloorSpec, fi: int, col: _Collector) -> Floor:
     for ob in obstacles:
         if outline.is_valid and ob.polygon.difference(outline).area > AREA_TOL_M2:
             col.add(floc, f"obstacle '{ob.id}' reaches outside floor '{fl.id}'")
+    taken: dict[tuple[int, int], str] = {}
+    for seat, sloc in zip(seats, seat_locs, strict=True):
+        spot = (round(seat.x / SEAT_SAME_SPOT_M), round(seat.y / SEAT_SAME_SPOT_M))
+        if spot in taken:
+            col.add(sloc, f"seat '{seat.id}' at ({seat.x:.2f}, {seat.y:.2f}) is at the same spot as seat "
+                    f"'{taken[spot]}'")
+        else:
+            taken[spot] = seat.id
     tree = shapely.STRtree([o.polygon for o in obstacles])
     for seat, sloc in zip(seats, seat_locs, strict=True):
         zone = zone_by_id.get(seat.zone_id)
@@ -350,7 +250,7 @@ def _unique(col: _Collector, items: list[tuple[str, Loc]], what: str) -> None:
     seen: dict[str, Loc] = {}
     for ident, loc in items:
         if ident in seen:
-            col.add(loc, f"{what} id '{ident}' is used twice (first at line {col.src.lines.line(seen[ident])})")
+            col.add(loc, f"{what} id '{ident}' is used twice (first at line {col.resolved.line(seen[ident])})")
         else:
             seen[ident] = loc
 
@@ -379,18 +279,29 @@ def _link_stops(kind: str, link_id: str, ends: Sequence[StairEnd], loc: Loc, fie
     return tuple((e.floor, e.zone, e.at[0], e.at[1]) for e in ends) if ok else None
 
 
-def build_building(src: ScenarioSource, variant: str | None = None, *, check_reach: bool = True,
+def build_building(resolved: ResolvedScenario, *, check_reach: bool = True,
                    cell_m: float = DEFAULT_CELL_M) -> Building:
-    """Turn a validated scenario into a Building, collecting every geometry problem.
+    """Turn a resolved scenario into a Building, collecting every geometry problem.
+
+    Parameters
+    ----------
+    resolved
+        The scenario with its variant applied (:func:`geometry.scenario.apply_variant`, or
+        ``apply_variant(ScenarioSource.from_spec(scenario))`` for one made in memory).
+    check_reach
+        Also check that every zone and seat can be reached from an entrance (rasterises every
+        floor; slower).
+    cell_m
+        Grid cell of the reachability check [m].
 
     Raises
     ------
     ScenarioError
         Listing all problems found, each with file, line and field.
     """
-    src = apply_variant(src, variant)
-    sc = src.scenario
-    col = _Collector(src, variant)
+    sc = resolved.scenario
+    variant = resolved.variant
+    col = _Collector(resolved)
     floors_spec = sc.building.floors
     _unique(col, [(f.id, ("building", "floors", i, "id")) for i, f in enumerate(floors_spec)], "floor")
     _unique(col, [(z.id, ("building", "floors", i, "zones", j, "id"))
@@ -425,7 +336,7 @@ def build_building(src: ScenarioSource, variant: str | None = None, *, check_rea
     if not any(o.is_entrance or o.is_exit for f in floors for o in f.openings):
         col.add(("building",), "the building has no door to 'outside': add an opening with zones [<zone>, outside]")
     if col.problems:
-        raise ScenarioError(src.file, col.problems)
+        raise resolved.error(col.problems)
     building = Building(sc.branch.id, sc.branch.name, tuple(floors), tuple(links), tuple(devices),
                         sc.building.wall_thickness_m, variant)
     if check_reach:
@@ -433,7 +344,7 @@ def build_building(src: ScenarioSource, variant: str | None = None, *, check_rea
         for loc, msg in problems:
             col.add(loc, msg)
         if col.problems:
-            raise ScenarioError(src.file, col.problems)
+            raise resolved.error(col.problems)
     return building
 
 
@@ -548,4 +459,4 @@ def check_reachability(building: Building, cell_m: float = DEFAULT_CELL_M) -> li
 def load_building(path: str | Path, variant: str | None = None, *, cell_m: float = DEFAULT_CELL_M,
                   check_reach: bool = True) -> Building:
     """Read, validate and build a scenario file in one call."""
-    return build_building(load_scenario(path), variant, check_reach=check_reach, cell_m=cell_m)
+    return build_building(apply_variant(load_scenario(path), variant), check_reach=check_reach, cell_m=cell_m)

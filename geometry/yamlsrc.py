@@ -7,12 +7,21 @@ deepest part of it that exists in the file.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import Loc, Problem, ScenarioError
+
+#: Largest scenario file [bytes].
+MAX_FILE_BYTES = 5_000_000
+#: Deepest nesting of lists and mappings (a scenario needs about 8).
+MAX_DEPTH = 64
+#: Most values a file may expand to, aliases counted each time they are used (a large branch has
+#: some 20,000).
+MAX_VALUES = 200_000
 
 
 class LineMap:
@@ -23,6 +32,10 @@ class LineMap:
 
     def add(self, loc: Loc, line: int) -> None:
         self._lines.setdefault(loc, line)
+
+    def exact(self, loc: Loc) -> int | None:
+        """Line of ``loc`` itself, or None when the file does not have it."""
+        return self._lines.get(tuple(loc))
 
     def line(self, loc: Loc) -> int | None:
         """Line of ``loc`` or of its nearest ancestor present in the file."""
@@ -35,7 +48,37 @@ class LineMap:
             parts = parts[:-1]
 
 
-def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str) -> Any:
+class _Budget:
+    """Counts the values built from the node graph, so aliases cannot expand without bound."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.left = MAX_VALUES
+        self.loader = yaml.SafeLoader("")  # builds scalars; one per file, not one per value
+
+    def spend(self, node: yaml.Node) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ScenarioError(self.file, [Problem((), f"the file expands to more than {MAX_VALUES:,} values "
+                                                        f"(aliases used over and over?)", node.start_mark.line + 1)])
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Reject nesting deeper than :data:`MAX_DEPTH` before anything recursive reads the file."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise ScenarioError(file, [Problem((), f"lists and mappings are nested more than {MAX_DEPTH} deep",
+                                                   line)])
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str, budget: _Budget) -> Any:
+    budget.spend(node)
     lines.add(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -43,20 +86,26 @@ def _construct(node: yaml.Node, loc: Loc, lines: LineMap, file: str) -> Any:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ScenarioError(file, [Problem(loc, "YAML merge keys (<<) are not supported",
                                                    key_node.start_mark.line + 1)])
-            key = yaml.SafeLoader(stream="").construct_object(key_node)  # scalars only
+            key = budget.loader.construct_object(key_node)  # scalars only
+            if isinstance(key, dt.date) and not isinstance(key, dt.datetime):
+                key = key.isoformat()
             if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
-                raise ScenarioError(file, [Problem(loc, f"mapping key {key!r} must be a name",
+                raise ScenarioError(file, [Problem(loc, f"mapping key {str(key)[:40]!r} must be a name",
                                                    key_node.start_mark.line + 1)])
             key = str(key)
             if key in out:
                 raise ScenarioError(file, [Problem(loc + (key,), f"duplicate key '{key}'",
                                                    key_node.start_mark.line + 1)])
             lines.add(loc + (key,), key_node.start_mark.line + 1)
-            out[key] = _construct(value_node, loc + (key,), lines, file)
+            out[key] = _construct(value_node, loc + (key,), lines, file, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, loc + (i,), lines, file) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(stream="").construct_object(node)
+        return [_construct(item, loc + (i,), lines, file, budget) for i, item in enumerate(node.value)]
+    try:
+        return budget.loader.construct_object(node)
+    except (ValueError, OverflowError) as exc:  # a timestamp such as 2025-13-45
+        raise ScenarioError(file, [Problem(loc, f"not a valid value: {node.value!r} ({exc})",
+                                           node.start_mark.line + 1)]) from None
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
@@ -79,15 +128,22 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
             raise ScenarioError(file, [Problem((), f"not UTF-8 text ({exc.reason})")]) from None
         except OSError as exc:
             raise ScenarioError(file, [Problem((), f"cannot read: {exc.strerror}")]) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError(file, [Problem((), f"file is larger than {MAX_FILE_BYTES:,} bytes")])
     lines = LineMap()
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            raise ScenarioError(file, [Problem((), "file is empty")])
+        return _construct(node, (), lines, file, _Budget(file)), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ScenarioError(file, [Problem((), f"not valid YAML: {exc.problem or exc.context}", line)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(file, [Problem((), f"not valid YAML: {exc}")]) from None
-    if node is None:
-        raise ScenarioError(file, [Problem((), "file is empty")])
-    return _construct(node, (), lines, file), lines
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp such as 2025-13-45
+        if isinstance(exc, ScenarioError):
+            raise
+        raise ScenarioError(file, [Problem((), f"not valid YAML: {exc}")]) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIOS
 
-from geometry import build_building, load_scenario
+from geometry import apply_variant, build_building, load_scenario, resolve_file
 
 BUILTIN = ["central-library", "district-branch", "service-point"]
 
@@ -22,16 +22,16 @@ def _cases() -> list[tuple[str, str | None]]:
 
 @pytest.mark.parametrize(("name", "variant"), _cases(), ids=lambda x: str(x))
 def test_builtin_scenario_and_variants_validate(name: str, variant: str | None) -> None:
-    src = load_scenario(SCENARIOS / f"{name}.yaml")
-    building = build_building(src, variant)  # includes every geometry and reachability check
+    # build_building includes every geometry and reachability check
+    building = build_building(resolve_file(SCENARIOS / f"{name}.yaml", variant))
     assert building.branch_id == name
     assert building.exits and building.entrances
 
 
 def test_builtin_sizes_are_realistic() -> None:
-    central = build_building(load_scenario(SCENARIOS / "central-library.yaml"), check_reach=False)
-    district = build_building(load_scenario(SCENARIOS / "district-branch.yaml"), check_reach=False)
-    point = build_building(load_scenario(SCENARIOS / "service-point.yaml"), check_reach=False)
+    central = build_building(resolve_file(SCENARIOS / "central-library.yaml"), check_reach=False)
+    district = build_building(resolve_file(SCENARIOS / "district-branch.yaml"), check_reach=False)
+    point = build_building(resolve_file(SCENARIOS / "service-point.yaml"), check_reach=False)
     assert len(central.floors) >= 3 and central.area_m2 >= 9000 and central.seat_count >= 1000
     assert len(district.floors) == 2 and 150 <= district.seat_count <= 500
     assert len(point.floors) == 1 and point.area_m2 <= 400 and 12 <= point.seat_count <= 80
@@ -46,9 +46,9 @@ def test_builtin_sizes_are_realistic() -> None:
 def test_central_library_has_two_renovation_variants() -> None:
     src = load_scenario(SCENARIOS / "central-library.yaml")
     assert len(src.scenario.variants) >= 2
-    base = build_building(src, check_reach=False)
+    base = build_building(apply_variant(src), check_reach=False)
     for name in src.scenario.variants:
-        variant = build_building(src, name, check_reach=False)
+        variant = build_building(apply_variant(src, name), check_reach=False)
         changed = (variant.seat_count != base.seat_count
                    or len(list(variant.openings)) != len(list(base.openings))
                    or sum(len(f.obstacles) for f in variant.floors) != sum(len(f.obstacles) for f in base.floors)

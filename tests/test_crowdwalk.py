@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from simulation.day.crowdwalk import CrowdWalker, walker_factory
 from simulation.day.kpis import flat
 from simulation.day.library_day import DayResult, LibraryDay, run_day
@@ -18,8 +18,8 @@ OPEN_S, CLOSE_S = 9 * 3600.0, 21 * 3600.0  # day-small: Mo-Su 09:00-21:00
 
 
 def _run(seed: int = 3) -> DayResult:
-    src = load_scenario(DATA / "day-small.yaml")
-    return run_day(build_building(src, None), src, seed=seed, progress=False, walker="crowd")
+    src = resolve_file(DATA / "day-small.yaml")
+    return run_day(build_building(src), src, seed=seed, progress=False, walker="crowd")
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,8 @@ def test_walks_take_longer_than_on_the_grid_but_not_much(day: DayResult) -> None
 
 
 def _source():  # type: ignore[no-untyped-def]
-    src = load_scenario(DATA / "day-small.yaml")
-    return build_building(src, None), src
+    src = resolve_file(DATA / "day-small.yaml")
+    return build_building(src), src
 
 
 def _walker_day() -> tuple[LibraryDay, CrowdWalker]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from simulation.day.kpis import flat, littles_law
 from simulation.day.library_day import EVENT_COLUMNS, ZONE_COLUMNS, DayResult, run_day
 
@@ -18,8 +18,8 @@ OPEN_S, CLOSE_S = 9 * 3600.0, 21 * 3600.0  # day-small: Mo-Su 09:00-21:00
 
 
 def _run(variant: str | None = None, seed: int = 3) -> DayResult:
-    src = load_scenario(DATA / "day-small.yaml")
-    return run_day(build_building(src, variant), src, seed=seed, progress=False)
+    src = resolve_file(DATA / "day-small.yaml", variant)
+    return run_day(build_building(src), src, seed=seed, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_closed_days_and_several_days(tmp_path) -> None:  # type: ignore[no-unty
     text = text.replace("start_date: 2025-03-05", "start_date: 2025-03-03")  # a Monday
     f = tmp_path / "monday.yaml"
     f.write_text(text)
-    src = load_scenario(f)
+    src = resolve_file(f)
     res = run_day(build_building(src), src, seed=1, days=2, progress=False)
     arrive = res.events.loc[res.events["event"] == "arrive", "t_s"]
     assert len(arrive) > 50
@@ -173,7 +173,7 @@ def test_results_write_and_read_back(day: DayResult, tmp_path) -> None:  # type:
 
 
 def test_building_and_scenario_must_match() -> None:
-    src = load_scenario(DATA / "day-small.yaml")
-    other = build_building(load_scenario(DATA / "small-branch.yaml"))
+    src = resolve_file(DATA / "day-small.yaml")
+    other = build_building(resolve_file(DATA / "small-branch.yaml"))
     with pytest.raises(ValueError, match="does not come from scenario"):
         run_day(other, src, seed=1, progress=False)

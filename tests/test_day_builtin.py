@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from simulation.day.library_day import DayResult, run_day
 
 
@@ -37,7 +37,7 @@ def _conserved(res: DayResult, close_s: float) -> None:
 
 @pytest.fixture(scope="module")
 def district_saturday() -> DayResult:
-    src = load_scenario(SCENARIOS / "district-branch.yaml")
+    src = resolve_file(SCENARIOS / "district-branch.yaml")
     return run_day(build_building(src, check_reach=False), src, seed=5, start=dt.date(2025, 3, 8), progress=False)
 
 
@@ -62,7 +62,7 @@ def test_district_saturday_uses_every_part_of_the_branch(district_saturday: DayR
 
 
 def test_central_library_weekday() -> None:
-    src = load_scenario(SCENARIOS / "central-library.yaml")
+    src = resolve_file(SCENARIOS / "central-library.yaml")
     res = run_day(build_building(src, check_reach=False), src, seed=2, progress=False)
     _conserved(res, 21 * 3600.0)
     ev = res.events

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import DATA, SCENARIOS
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from geometry.errors import ScenarioError
 from simulation.day.demand import (
     DayType,
@@ -98,7 +98,7 @@ def test_hourly_pieces_spread_visits_over_open_hours_only() -> None:
 
 
 def test_day_arrivals_bring_the_expected_visits_in_parties() -> None:
-    src = load_scenario(DATA / "day-small.yaml")
+    src = resolve_file(DATA / "day-small.yaml")
     demand = load_demand(src)
     date = demand.start_date
     totals, studiers = [], []
@@ -121,7 +121,7 @@ def test_event_attendees_arrive_around_the_start(tmp_path) -> None:  # type: ign
         "  visitor_types:\n")
     f = tmp_path / "events.yaml"
     f.write_text(text)
-    src = load_scenario(f)
+    src = resolve_file(f)
     demand = load_demand(src, building=build_building(src))
     assert "event_attendee" in demand.visitor_types  # brought in by the event
     wed = dt.date(2025, 3, 5)
@@ -136,17 +136,17 @@ def test_event_attendees_arrive_around_the_start(tmp_path) -> None:  # type: ign
 def test_defaults_per_branch_kind_and_day_types() -> None:
     for name, kind in (("central-library", "central"), ("district-branch", "district"),
                        ("service-point", "service_point")):
-        src = load_scenario(SCENARIOS / f"{name}.yaml")
+        src = resolve_file(SCENARIOS / f"{name}.yaml")
         assert src.scenario.branch.kind == kind
         d = load_demand(src)
         assert abs(sum(v.share for v in d.visitor_types.values()) - 1.0) < 1e-9
         assert d.day_type_of(dt.date(2025, 3, 5)) == "weekday"
         assert d.day_type_of(dt.date(2025, 3, 8)) == "weekend"
-    central = load_demand(load_scenario(SCENARIOS / "central-library.yaml"))
-    district = load_demand(load_scenario(SCENARIOS / "district-branch.yaml"))
+    central = load_demand(resolve_file(SCENARIOS / "central-library.yaml"))
+    district = load_demand(resolve_file(SCENARIOS / "district-branch.yaml"))
     assert central.day_types["weekday"].visits > district.day_types["weekday"].visits  # type: ignore[operator]
     # a scenario's visitor types replace the mix but keep the built-in behaviour of their name
-    small = load_demand(load_scenario(DATA / "day-small.yaml"))
+    small = load_demand(resolve_file(DATA / "day-small.yaml"))
     assert set(small.visitor_types) == {"studier", "browser", "borrower"}
     assert small.visitor_types["studier"].seat_p == 1.0
     assert small.visitor_types["studier"].stay_s.mean == 7200
@@ -156,7 +156,7 @@ def test_demand_errors_name_file_line_and_field(tmp_path) -> None:  # type: igno
     text = (DATA / "day-small.yaml").read_text()
     cases = [  # (replace, by, message, field, the line it is reported at)
         ("browser: {share: 0.3}", "browser: {share: 0.4}",
-         "visitor-type shares must add up to 1, they add up to 1.100", "demand", "demand:"),
+         "visitor-type shares must add up to 1, they add up to 1.100", "demand.visitor_types", "visitor_types:"),
         ("weekday: {visits: 180}", "weekday: {visits: -5}", "greater than or equal to 0",
          "demand.day_types.weekday.visits", "weekday: {visits: -5}"),
         ("stay_s: {dist: lognormal, mean_s: 7200, sd_s: 3600, min_s: 900}", "stay_s: {dist: gamma, mean_s: 60}",
@@ -171,7 +171,7 @@ def test_demand_errors_name_file_line_and_field(tmp_path) -> None:  # type: igno
         f = tmp_path / f"bad-{i}.yaml"
         f.write_text(bad)
         with pytest.raises(ScenarioError) as err:
-            load_demand(load_scenario(f))
+            load_demand(resolve_file(f))
         line = next(n for n, row in enumerate(bad.splitlines(), 1) if row.strip().startswith(marker))
         assert f"bad-{i}.yaml:{line}: {where}: " in str(err.value)
         assert message in str(err.value)
@@ -179,6 +179,6 @@ def test_demand_errors_name_file_line_and_field(tmp_path) -> None:  # type: igno
                                              "duration_s: 60, attendees: 5}\n  visitor_types:\n")
     f = tmp_path / "bad-zone.yaml"
     f.write_text(bad)
-    src = load_scenario(f)
+    src = resolve_file(f)
     with pytest.raises(ScenarioError, match=r"demand.events\[0\].zone: event 'x' is in zone 'nowhere'"):
         load_demand(src, building=build_building(src))

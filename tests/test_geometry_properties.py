@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from geometry.build import merge, seat_block_items, shelf_range_obstacles
+from geometry.build import seat_block_items, shelf_range_obstacles
 from geometry.grid import components, rasterize, rasterize_floor, reachable
 from geometry.model import Floor, Opening, Zone
-from geometry.scenario import SeatBlockSpec, ShelfRangeSpec
+from geometry.scenario import SeatBlockSpec, ShelfRangeSpec, merge
 
 FAST = settings(max_examples=40, deadline=None)
 

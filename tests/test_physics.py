@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA, SCENARIOS
 
-from geometry import build_building, load_building, load_scenario
+from geometry import build_building, load_building, resolve_file
 from geometry.errors import ScenarioError
 from simulation.day.physics import (
     PhysicsSpec,
@@ -59,7 +59,7 @@ def test_sealed_zone_co2_converges_to_the_mass_balance_steady_state() -> None:
     """The small branch's reading room (150 m2, 525 m3) with 30 readers and a fixed 180 L/s of
     outdoor air: the stepped model reaches the steady state within 2% and follows the solution
     of the mass balance on the way (checked against a 1 s forward-Euler integration)."""
-    src = load_scenario(DATA / "day-small.yaml")
+    src = resolve_file(DATA / "day-small.yaml")
     b = build_building(src)
     zp = ZonePhysics(b, load_physics(src, building=b))  # fixed ventilation 1.2 L/s per m2
     i = zp.index["reading"]
@@ -165,7 +165,7 @@ def test_zone_geometry_finds_exterior_walls_and_roofs() -> None:
 
 
 def test_meters_scope_a_floor_when_named_after_it() -> None:
-    src = load_scenario(SCENARIOS / "central-library.yaml")
+    src = resolve_file(SCENARIOS / "central-library.yaml")
     b = build_building(src, check_reach=False)
     scopes = meter_scopes(b, load_physics(src))
     assert scopes["em-lighting"] is None
@@ -179,12 +179,12 @@ def test_physics_errors_name_file_line_and_field(tmp_path) -> None:  # type: ign
                        "  outdoor: {temperature_c: 8, amplitude_c: 4}\n  zones: {attic: {ventilation_l_s: 10}}")
     f = tmp_path / "bad.yaml"
     f.write_text(bad)
-    src = load_scenario(f)
+    src = resolve_file(f)
     line = bad.splitlines().index("  zones: {attic: {ventilation_l_s: 10}}") + 1
     with pytest.raises(ScenarioError, match=rf"bad.yaml:{line}: physics.zones.attic: no zone 'attic'"):
         load_physics(src, building=build_building(src))
     bad = text.replace("fixed_l_s_m2: 1.2", "fixed_l_s_m2: -1")
     f.write_text(bad)
     with pytest.raises(ScenarioError, match=r"physics.ventilation.fixed_l_s_m2: Input should be greater"):
-        load_physics(load_scenario(f))
-    assert math.isclose(load_physics(load_scenario(DATA / "day-small.yaml")).ventilation.fixed_l_s_m2, 1.2)
+        load_physics(resolve_file(f))
+    assert math.isclose(load_physics(resolve_file(DATA / "day-small.yaml")).ventilation.fixed_l_s_m2, 1.2)

@@ -60,7 +60,8 @@ CASES = [
      "has no door to 'outside'", "building", None),
     ("door-missing-width", "at: [5, 5], width_m: 1.2}", "at: [5, 5]}", "a door needs 'at' and 'width_m'",
      "building.floors[0].openings[1]", "id: hall-reading"),
-    ("negative-period", "period_s: 300", "period_s: -5", "greater than 0", "devices[1].period_s", "period_s: -5"),
+    ("negative-period", "period_s: 300", "period_s: -5", "greater than or equal to 1", "devices[1].period_s",
+     "period_s: -5"),
 ]
 
 

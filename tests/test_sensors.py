@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from geometry.quantities import QUANTITIES
 from simulation.day.library_day import DayResult, run_day
 from simulation.day.sensors import TELEMETRY_COLUMNS, TELEMETRY_SCHEMA, VirtualSensors, telemetry_arrow
@@ -14,7 +14,7 @@ from simulation.day.sensors import TELEMETRY_COLUMNS, TELEMETRY_SCHEMA, VirtualS
 
 @pytest.fixture(scope="module")
 def day() -> DayResult:
-    src = load_scenario(DATA / "day-small.yaml")
+    src = resolve_file(DATA / "day-small.yaml")
     return run_day(build_building(src), src, seed=11, progress=False)
 
 
@@ -40,7 +40,7 @@ def test_table_matches_the_telemetry_schema(day: DayResult) -> None:
 
 def test_every_device_reads_at_its_period(day: DayResult) -> None:
     epoch0 = day.meta["epoch0_s"]
-    b = build_building(load_scenario(DATA / "day-small.yaml"))
+    b = build_building(resolve_file(DATA / "day-small.yaml"))
     for d in b.devices:
         for q in d.quantities:
             s = _series(day, d.id, q)
@@ -116,7 +116,7 @@ def test_kiosk_and_queue_counter(day: DayResult) -> None:
 
 
 def test_devices_that_cannot_be_simulated_are_listed() -> None:
-    b = build_building(load_scenario(DATA / "day-small.yaml"))
+    b = build_building(resolve_file(DATA / "day-small.yaml"))
     vs = VirtualSensors(b, zone_ids=["hall", "reading"], opening_ids=["main-door", "hall-reading"],
                         seat_ids=[s.id for s in b.seats], service_ids=[], services={}, meter_floor={},
                         zone_floor=["G", "G"], epoch0_s=0.0, rng=np.random.default_rng(0))

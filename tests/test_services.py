@@ -9,10 +9,10 @@ import pytest
 import simpy
 from conftest import DATA
 
-from geometry import build_building, load_scenario
+from geometry import build_building, resolve_file
 from geometry.errors import ScenarioError
+from geometry.scenario.hours import OpeningHours
 from simulation.day.demand import Distribution
-from simulation.day.hours import OpeningHours
 from simulation.day.services import (
     GroupRoomPoint,
     GroupRooms,
@@ -226,7 +226,7 @@ def test_shift_keywords_cover_the_day() -> None:
 # --------------------------------------------------------------------------- the scenario sections
 
 def test_default_services_come_from_the_furniture() -> None:
-    src = load_scenario(DATA / "day-small.yaml")
+    src = resolve_file(DATA / "day-small.yaml")
     b = build_building(src)
     layout = service_layout(load_services(src), b, src)
     assert [d.id for d in layout.desks] == ["desk-counter"]
@@ -235,7 +235,7 @@ def test_default_services_come_from_the_furniture() -> None:
     staff = load_staff(src, layout)
     assert [m.id for m in staff.members] == ["clerk-early", "clerk-late"]
     # the district branch without a services section for desks: counters, kiosks, group rooms
-    dsrc = load_scenario("scenarios/district-branch.yaml")
+    dsrc = resolve_file("scenarios/district-branch.yaml")
     dl = service_layout(load_services(dsrc), build_building(dsrc, check_reach=False), dsrc)
     assert [d.id for d in dl.desks] == ["desk-counter-G"]
     assert {k.id for k in dl.kiosks} == {"kiosk-1", "kiosk-2", "kiosk-return"}
@@ -251,7 +251,7 @@ def test_services_and_staff_errors_name_file_line_and_field(tmp_path) -> None:  
     f = tmp_path / "bad-hours.yaml"
     f.write_text(bad)
     with pytest.raises(ScenarioError) as err:
-        load_services(load_scenario(f))
+        load_services(resolve_file(f))
     line = bad.splitlines().index('  opening_hours: "Mo-Su 9-21"') + 1
     assert f"bad-hours.yaml:{line}: services.opening_hours:" in str(err.value)
     assert "is not a time range" in str(err.value)
@@ -259,7 +259,7 @@ def test_services_and_staff_errors_name_file_line_and_field(tmp_path) -> None:  
     bad = text.replace("desk: desk-counter, shift: early", "desk: front-desk, shift: early")
     f = tmp_path / "bad-staff.yaml"
     f.write_text(bad)
-    src = load_scenario(f)
+    src = resolve_file(f)
     with pytest.raises(ScenarioError) as err:
         load_staff(src, service_layout(load_services(src), build_building(src), src))
     line = next(i for i, s in enumerate(bad.splitlines(), 1) if "front-desk" in s)
@@ -270,5 +270,5 @@ def test_services_and_staff_errors_name_file_line_and_field(tmp_path) -> None:  
     f = tmp_path / "bad-dist.yaml"
     f.write_text(bad)
     with pytest.raises(ScenarioError) as err:
-        load_services(load_scenario(f))
+        load_services(resolve_file(f))
     assert "services.desks[0].service_s: a lognormal distribution needs mean_s, sd_s (missing sd_s)" in str(err.value)

@@ -19,8 +19,8 @@ from .errors import UserError
 from .scenarios import scenario_file
 
 if TYPE_CHECKING:
-    from geometry.build import ScenarioSource
     from geometry.model import Building
+    from geometry.scenario import ResolvedScenario, ScenarioSource
     from simulation.crowd.evacuation import EvacuationResult
     from simulation.day.kpis import DayKpis
     from simulation.day.library_day import DayResult
@@ -35,19 +35,36 @@ WALKERS = ("grid", "crowd")
 
 @dataclass(frozen=True)
 class Loaded:
-    """A scenario read and checked, with its building (a variant applied when asked for)."""
+    """A scenario read and checked: the file, the scenario with ``variant`` applied, and its building."""
 
     source: ScenarioSource
+    resolved: ResolvedScenario
     building: Building
-    variant: str | None
+
+    @property
+    def variant(self) -> str | None:
+        return self.resolved.variant
 
     @property
     def branch(self) -> str:
         return self.building.branch_id
 
+    def with_variant(self, variant: str | None, *, check_reach: bool = True) -> Loaded:
+        """The same file with another variant applied (the file is not read again)."""
+        return _build(self.source, variant, check_reach=check_reach)
 
-def load(scenario: str | Path, variant: str | None = None, *, check_reach: bool = True) -> Loaded:
-    """Read, validate and build a scenario (a file or a built-in name), with ``variant`` applied.
+
+def _build(source: ScenarioSource, variant: str | None, *, check_reach: bool = True) -> Loaded:
+    from geometry.build import build_building
+    from geometry.scenario import apply_variant
+
+    resolved = apply_variant(source, variant)
+    return Loaded(source, resolved, build_building(resolved, check_reach=check_reach))
+
+
+def load(scenario: str | Path | ScenarioSource, variant: str | None = None, *, check_reach: bool = True) -> Loaded:
+    """Read, validate and build a scenario (a file, a built-in name, or a source made in memory with
+    ``ScenarioSource.from_spec``), with ``variant`` applied.
 
     Raises
     ------
@@ -56,10 +73,10 @@ def load(scenario: str | Path, variant: str | None = None, *, check_reach: bool 
     geometry.errors.ScenarioError
         A mistake in the file (file, line, field named), or an unknown variant.
     """
-    from geometry.build import build_building, load_scenario
+    from geometry.scenario import ScenarioSource, load_scenario
 
-    src = load_scenario(scenario_file(scenario))
-    return Loaded(src, build_building(src, variant, check_reach=check_reach), variant)
+    src = scenario if isinstance(scenario, ScenarioSource) else load_scenario(scenario_file(scenario))
+    return _build(src, variant, check_reach=check_reach)
 
 
 def check_variants(src: ScenarioSource, asked: Sequence[str | None]) -> None:
@@ -85,25 +102,52 @@ class Validation:
 
 
 def validate(names: Sequence[str], *, geometry: bool = True) -> list[Validation]:
-    """Check scenario files (each variant too); every mistake as ``file:line: field: message``."""
-    from geometry.build import build_building, load_scenario
-    from geometry.errors import ScenarioError
+    """Check scenario files, each whole: every section, every variant, the geometry, the cross-references.
 
-    out = []
-    for name in names:
+    The document is validated whole (unknown fields, types, ranges in every section); then, for
+    the base and each variant, the building is built (``geometry``: zones, seats, openings,
+    devices, reachability) and the day's sections are filled in with their defaults and checked
+    against it and each other (events in zones that exist, staff at desks that exist ...). Every
+    mistake comes as ``file:line: field: message``; one of the base is reported once, not again
+    for every variant.
+    """
+    return [_validate_one(name, geometry=geometry) for name in names]
+
+
+def _validate_one(name: str, *, geometry: bool) -> Validation:
+    from geometry.errors import Problem, ScenarioError
+    from geometry.scenario import load_scenario
+
+    try:
+        path = scenario_file(name)
+    except UserError as exc:
+        return Validation(name, name, 0, (str(exc),))
+    try:
+        src = load_scenario(path, keep_going=True)
+    except ScenarioError as exc:
+        return Validation(name, exc.file, 0, tuple(str(exc).splitlines()))
+    problems: list[Problem] = list(src.problems)
+    seen = {(p.loc, p.message) for p in problems}
+    variants = tuple(src.scenario.variants)
+    for variant in (None, *variants):
+        suffix = f" (in variant '{variant}')" if variant else ""
         try:
-            path = scenario_file(name)
-            src = load_scenario(path)
-            variants = [None, *src.scenario.variants]
             if geometry:
-                for v in variants:
-                    build_building(src, v)
-            out.append(Validation(name, str(path), len(variants) - 1))
+                from simulation.day.inputs import day_inputs
+
+                loaded = _build(src, variant)
+                day_inputs(loaded.resolved, loaded.building, skip=src.skipped)
+            else:
+                from geometry.scenario import apply_variant
+
+                apply_variant(src, variant)
         except ScenarioError as exc:
-            out.append(Validation(name, exc.file, 0, tuple(str(exc).splitlines())))
-        except UserError as exc:
-            out.append(Validation(name, name, 0, (str(exc),)))
-    return out
+            for p in exc.problems:
+                key = (p.loc, p.message.removesuffix(suffix))
+                if key not in seen:
+                    seen.add(key)
+                    problems.append(p)
+    return Validation(name, src.file, len(variants), tuple(p.render(src.file) for p in problems))
 
 
 def scenario_schema() -> dict[str, Any]:
@@ -151,8 +195,12 @@ class SimulationRun:
 
 
 def _check_day_options(days: int, walker: str) -> None:
+    from simulation.day.library_day import MAX_DAYS
+
     if days < 1:
         raise UserError(f"--days must be 1 or more, got {days}")
+    if days > MAX_DAYS:
+        raise UserError(f"--days must be at most {MAX_DAYS}, got {days}")
     if walker not in WALKERS:
         raise UserError(f"--walker must be one of {', '.join(WALKERS)}, got '{walker}'")
 
@@ -162,7 +210,7 @@ def run_library_day(loaded: Loaded, *, seed: int, days: int = 1, walker: str = "
     """The library-day engine on a loaded scenario (the one place the application layer calls it)."""
     from simulation.day.library_day import run_day
 
-    return run_day(loaded.building, loaded.source, seed=seed, days=days, walker=walker, progress=progress)
+    return run_day(loaded.building, loaded.resolved, seed=seed, days=days, walker=walker, progress=progress)
 
 
 def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed: int = 0, days: int = 1,
@@ -213,7 +261,7 @@ def compare(scenario: str | Path, *, variants: Sequence[str], seed: int = 0, day
     check_variants(base.source, names)
     runs = {"base": run_library_day(base, seed=seed, days=days, walker=walker, progress=progress).kpis}
     for v in names:
-        loaded = load(scenario, v)
+        loaded = base.with_variant(v)
         runs[v] = run_library_day(loaded, seed=seed, days=days, walker=walker, progress=progress).kpis
     return Comparison(base.branch, seed, days, runs)
 

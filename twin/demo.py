@@ -51,7 +51,7 @@ def model_branches(out_dir: Path, console: Console) -> list[BranchSummary]:
             progress.update(task, description=f"{name}: validating")
             loaded = app.load(name)
             for variant in loaded.source.scenario.variants:
-                app.load(name, variant)
+                loaded.with_variant(variant)
             building = loaded.building
             progress.advance(task)
             progress.update(task, description=f"{name}: 3D model")

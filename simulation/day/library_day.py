@@ -2,11 +2,11 @@
 
 :func:`run_day` is the entry point (the ``smartlib simulate`` command will call it)::
 
-    from geometry import load_scenario, build_building
+    from geometry import apply_variant, build_building, load_scenario
     from simulation import run_day
 
-    src = load_scenario("scenarios/district-branch.yaml")
-    result = run_day(build_building(src, "some-variant"), src, seed=1)
+    resolved = apply_variant(load_scenario("scenarios/district-branch.yaml"), "some-variant")
+    result = run_day(build_building(resolved), resolved, seed=1)
     result.kpis.turned_away, result.zones, result.events, result.telemetry
     result.write("out/")   # kpis.json, zones.parquet, events.parquet, telemetry.parquet, energy.parquet
 
@@ -46,14 +46,15 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from geometry.build import ScenarioSource
 from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
+from geometry.scenario import ResolvedScenario
 
-from .demand import PartyArrival, load_demand, sample_day_arrivals
+from .demand import PartyArrival, sample_day_arrivals
+from .inputs import day_inputs
 from .kpis import DayKpis, compute_kpis
 from .ledger import Ledger
-from .physics import END_USES, ZonePhysics, ZoneStep, load_physics, meter_scopes
+from .physics import END_USES, ZonePhysics, ZoneStep, meter_scopes
 from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
@@ -62,9 +63,6 @@ from .services import (
     Lift,
     Service,
     StaffMember,
-    load_services,
-    load_staff,
-    service_layout,
     staff_shifts,
 )
 from .walker import (
@@ -79,6 +77,9 @@ from .walker import (
     subject_places,
     zone_places,
 )
+
+#: Longest run [days] (a year): memory and time grow with the days simulated.
+MAX_DAYS = 366
 
 EVENT_COLUMNS: tuple[str, ...] = ("t_s", "time", "event", "reader", "party", "visitor_type", "size", "floor_id",
                                   "zone_id", "ref", "value")
@@ -210,8 +211,9 @@ class LibraryDay:
     ----------
     building
         The branch (with its variant applied, ``building.variant``).
-    src
-        The scenario it came from (``demand``, ``services``, ``staff``, ``physics`` sections).
+    resolved
+        The scenario it came from, with the same variant (``demand``, ``services``, ``staff``,
+        ``physics`` sections).
     seed
         Seed of the one random generator.
     days
@@ -225,27 +227,24 @@ class LibraryDay:
         Walkable-grid cell for walking distances [m].
     """
 
-    def __init__(self, building: Building, src: ScenarioSource, *, seed: int, days: int = 1,
+    def __init__(self, building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
                  start: dt.date | None = None, walker: WalkerFactory | str | None = None,
                  cell_m: float = DEFAULT_CELL_M) -> None:
-        if days < 1:
-            raise ValueError(f"days must be at least 1, got {days}")
-        if building.branch_id != src.scenario.branch.id:
-            raise ValueError(f"building '{building.branch_id}' does not come from scenario "
-                             f"'{src.scenario.branch.id}' ({src.file})")
-        variant = building.variant
+        if not 1 <= days <= MAX_DAYS:
+            raise ValueError(f"days must be between 1 and {MAX_DAYS}, got {days}")
         self.building = building
-        self.src = src
+        self.resolved = resolved
         self.seed = seed
-        self.demand = load_demand(src, variant, building)
-        self.services_spec = load_services(src, variant)
-        self.layout = service_layout(self.services_spec, building, src)
-        self.staff_spec = load_staff(src, self.layout, variant)
-        self.physics_spec = load_physics(src, variant, building)
+        inputs = day_inputs(resolved, building)
+        self.demand = inputs.demand
+        self.services_spec = inputs.services
+        self.layout = inputs.layout
+        self.staff_spec = inputs.staff
+        self.physics_spec = inputs.physics
         self.start = start or self.demand.start_date
         self.dates = [self.start + dt.timedelta(days=k) for k in range(days)]
         self.t_end = 86400.0 * days
-        tz = ZoneInfo(src.scenario.branch.timezone)
+        tz = ZoneInfo(resolved.scenario.branch.timezone)
         self.epoch0_s = dt.datetime.combine(self.start, dt.time(0), tzinfo=tz).timestamp()
         self.env = simpy.Environment()
         self.model = mesa.Model(rng=np.random.default_rng(seed))
@@ -714,7 +713,7 @@ class LibraryDay:
                             open_intervals=self.open_intervals, t1_s=self.t_end)
         meta = {"branch": self.building.branch_id, "variant": self.building.variant, "seed": self.seed,
                 "start": self.start.isoformat(), "days": len(self.dates),
-                "timezone": self.src.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
+                "timezone": self.resolved.scenario.branch.timezone, "epoch0_s": self.epoch0_s,
                 "open_intervals_s": self.open_intervals, "in_building_at_end": self.in_building,
                 "devices_not_simulated": [{"device": d, "why": w} for d, w in self.sensors.unbound],
                 "walker": type(self.walker).__name__, "distance_fields": self.router.fields_computed,
@@ -745,7 +744,7 @@ class LibraryDay:
             "power_w": power})
 
 
-def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, days: int = 1,
+def run_day(building: Building, resolved: ResolvedScenario, *, seed: int, days: int = 1,
             progress: ProgressFn | None = None, start: dt.date | None = None,
             walker: WalkerFactory | str | None = None) -> DayResult:
     """Simulate ``days`` days of a branch and return KPIs and the zones, events and telemetry tables.
@@ -753,10 +752,10 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     Parameters
     ----------
     building
-        The branch building (``build_building(src, variant)``; the variant's demand, services,
-        staff and physics overrides apply too).
-    scenario_source
-        The scenario the building came from (``load_scenario(path)``).
+        The branch building (``build_building(resolved)``).
+    resolved
+        The scenario the building came from (``apply_variant(load_scenario(path), variant)``); its
+        demand, services, staff and physics sections (variant applied) drive the day.
     seed
         Seed of the one random generator: the same seed gives the same result.
     days
@@ -772,5 +771,5 @@ def run_day(building: Building, scenario_source: ScenarioSource, *, seed: int, d
     geometry.errors.ScenarioError
         When a section of the scenario is wrong (file, line and field named).
     """
-    return LibraryDay(building, scenario_source, seed=seed, days=days, start=start, walker=walker).run(
+    return LibraryDay(building, resolved, seed=seed, days=days, start=start, walker=walker).run(
         progress=progress)

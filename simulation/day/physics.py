@@ -45,17 +45,56 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import Field
 from shapely.geometry import LineString, Point
 
-from geometry.build import ScenarioSource
 from geometry.model import Building, Zone
+from geometry.scenario import ResolvedScenario
+from geometry.scenario.physics import (
+    ASHRAE_RATES_BY_KIND,
+    LUX_BY_KIND,
+    AcousticsSpec,
+    HvacSpec,
+    KindRates,
+    LiftPowerSpec,
+    LightingSpec,
+    MeterSpec,
+    OutdoorSpec,
+    PhysicsSpec,
+    PlugSpec,
+    ThermalSpec,
+    VentilationSpec,
+    ZoneOverride,
+)
 
-from .spec import Strict, scenario_problem, section_raw, validate_section
+from .spec import raise_problems, section_problem
+
+__all__ = [
+    "ASHRAE_RATES_BY_KIND",
+    "END_USES",
+    "LUX_BY_KIND",
+    "AcousticsSpec",
+    "HvacSpec",
+    "KindRates",
+    "LiftPowerSpec",
+    "LightingSpec",
+    "MeterSpec",
+    "OutdoorSpec",
+    "PhysicsSpec",
+    "PlugSpec",
+    "ThermalSpec",
+    "VentilationSpec",
+    "ZoneGeometry",
+    "ZoneOverride",
+    "ZonePhysics",
+    "ZoneStep",
+    "load_physics",
+    "meter_scopes",
+    "zone_geometry",
+]
 
 F = NDArray[np.float64]
 
@@ -250,174 +289,31 @@ def sound_level_db(background_db: ArrayLike, talkers: ArrayLike, absorption_m2: 
 
 # --------------------------------------------------------------------------- scenario format
 
-class OutdoorSpec(Strict):
-    co2_ppm: float = Field(420.0, ge=250, le=1000, description="outdoor CO2 [ppm]")
-    temperature_c: float = Field(12.0, ge=-40, le=50, description="daily mean outdoor temperature [degC]")
-    amplitude_c: float = Field(5.0, ge=0, le=25, description="half the daily swing [K]")
-    coldest_hour: float = Field(5.0, ge=0, lt=24)
-    rh_pct: float = Field(60.0, ge=0, le=100)
-    solar_peak_w_m2: float = Field(400.0, ge=0, le=1200, description="midday irradiance on facades [W/m2]")
-    sunrise_h: float = Field(6.5, ge=0, lt=24)
-    sunset_h: float = Field(18.0, gt=0, le=24)
+def load_physics(resolved: ResolvedScenario, building: Building | None = None) -> PhysicsSpec:
+    """The scenario's ``physics`` section (validated with the file), checked against the building.
 
-
-class KindRates(Strict):
-    """ASHRAE 62.1 breathing-zone rates of one kind of space."""
-
-    people_l_s: float = Field(ge=0, description="Rp [L/s per person]")
-    area_l_s_m2: float = Field(ge=0, description="Ra [L/s per m2]")
-    design_people_m2: float = Field(ge=0, description="default occupant density [persons/m2]")
-
-
-#: ASHRAE 62.1-2019 Table 6.2.2.1 rates for the zone kinds that are not library space: cafe
-#: (cafeteria/fast-food dining), computer lab, event space (multiuse assembly), office (office
-#: space), circulation (corridors), entrance (lobbies/prefunction), group study (conference/meeting);
-#: restrooms by their exhaust (Table 6.5: 25 L/s per water closet or urinal, about one per 4 m2, typical).
-ASHRAE_RATES_BY_KIND: dict[str, dict[str, float]] = {
-    "cafe": {"people_l_s": 3.8, "area_l_s_m2": 0.9, "design_people_m2": 1.0},
-    "computer_lab": {"people_l_s": 5.0, "area_l_s_m2": 0.6, "design_people_m2": 0.25},
-    "event_space": {"people_l_s": 3.8, "area_l_s_m2": 0.3, "design_people_m2": 1.0},
-    "office": {"people_l_s": 2.5, "area_l_s_m2": 0.3, "design_people_m2": 0.05},
-    "circulation": {"people_l_s": 0.0, "area_l_s_m2": 0.3, "design_people_m2": 0.0},
-    "entrance": {"people_l_s": 3.8, "area_l_s_m2": 0.3, "design_people_m2": 0.3},
-    "group_study": {"people_l_s": 2.5, "area_l_s_m2": 0.3, "design_people_m2": 0.5},
-    "restroom": {"people_l_s": 0.0, "area_l_s_m2": 6.0, "design_people_m2": 0.0},
-}
-
-
-class VentilationSpec(Strict):
-    """Outdoor air: ``design`` (ASHRAE 62.1 at design occupancy), ``dcv`` (at actual occupancy) or ``fixed``.
-
-    ``people_l_s``, ``area_l_s_m2`` and ``design_people_m2`` are the library rates; ``by_kind``
-    gives other kinds of space their own.
+    Raises
+    ------
+    geometry.errors.ScenarioError
+        Listing zones, floors and meters named that the building does not have.
     """
-
-    mode: Literal["design", "dcv", "fixed"] = "design"
-    people_l_s: float = Field(2.5, ge=0, description="Rp [L/s per person] (ASHRAE 62.1, libraries)")
-    area_l_s_m2: float = Field(0.6, ge=0, description="Ra [L/s per m2] (ASHRAE 62.1, libraries)")
-    design_people_m2: float = Field(0.10, ge=0, description="design occupancy [persons/m2] (62.1 default)")
-    by_kind: dict[str, KindRates] = Field(default_factory=lambda: {k: KindRates(**v)
-                                                                   for k, v in ASHRAE_RATES_BY_KIND.items()})
-    fixed_l_s_m2: float = Field(1.5, ge=0, description="outdoor air in 'fixed' mode [L/s per m2]")
-    infiltration_ach: float = Field(0.2, ge=0, le=5, description="air changes per hour when off (typical)")
-    heat_recovery: float = Field(0.0, ge=0, lt=1, description="heat recovery efficiency of the air handler")
-    fan_w_per_l_s: float = Field(1.25, ge=0, le=5, description="specific fan power [W per L/s] (EN 16798-3 SFP 3)")
-    before_open_s: float = Field(3600.0, ge=0, description="ventilation and HVAC start this long before opening")
-    after_close_s: float = Field(1800.0, ge=0)
-
-
-class ThermalSpec(Strict):
-    mass_j_m2k: float = Field(165000.0, gt=0, description="thermal mass per floor area (ISO 13790 medium)")
-    furniture_j_m2k: float = Field(10000.0, ge=0, description="air-node capacity of furnishings per m2")
-    h_ms_w_m2k: float = Field(9.1, gt=0, description="ISO 13790 mass-to-surface coefficient")
-    mass_area_ratio: float = Field(2.5, gt=0, description="A_m / A_floor (ISO 13790 medium)")
-    u_wall_w_m2k: float = Field(0.35, gt=0)
-    u_window_w_m2k: float = Field(1.8, gt=0)
-    u_roof_w_m2k: float = Field(0.25, gt=0)
-    u_ground_w_m2k: float = Field(0.3, gt=0)
-    window_ratio: float = Field(0.4, ge=0, le=1, description="window share of the exterior wall")
-    g_value: float = Field(0.35, ge=0, le=1, description="solar gain factor of glazing with shading")
-    convective_fraction: float = Field(0.5, ge=0, le=1, description="share of internal gains to the air node")
-    initial_c: float = Field(19.0, description="air and mass temperature at the start [degC]")
-
-
-class HvacSpec(Strict):
-    heating_setpoint_c: float = Field(20.0, description="EN 16798-1 category II, winter")
-    cooling_setpoint_c: float = Field(26.0, description="EN 16798-1 category II, summer")
-    setback_heating_c: float = 16.0
-    setback_cooling_c: float = 32.0
-    heating_w_m2: float = Field(80.0, ge=0, description="heating capacity per floor area (typical)")
-    cooling_w_m2: float = Field(80.0, ge=0, description="cooling capacity per floor area (typical)")
-    cop: float = Field(3.0, gt=0, description="heating COP (heat pump, typical)")
-    eer: float = Field(3.0, gt=0, description="cooling EER (typical)")
-
-
-LUX_BY_KIND = {"reading_room": 500.0, "quiet_study": 500.0, "computer_lab": 500.0, "service_desk": 500.0,
-               "office": 500.0, "group_study": 500.0, "stacks": 200.0, "children": 300.0, "cafe": 200.0,
-               "entrance": 200.0, "event_space": 300.0, "circulation": 100.0, "restroom": 200.0}
-
-
-class LightingSpec(Strict):
-    w_m2: float = Field(14.0, ge=0, description="lighting power density (ASHRAE 90.1-2004, library)")
-    w_m2_by_kind: dict[str, float] = Field(default_factory=lambda: {"circulation": 7.0, "restroom": 9.0})
-    lux_by_kind: dict[str, float] = Field(default_factory=lambda: dict(LUX_BY_KIND))
-    occupancy_control: list[str] = Field(default_factory=lambda: ["restroom", "group_study"],
-                                         description="zone kinds whose lights follow occupancy")
-    daylight_factor: float = Field(0.02, ge=0, le=0.2, description="daylit zones: share of outdoor daylight")
-    efficacy_lm_w: float = Field(110.0, gt=0, description="luminous efficacy of daylight [lm/W]")
-
-
-class PlugSpec(Strict):
-    w_m2: float = Field(2.0, ge=0, description="plug loads while open [W/m2] (typical)")
-    w_m2_by_kind: dict[str, float] = Field(default_factory=lambda: {"office": 8.0, "service_desk": 6.0})
-    standby_w_m2: float = Field(0.5, ge=0, description="plug loads while closed [W/m2]")
-    computer_w: float = Field(55.0, ge=0, description="a public computer in use (ASHRAE Fundamentals ch. 18)")
-    computer_idle_w: float = Field(20.0, ge=0)
-    cafe_w: float = Field(2500.0, ge=0, description="cafe equipment while open [W] (typical)")
-    kiosk_w: float = Field(150.0, ge=0, description="a kiosk serving [W] (typical)")
-    kiosk_idle_w: float = Field(40.0, ge=0)
-
-
-class LiftPowerSpec(Strict):
-    standby_w: float = Field(200.0, ge=0, description="a lift at rest (VDI 4707 class D, typical)")
-    running_w: float = Field(5000.0, ge=0, description="a 1,000 kg traction lift moving (typical)")
-
-
-class AcousticsSpec(Strict):
-    background_db: dict[str, float] = Field(default_factory=lambda: {
-        "quiet_study": 30.0, "reading_room": 33.0, "stacks": 33.0, "computer_lab": 38.0, "group_study": 35.0,
-        "cafe": 45.0, "children": 40.0, "entrance": 42.0, "circulation": 40.0, "service_desk": 40.0,
-        "event_space": 35.0, "office": 38.0, "restroom": 40.0})
-    talk_share: dict[str, float] = Field(default_factory=lambda: {
-        "quiet_study": 0.005, "reading_room": 0.02, "stacks": 0.05, "computer_lab": 0.05, "group_study": 0.3,
-        "cafe": 0.3, "children": 0.3, "entrance": 0.15, "circulation": 0.1, "service_desk": 0.3,
-        "event_space": 0.05, "office": 0.2, "restroom": 0.05})
-    absorption_ratio: float = Field(0.8, gt=0, description="equivalent absorption area per floor area")
-
-
-class ZoneOverride(Strict):
-    ventilation_l_s: float | None = Field(None, ge=0, description="fixed outdoor air for this zone [L/s]")
-    height_m: float | None = Field(None, gt=0)
-    heating_setpoint_c: float | None = None
-    cooling_setpoint_c: float | None = None
-
-
-class MeterSpec(Strict):
-    floor: str | None = Field(None, description="meter one floor only")
-
-
-class PhysicsSpec(Strict):
-    """The validated ``physics`` section (see the module docstring)."""
-
-    step_s: float = Field(60.0, ge=10, le=900, description="physics clock [s]")
-    outdoor: OutdoorSpec = Field(default_factory=OutdoorSpec)
-    co2_l_s_per_person: float = Field(0.0054, gt=0, le=0.05, description="Persily and de Jonge (2017)")
-    sensible_w_per_person: float = Field(70.0, ge=0, description="ASHRAE Fundamentals ch. 18")
-    latent_w_per_person: float = Field(45.0, ge=0, description="ASHRAE Fundamentals ch. 18")
-    ventilation: VentilationSpec = Field(default_factory=VentilationSpec)
-    thermal: ThermalSpec = Field(default_factory=ThermalSpec)
-    hvac: HvacSpec = Field(default_factory=HvacSpec)
-    lighting: LightingSpec = Field(default_factory=LightingSpec)
-    plug_loads: PlugSpec = Field(default_factory=PlugSpec)
-    lifts: LiftPowerSpec = Field(default_factory=LiftPowerSpec)
-    acoustics: AcousticsSpec = Field(default_factory=AcousticsSpec)
-    zones: dict[str, ZoneOverride] = Field(default_factory=dict)
-    meters: dict[str, MeterSpec] = Field(default_factory=dict)
-
-
-def load_physics(src: ScenarioSource, variant: str | None = None, building: Building | None = None) -> PhysicsSpec:
-    """The scenario's ``physics`` section over the defaults, validated (zones checked against the building)."""
-    spec = validate_section(PhysicsSpec, section_raw(src, "physics", variant), section="physics", src=src,
-                            variant=variant)
+    spec = resolved.scenario.physics
     if building is not None:
+        problems = []
         zones = {z.id for z in building.zones}
         for zid in spec.zones:
             if zid not in zones:
-                raise scenario_problem(src, ("physics", "zones", zid), f"no zone '{zid}' in the building")
+                problems.append(section_problem(resolved, ("physics", "zones", zid),
+                                                f"no zone '{zid}' in the building"))
         floors = {f.id for f in building.floors}
+        devices = {d.id: d.type for d in building.devices}
         for did, m in spec.meters.items():
+            if did not in devices:
+                problems.append(section_problem(resolved, ("physics", "meters", did), f"no device '{did}' in the "
+                                                                                      f"scenario"))
             if m.floor is not None and m.floor not in floors:
-                raise scenario_problem(src, ("physics", "meters", did, "floor"), f"no floor '{m.floor}'")
+                problems.append(section_problem(resolved, ("physics", "meters", did, "floor"), f"no floor '{m.floor}'"))
+        raise_problems(resolved, problems)
     return spec
 
 

@@ -43,23 +43,37 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import mesa
 import numpy as np
 import simpy
-from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Point
 
-from geometry.build import ScenarioSource
+from geometry.errors import Problem
 from geometry.model import Building, Link
+from geometry.scenario import ResolvedScenario, merge
+from geometry.scenario.demand import Distribution
+from geometry.scenario.hours import OpeningHours, weekdays_in
+from geometry.scenario.services import (
+    CafeSpec,
+    DeskSpec,
+    GroupRoomSpec,
+    KioskSpec,
+    ServicesSpec,
+    ShelvingSpec,
+    StaffMemberSpec,
+    StaffSpec,
+    Task,
+    lognormal_s,
+)
+from geometry.scenario.types import clock_s
 
-from .demand import Distribution, Name
-from .hours import OpeningHours, weekdays_in
 from .ledger import Integrator
-from .spec import Strict, clock_s, deep_merge, scenario_problem, section_raw, validate_section
+from .spec import given, raise_problems, section_problem, validate_section
 
-Task = Literal["borrow", "return", "help"]
+__all__ = ["CafeSpec", "DeskSpec", "GroupRoomSpec", "KioskSpec", "ServiceLayout", "ServicePoint", "ServicesSpec",
+           "ShelvingSpec", "StaffMemberSpec", "StaffSpec", "Task", "load_services", "load_staff", "service_layout"]
 XY = tuple[float, float]
 
 #: Largest group-study zone that counts as a bookable room by default [m2] (typical rooms 10-40 m2).
@@ -127,128 +141,6 @@ def erlang_c_wait(lam: float, mu: float, c: int) -> float:
 
 # --------------------------------------------------------------------------- scenario format
 
-def _service(mean_s: float, sd_s: float) -> dict[str, Any]:
-    return {"dist": "lognormal", "mean_s": mean_s, "sd_s": sd_s}
-
-
-class DeskSpec(Strict):
-    """A staffed desk. ``id`` defaults to the counter obstacle it stands at."""
-
-    id: Name
-    floor: Name | None = Field(None, description="floor (default: the floor of the counter with this id)")
-    zone: Name | None = None
-    at: tuple[float, float] | None = Field(None, description="where readers are served [m]")
-    tasks: list[Task] = Field(default_factory=lambda: ["borrow", "return", "help"])
-    service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(120, 90)))
-    help_s: Distribution = Field(default_factory=lambda: Distribution(**_service(240, 180)),
-                                 description="service time of a question [s]")
-
-
-class KioskSpec(Strict):
-    """A self-service kiosk (loan/return machine). ``id`` is its kiosk obstacle and device id."""
-
-    id: Name
-    floor: Name | None = None
-    at: tuple[float, float] | None = None
-    tasks: list[Literal["borrow", "return"]] = Field(default_factory=lambda: ["borrow", "return"])
-    service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(75, 40)))
-
-
-class CafeSpec(Strict):
-    zone: Name
-    id: Name | None = None
-    servers: int | None = Field(None, ge=1, le=20, description="default: one per 100 m2 of cafe (typical)")
-    at: tuple[float, float] | None = None
-    service_s: Distribution = Field(default_factory=lambda: Distribution(**_service(90, 60)))
-
-
-class GroupRoomSpec(Strict):
-    zone: Name
-    capacity: int | None = Field(None, ge=1, le=200, description="persons (default: its seats, or area/2.5)")
-    max_booking_s: float = Field(7200.0, gt=0, description="longest booking [s]")
-
-
-class ServicesSpec(Strict):
-    """The validated ``services`` section (see the module docstring)."""
-
-    opening_hours: str = "Mo-Su 09:00-21:00"
-    self_service_hours: str | None = None
-    last_entry_s: float = Field(900.0, ge=0, le=7200)
-    closing_call_s: float = Field(900.0, ge=0, le=7200)
-    desks: list[DeskSpec] | None = None
-    kiosks: list[KioskSpec] | None = None
-    cafes: list[CafeSpec] | None = None
-    group_rooms: list[GroupRoomSpec] | None = None
-    lift_boarding_s: float = Field(3.0, ge=0, le=120)
-
-    @field_validator("opening_hours", "self_service_hours")
-    @classmethod
-    def _hours(cls, v: str | None) -> str | None:
-        if v is not None:
-            OpeningHours.parse(v)
-        return v
-
-    @property
-    def hours(self) -> OpeningHours:
-        return OpeningHours.parse(self.opening_hours)
-
-    @property
-    def kiosk_hours(self) -> OpeningHours:
-        return OpeningHours.parse(self.self_service_hours or self.opening_hours)
-
-
-def _shift_ok(text: str) -> str:
-    t = text.strip()
-    if t in ("early", "late", "all"):
-        return t
-    for part in t.split(","):
-        a, sep, b = part.strip().partition("-")
-        if not sep:
-            raise ValueError(f"shift '{part.strip()}' is not HH:MM-HH:MM (or early, late, all)")
-        if clock_s(b) <= clock_s(a):
-            raise ValueError(f"shift '{part.strip()}' ends before it starts")
-    return t
-
-
-class StaffMemberSpec(Strict):
-    id: Name
-    role: Literal["desk", "shelver"]
-    desk: Name | None = Field(None, description="the desk a desk clerk serves at")
-    shift: str = Field("all", description="HH:MM-HH:MM[,HH:MM-HH:MM] or early, late, all")
-    days: str | None = Field(None, description="weekdays as in opening hours, e.g. Mo-Fr (default every day)")
-    count: int = Field(1, ge=1, le=50, description="this many identical members (ids get -1, -2 ...)")
-
-    @field_validator("shift")
-    @classmethod
-    def _shift(cls, v: str) -> str:
-        return _shift_ok(v)
-
-    @field_validator("days")
-    @classmethod
-    def _days_ok(cls, v: str | None) -> str | None:
-        if v is not None:
-            weekdays_in(v)
-        return v
-
-    @model_validator(mode="after")
-    def _desk(self) -> StaffMemberSpec:
-        if self.role == "desk" and self.desk is None:
-            raise ValueError("a desk clerk needs 'desk'")
-        return self
-
-
-class ShelvingSpec(Strict):
-    every_s: float = Field(3600.0, gt=0, description="a shelving round this often [s]")
-    round_s: float = Field(1200.0, gt=0, description="length of a round [s]")
-    min_at_desk: int = Field(1, ge=0, description="a clerk leaves for a round only if this many stay")
-    max_queue: int = Field(0, ge=0, description="... and at most this many readers wait")
-
-
-class StaffSpec(Strict):
-    members: list[StaffMemberSpec] = Field(default_factory=list)
-    shelving: ShelvingSpec = Field(default_factory=ShelvingSpec)
-
-
 DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
     "central": {"opening_hours": "Mo-Su 09:00-21:00"},
     "district": {"opening_hours": "Tu-Su 09:00-20:00"},
@@ -259,10 +151,10 @@ DEFAULT_STAFFING: dict[str, tuple[int, int, int]] = {"central": (2, 1, 2), "dist
                                                      "service_point": (0, 0, 0)}
 
 
-def load_services(src: ScenarioSource, variant: str | None = None) -> ServicesSpec:
+def load_services(resolved: ResolvedScenario) -> ServicesSpec:
     """The scenario's ``services`` section over the defaults of its branch kind, validated."""
-    raw = deep_merge(DEFAULT_SERVICES[src.scenario.branch.kind], section_raw(src, "services", variant))
-    return validate_section(ServicesSpec, raw, section="services", src=src, variant=variant)
+    raw = merge(DEFAULT_SERVICES[resolved.scenario.branch.kind], given(resolved.scenario.services))
+    return validate_section(ServicesSpec, raw, section="services", resolved=resolved)
 
 
 # --------------------------------------------------------------------------- resolved services
@@ -317,16 +209,24 @@ def _zone_of(building: Building, floor_id: str, xy: XY) -> str | None:
     return z.id
 
 
-def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource | None = None) -> ServiceLayout:
+def service_layout(spec: ServicesSpec, building: Building, resolved: ResolvedScenario | None = None) -> ServiceLayout:
     """Resolve the services against the building (defaults from counters, kiosks, cafes, rooms).
 
     Raises
     ------
     geometry.errors.ScenarioError
-        When a service names a floor, zone or obstacle the building does not have.
+        Listing every service that names a floor, zone or obstacle the building does not have.
     """
     zone_kind = {z.id: z.kind for z in building.zones}
     zone_floor = {z.id: z.floor_id for z in building.zones}
+    problems: list[Problem] = []
+
+    class _MisplacedError(Exception):
+        pass
+
+    def scenario_problem(_: object, loc: tuple[str | int, ...], message: str) -> _MisplacedError:
+        problems.append(section_problem(resolved, loc, message))
+        return _MisplacedError()
 
     def place(kind: str, i: int, sid: str, floor: str | None, zone: str | None,
               at: tuple[float, float] | None) -> tuple[str, str, XY]:
@@ -338,11 +238,11 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
             elif zone is not None and zone in zone_floor:
                 floor = zone_floor[zone]
             else:
-                raise scenario_problem(src, loc, f"{kind[:-1]} '{sid}': give 'floor' and 'at' (or 'zone'), or use "
-                                                 f"the id of a counter or kiosk in the building")
+                raise scenario_problem(resolved, loc, f"{kind[:-1]} '{sid}': give 'floor' and 'at' (or 'zone'), "
+                                                      f"or use the id of a counter or kiosk in the building")
         if floor not in {f.id for f in building.floors}:
-            raise scenario_problem(src, loc + ("floor",), f"{kind[:-1]} '{sid}' names floor '{floor}', which does "
-                                                         f"not exist")
+            raise scenario_problem(resolved, loc + ("floor",), f"{kind[:-1]} '{sid}' names floor '{floor}', which "
+                                                              f"does not exist")
         if at is not None:
             xy: XY = (float(at[0]), float(at[1]))
         elif found is not None and found[0] == floor:
@@ -352,12 +252,12 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
             c = building.zone(zone).polygon.representative_point()
             xy = (float(c.x), float(c.y))
         else:
-            raise scenario_problem(src, loc, f"{kind[:-1]} '{sid}': no position (give 'at' or 'zone')")
+            raise scenario_problem(resolved, loc, f"{kind[:-1]} '{sid}': no position (give 'at' or 'zone')")
         if zone is None:
             zone = _zone_of(building, floor, xy)
         if zone not in zone_floor or zone_floor[zone] != floor:
-            raise scenario_problem(src, loc + ("zone",), f"{kind[:-1]} '{sid}': zone '{zone}' is not on floor "
-                                                        f"'{floor}'")
+            raise scenario_problem(resolved, loc + ("zone",), f"{kind[:-1]} '{sid}': zone '{zone}' is not on floor "
+                                                             f"'{floor}'")
         return floor, zone, xy  # type: ignore[return-value]
 
     desks: list[ServicePoint] = []
@@ -385,7 +285,10 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
                                               {"borrow": d.service_s, "return": d.service_s, "help": d.help_s}))
     else:
         for i, d in enumerate(spec.desks):
-            fl, zid, xy = place("desks", i, d.id, d.floor, d.zone, d.at)
+            try:
+                fl, zid, xy = place("desks", i, d.id, d.floor, d.zone, d.at)
+            except _MisplacedError:
+                continue
             desks.append(ServicePoint(d.id, "desk", fl, zid, xy, tuple(d.tasks),
                                       {"borrow": d.service_s, "return": d.service_s, "help": d.help_s}))
 
@@ -397,13 +300,17 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
                     c = o.polygon.centroid
                     zid = _zone_of(building, f.id, (c.x, c.y))
                     returns_only = "return" in o.id
+                    dist = lognormal_s(30, 15) if returns_only else lognormal_s(75, 40)
                     k = KioskSpec(id=o.id, tasks=["return"] if returns_only else ["borrow", "return"],
-                                  service_s=Distribution(**(_service(30, 15) if returns_only else _service(75, 40))))
+                                  service_s=Distribution(**dist))
                     kiosks.append(ServicePoint(o.id, "kiosk", f.id, zid or "", (float(c.x), float(c.y)),
                                                tuple(k.tasks), dict.fromkeys(k.tasks, k.service_s)))
     else:
         for i, k in enumerate(spec.kiosks):
-            fl, zid, xy = place("kiosks", i, k.id, k.floor, None, k.at)
+            try:
+                fl, zid, xy = place("kiosks", i, k.id, k.floor, None, k.at)
+            except _MisplacedError:
+                continue
             kiosks.append(ServicePoint(k.id, "kiosk", fl, zid, xy, tuple(k.tasks), dict.fromkeys(k.tasks, k.service_s)))
 
     cafes: list[ServicePoint] = []
@@ -411,7 +318,8 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
                                                             if z.kind == "cafe"]
     for i, cs in enumerate(cafe_specs):
         if cs.zone not in zone_floor:
-            raise scenario_problem(src, ("services", "cafes", i, "zone"), f"cafe zone '{cs.zone}' does not exist")
+            scenario_problem(resolved, ("services", "cafes", i, "zone"), f"cafe zone '{cs.zone}' does not exist")
+            continue
         fl = zone_floor[cs.zone]
         xy = cs.at
         if xy is None:
@@ -431,12 +339,20 @@ def service_layout(spec: ServicesSpec, building: Building, src: ScenarioSource |
     rooms: list[GroupRoomPoint] = []
     for i, rs in enumerate(room_specs):
         if rs.zone not in zone_floor:
-            raise scenario_problem(src, ("services", "group_rooms", i, "zone"),
-                                   f"group room zone '{rs.zone}' does not exist")
+            scenario_problem(resolved, ("services", "group_rooms", i, "zone"),
+                             f"group room zone '{rs.zone}' does not exist")
+            continue
         seats = tuple(seats_in.get(rs.zone, ()))
         cap = rs.capacity or (len(seats) if seats else max(2, int(building.zone(rs.zone).area_m2
                                                                     / GROUP_ROOM_M2_PER_PERSON)))
         rooms.append(GroupRoomPoint(rs.zone, zone_floor[rs.zone], cap, rs.max_booking_s, seats))
+    for kind, points in (("desks", desks), ("kiosks", kiosks)):
+        seen: set[str] = set()
+        for i, sp in enumerate(points):
+            if sp.id in seen:
+                scenario_problem(resolved, ("services", kind, i, "id"), f"{kind[:-1]} id '{sp.id}' is used twice")
+            seen.add(sp.id)
+    raise_problems(resolved, problems)
     return ServiceLayout(tuple(desks), tuple(kiosks), tuple(cafes), tuple(rooms))
 
 
@@ -458,17 +374,21 @@ def default_staff_raw(kind: str, layout: ServiceLayout) -> dict[str, Any]:
     return {"members": members}
 
 
-def load_staff(src: ScenarioSource, layout: ServiceLayout, variant: str | None = None) -> StaffSpec:
+def load_staff(resolved: ResolvedScenario, layout: ServiceLayout) -> StaffSpec:
     """The scenario's ``staff`` section (or the default for its branch kind), validated against the desks."""
-    given = section_raw(src, "staff", variant)
-    raw = deep_merge(default_staff_raw(src.scenario.branch.kind, layout) if "members" not in given else {}, given)
-    spec = validate_section(StaffSpec, raw, section="staff", src=src, variant=variant)
+    section = resolved.scenario.staff
+    raw = given(section)
+    if "members" not in section.model_fields_set:
+        raw["members"] = default_staff_raw(resolved.scenario.branch.kind, layout)["members"]
+    spec = validate_section(StaffSpec, raw, section="staff", resolved=resolved)
     desk_ids = {d.id for d in layout.desks}
+    problems = []
     for i, m in enumerate(spec.members):
         if m.role == "desk" and m.desk not in desk_ids:
-            raise scenario_problem(src, ("staff", "members", i, "desk"),
-                                   f"staff '{m.id}' works at desk '{m.desk}', which does not exist "
-                                   f"(desks: {', '.join(sorted(desk_ids)) or 'none'})")
+            problems.append(section_problem(resolved, ("staff", "members", i, "desk"),
+                                            f"staff '{m.id}' works at desk '{m.desk}', which does not exist "
+                                            f"(desks: {', '.join(sorted(desk_ids)) or 'none'})"))
+    raise_problems(resolved, problems)
     return spec
 
 
