@@ -12,15 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from geometry.build import ScenarioSource, build_building, load_scenario
+from geometry.build import build_building
 from geometry.exporters.brick import BrickCounts
 from geometry.exporters.imdf import ImdfExport
 from geometry.grid import DEFAULT_CELL_M
 from geometry.importers.report import BuildingImportError, ImportReport
 from geometry.model import Building
-from geometry.scenario import Scenario
-from geometry.yamlout import write_yaml
-from geometry.yamlsrc import LineMap
+from geometry.scenario import Scenario, ScenarioSource, apply_variant, resolve_file, to_yaml
 
 from .errors import UserError
 from .scenarios import scenario_file
@@ -61,8 +59,10 @@ def _finish(scenario: Scenario, report: ImportReport, out: Path, png: Path | Non
     header = (f"Imported from {Path(report.source).name} ({report.format}) by `smartlib import`.\n"
               "Zone kinds were guessed from room names: edit them as needed.\n"
               f"Source point ({report.origin_m[0]:g}, {report.origin_m[1]:g}) m is (0, 0) here.")
-    path = write_yaml(scenario, out, header=header)
-    building = build_building(load_scenario(path), cell_m=cell_m)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"# {line}\n" for line in header.splitlines()) + to_yaml(scenario), encoding="utf-8")
+    path = out
+    building = build_building(resolve_file(path), cell_m=cell_m)
     picture, skipped = None, None
     if png is not None:
         try:
@@ -106,7 +106,7 @@ def import_ifc(source: str | Path, out: str | Path, *, cell_m: float = DEFAULT_C
 
 def building_of(scenario: Scenario, file: str = "<imported>", cell_m: float = DEFAULT_CELL_M) -> Building:
     """Build an in-memory scenario (checks and reachability included)."""
-    return build_building(ScenarioSource(file, scenario.model_dump(mode="json"), LineMap(), scenario), cell_m=cell_m)
+    return build_building(apply_variant(ScenarioSource.from_spec(scenario, file=file)), cell_m=cell_m)
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def export_brick(scenario: str | Path, out: str | Path, *, variant: str | None =
     """
     from geometry.exporters.brick import QUANTITY_POINT, brick_graph, read_brick, validate_brick
 
-    building = build_building(load_scenario(scenario_file(scenario)), variant)
+    building = build_building(resolve_file(scenario_file(scenario), variant))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with _user_errors():
@@ -176,5 +176,5 @@ def export_imdf(scenario: str | Path, out: str | Path, *, variant: str | None = 
     lon, lat = origin
     if not (-180.0 <= lon <= 180.0 and -85.0 <= lat <= 85.0):
         raise UserError(f"--origin must be longitude,latitude in degrees (|lat| <= 85), got {lon},{lat}")
-    building = build_building(load_scenario(scenario_file(scenario)), variant)
+    building = build_building(resolve_file(scenario_file(scenario), variant))
     return write_imdf(building, out, origin=origin)

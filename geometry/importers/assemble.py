@@ -656,16 +656,15 @@ def _without(scen: Scenario, *, zones: frozenset[str] | set[str] = frozenset(),
 
 def _settle(scen: Scenario, source: str, notes: list[Note], cell_m: float) -> Scenario:
     """Build the scenario; leave out what the checks reject and what cannot be reached, until it builds."""
-    from ..build import ScenarioSource, build_building, floor_grids, reachable_cells
-    from ..yamlsrc import LineMap
+    from ..build import build_building, floor_grids, reachable_cells
+    from ..scenario import ScenarioSource, apply_variant
 
     for _ in range(10):
         if not any(OUTSIDE in o.zones for f in scen.building.floors for o in f.openings):
             raise BuildingImportError(source, "no door to outside was found on any storey, so nobody could enter "
                                               "or leave the building")
-        src = ScenarioSource(source, scen.model_dump(mode="json"), LineMap(), scen)
         try:
-            building = build_building(src, check_reach=False)
+            building = build_building(apply_variant(ScenarioSource.from_spec(scen, file=source)), check_reach=False)
         except ScenarioError as exc:
             items: set[tuple[int, str, int]] = set()
             bad_zones: set[str] = set()
