@@ -7,6 +7,11 @@ run, and memory: the process's peak resident size (``ru_maxrss``) and the peak o
 allocations during the run (``tracemalloc``, numpy arrays included).
 
     .venv/bin/python bench/evacuation.py [--scenario central-library] [--seed 0] [--trajectories] [--reps 1]
+    .venv/bin/python bench/evacuation.py --compare-routes     # route choice against static nearest exit
+
+With ``--compare-routes`` it runs the evacuation with route choice (estimated time with queues,
+revised every 5 s) and with the static nearest-exit rule, and prints the evacuation time and the
+load of every exit and stair for both.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--trajectories", action="store_true", help="also keep trajectories (memory)")
     ap.add_argument("--out", type=Path, default=None, help="write summary.json and the picture here")
+    ap.add_argument("--compare-routes", action="store_true", help="route choice vs static nearest exit")
+    ap.add_argument("--dt", type=float, default=0.01, help="movement time step [s]")
     a = ap.parse_args()
 
     from rich.console import Console
@@ -51,6 +58,9 @@ def main() -> None:
     t_load = time.perf_counter() - t0
     # compile or load the kernels outside the timed run
     run_evacuation(load_building(ROOT / "tests" / "data" / "small-branch.yaml"), EvacuationConfig(people=5))
+    if a.compare_routes:
+        compare_routes(console, building, a.seed, a.dt)
+        return
     rows = []
 
     def once(seed: int, trace: bool) -> tuple[dict, float, float, float, float, object]:  # type: ignore[type-arg]
@@ -68,7 +78,7 @@ def main() -> None:
                 bar.update(task, total=total, completed=out_n, description=f"evacuating, t = {t_s:4.0f} s"
                            + (" (tracing memory)" if trace else ""))
 
-            result = run_evacuation(building, EvacuationConfig(seed=seed), trajectories=a.trajectories,
+            result = run_evacuation(building, EvacuationConfig(seed=seed, dt_s=a.dt), trajectories=a.trajectories,
                                     progress=progress)
         t2 = time.perf_counter()
         peak = 0.0
@@ -101,6 +111,37 @@ def main() -> None:
     if a.out is not None:
         for p in write_outputs(result, a.out):
             console.print(f"wrote {p}")
+
+
+def compare_routes(console: object, building: object, seed: int, dt_s: float) -> None:
+    """Evacuate with route choice and with static routing; print times and loads side by side."""
+    from rich.table import Table
+
+    from simulation import EvacuationConfig, run_evacuation
+
+    runs = {}
+    for choice in ("dynamic", "static"):
+        t0 = time.perf_counter()
+        s = run_evacuation(building, EvacuationConfig(seed=seed, dt_s=dt_s, route_choice=choice)).summary  # type: ignore[arg-type]
+        runs[choice] = (s, time.perf_counter() - t0)
+    dyn, sta = runs["dynamic"][0], runs["static"][0]
+    table = Table(title=f"evacuation of {dyn['name']} at full seat occupancy ({dyn['people']:,} people, seed {seed}, "
+                        f"dt {dt_s:g} s): route choice vs static nearest exit; load average "
+                        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for col in ("", "route choice", "static", "ratio"):
+        table.add_column(col, justify="left" if not col else "right")
+
+    def row(name: str, a: float | None, b: float | None, fmt: str = "{:,.0f}") -> None:
+        ratio = f"{a / b:.2f}" if a is not None and b else "-"
+        table.add_row(name, "-" if a is None else fmt.format(a), "-" if b is None else fmt.format(b), ratio)
+
+    row("evacuation time s", dyn["evacuation_time_s"], sta["evacuation_time_s"], "{:.1f}")
+    row("wall time s", runs["dynamic"][1], runs["static"][1], "{:.1f}")
+    for e in sorted(dyn["exits"]):
+        row(f"exit {e}", dyn["exits"][e]["count"], sta["exits"][e]["count"])
+    for k in sorted(set(dyn["stairs"]) | set(sta["stairs"])):
+        row(f"stair {k}", dyn["stairs"].get(k, {}).get("people", 0), sta["stairs"].get(k, {}).get("people", 0))
+    console.print(table)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

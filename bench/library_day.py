@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"one library day per branch (seed {args.seed}; target central < {TARGET_S:g} s, goal "
                         f"< {GOAL_S:g} s; load average {load[0]:.1f} on {os.cpu_count()} cores)")
     for col in ("branch", "walker", "visits", "walks", "day s", "setup s", "peak RSS MB", "RSS before MB",
-                "kernel calls", "rescued", "vs target"):
+                "kernel calls", "agent-steps/s", "rescued", "vs target"):
         table.add_column(col, justify="left" if col in ("branch", "walker", "vs target") else "right")
     for r in rows:
         if "error" in r:
-            table.add_row(r["branch"], r["walker"], "-", "-", str(r["error"]), "-", "-", "-", "-", "-", "-")
+            table.add_row(r["branch"], r["walker"], "-", "-", str(r["error"]), "-", "-", "-", "-", "-", "-", "-")
             continue
         st = r.get("stats") or {}
         verdict = ""
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "goal met" if r["run_s"] < GOAL_S else ("target met" if r["run_s"] < TARGET_S else "MISSED")
         table.add_row(r["branch"], r["walker"], f"{r['visits']:,}", f"{r['walks']:,}", f"{r['run_s']:.1f}",
                       f"{r['setup_s']:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['rss_before_mb']:.0f}",
-                      str(st.get("advances", "-")), str(st.get("rescued", "-")), verdict)
+                      str(st.get("advances", "-")),
+                      f"{st['agent_steps'] / r['run_s']:,.0f}" if st.get("agent_steps") else "-",
+                      str(st.get("rescued", "-")), verdict)
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

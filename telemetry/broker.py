@@ -25,6 +25,10 @@ from typing import Any, Protocol
 from .errors import BrokerUnavailableError, TelemetryError
 from .mqtt import ENV_PASSWORD, ENV_USERNAME, BrokerSettings
 
+#: Mosquitto saves its persistence database after this many changes (sessions, subscriptions, retained and
+#: queued messages) instead of once a minute; what a SIGKILL can lose is bounded by it (docs/telemetry.md)
+AUTOSAVE_CHANGES = 100
+
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
 
@@ -83,7 +87,8 @@ class TLSFiles:
 
 def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str | None = None,
                      password_file: str | None = None, acl_file: str | None = None, tls: TLSFiles | None = None,
-                     log_file: str | None = None, max_queued_messages: int = 1_000_000) -> str:
+                     log_file: str | None = None, max_queued_messages: int = 1_000_000,
+                     autosave_changes: int = AUTOSAVE_CHANGES) -> str:
     """Text of a Mosquitto 2 configuration for a private broker.
 
     Parameters
@@ -100,6 +105,8 @@ def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str
     max_queued_messages
         Messages the broker keeps per disconnected persistent session: an ingest that is down for a
         while must find everything on its return, so this is far above Mosquitto's default of 1000.
+    autosave_changes
+        With persistence: save the database after this many changes (``autosave_on_changes``).
     """
     lines = [
         "# written by smartlib (telemetry/broker.py)",
@@ -122,7 +129,10 @@ def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str
     if acl_file:
         lines.append(f"acl_file {acl_file}")
     if persistence_dir:
-        lines += ["persistence true", f"persistence_location {persistence_dir.rstrip('/')}/", "autosave_interval 60"]
+        # save after every AUTOSAVE_CHANGES changes (sessions, subscriptions, queued messages), not once a
+        # minute: a SIGKILLed broker then loses at most that many changes (docs/telemetry.md, "Broker crashes")
+        lines += ["persistence true", f"persistence_location {persistence_dir.rstrip('/')}/",
+                  "autosave_on_changes true", f"autosave_interval {autosave_changes}"]
     else:
         lines.append("persistence false")
     if tls is not None:
@@ -301,10 +311,22 @@ class Mosquitto:
         """Kill the broker without letting it save anything (SIGKILL)."""
         self._terminate(signal.SIGKILL)
 
-    def restart(self, timeout_s: float = 10.0) -> Mosquitto:
-        """Stop and start again on the same port (sessions kept when persistence is on)."""
+    def restart(self, timeout_s: float = 10.0, *, down_s: float = 0.0, kill: bool = False) -> Mosquitto:
+        """Stop and start again on the same port (sessions kept when persistence is on).
+
+        Parameters
+        ----------
+        timeout_s
+            How long to wait for the new process to listen [s].
+        down_s
+            How long to stay down between the stop and the start [s].
+        kill
+            Stop with SIGKILL (a crash: only what Mosquitto had saved comes back) instead of SIGTERM.
+        """
         self._fixed_port = self.port
-        self.stop()
+        self._terminate(signal.SIGKILL if kill else signal.SIGTERM)
+        if down_s > 0:
+            time.sleep(down_s)
         return self.start(timeout_s)
 
     @property

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-import paho.mqtt.client as paho
 import pyarrow as pa
 
 from .errors import StoreUnavailableError, TelemetryError
-from .mqtt import BrokerSettings, Subscription
+from .mqtt import BrokerSettings, Received, Subscription
 from .registry import DeviceRegistry
 from .senml import Columns, Limits, Outcome, Reason, Rejection, Validator
 from .store.base import DEAD_LETTER_SCHEMA, REJECTION_COUNT_SCHEMA, STATUS_SCHEMA, Batch, Store, WriteResult
@@ -64,6 +63,12 @@ class IngestConfig:
         (``rejection_counts`` stays exact), so bad messages cannot crowd out good ones.
     limits
         Payload, record and time-window bounds of the validator.
+    retain_s
+        Keep raw readings this long [s]: older ones are rolled up into 1-minute and 1-hour aggregates
+        and removed (:meth:`~telemetry.store.Store.compact`), at the start and every ``compact_every_s``
+        after; None keeps everything raw.
+    compact_every_s
+        Time between compactions when ``retain_s`` is set [s].
     """
 
     client_id: str = ""
@@ -76,6 +81,8 @@ class IngestConfig:
     limits: Limits = field(default_factory=Limits)
     connect_timeout_s: float = 30.0
     session_expiry_s: int = 7 * 86_400
+    retain_s: float | None = None
+    compact_every_s: float = 3600.0
 
     def resolved_client_id(self) -> str:
         if self.client_id:
@@ -86,7 +93,7 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class IngestStats:
-    """Counters since the start (a snapshot)."""
+    """Counters since the start (a snapshot); ``compacted`` counts raw readings rolled up by ``retain_s``."""
 
     messages: int
     records: int
@@ -104,6 +111,7 @@ class IngestStats:
     store_errors: int
     last_error: str | None
     uptime_s: float
+    compacted: int = 0
 
 
 class _Sampler:
@@ -199,7 +207,7 @@ class Ingest:
         self.client_id = self.config.resolved_client_id()
         # a deque: append and popleft are atomic and far cheaper than queue.Queue; the worker sleeps on
         # _wake only when the deque is empty (and says so in _waiting)
-        self._queue: collections.deque[tuple[paho.MQTTMessage, int]] = collections.deque()
+        self._queue: collections.deque[Received] = collections.deque()
         self._max_queue = 2 * self.config.receive_maximum
         self._peak_queue = 0
         self._wake = threading.Event()
@@ -227,20 +235,22 @@ class Ingest:
         self._batches = 0
         self._store_errors = 0
         self._last_error: str | None = None
+        self._compacted = 0
+        self._next_compaction = 0.0
 
-    def _enqueue(self, msg: paho.MQTTMessage, generation: int) -> None:
+    def _enqueue(self, msg: Received) -> None:
         q = self._queue
         # MQTT 5 flow control (Receive Maximum) keeps the queue under the bound; a 3.1.1 broker may not:
         # then hold paho's network thread, and TCP makes the broker wait
         while len(q) >= self._max_queue and not self._stopping.is_set():
             time.sleep(0.001)
-        q.append((msg, generation))
+        q.append(msg)
         if len(q) > self._peak_queue:
             self._peak_queue = len(q)
         if self._waiting:
             self._wake.set()
 
-    def _take(self, timeout_s: float) -> tuple[paho.MQTTMessage, int] | None:
+    def _take(self, timeout_s: float) -> Received | None:
         """The next message, waiting up to ``timeout_s`` for one; None when none came."""
         q = self._queue
         try:
@@ -306,7 +316,8 @@ class Ingest:
             batches=self._batches, queue_depth=len(self._queue), peak_queue_depth=self._peak_queue,
             connected=sub.connected, protocol=sub.protocol,
             reconnects=max(0, sub.connects - 1), store_errors=self._store_errors,
-            last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started)
+            last_error=self._last_error or sub.last_error, uptime_s=time.monotonic() - self._started,
+            compacted=self._compacted)
 
     # ------------------------------------------------------------------ the threads
     def _guard(self, loop: Callable[[], None]) -> None:
@@ -339,6 +350,7 @@ class Ingest:
         cols, dead = Columns(), new_dead()
         statuses: list[tuple[str, str, str, float]] = []
         acks: list[tuple[int, int]] = []
+        topics: dict[bytes, str] = {}
         first_at = 0.0
         n_msgs = 0
         while not self._dead.is_set():
@@ -348,18 +360,18 @@ class Ingest:
                 wait = 0.002  # group commit: while the writer is busy, the batch keeps growing
             else:
                 wait = first_at + cfg.linger_s - time.monotonic()
-            item = take(wait)
-            while item is not None:
-                msg, generation = item
-                if n_msgs == 0:
-                    first_at = time.monotonic()
+            msg = take(wait)
+            if msg is not None and n_msgs == 0:
+                first_at = time.monotonic()
+            while msg is not None:
                 n_msgs += 1
                 received = time.time()
-                try:
-                    topic = msg.topic
-                except UnicodeDecodeError:
-                    topic = msg._topic.decode("utf-8", "replace")
-                payload = bytes(msg.payload)
+                topic = topics.get(msg.topic)
+                if topic is None:
+                    topic = msg.topic.decode("utf-8", "replace")
+                    if len(topics) < 10_000:  # a flood of random topics must not grow memory without bound
+                        topics[msg.topic] = topic
+                payload = msg.payload
                 try:
                     outcome = validate(topic, payload, received, cols)
                 except Exception as exc:  # a validator bug: keep the message as a dead letter and go on
@@ -373,13 +385,13 @@ class Ingest:
                 if outcome.status is not None:
                     statuses.append((outcome.branch or "", outcome.device or "", outcome.status, received))
                 if msg.qos:
-                    acks.append((generation, msg.mid))
+                    acks.append((msg.generation, msg.mid))
                 if len(cols) >= cfg.batch_records:
                     break
                 try:
-                    item = q.popleft()
+                    msg = q.popleft()
                 except IndexError:
-                    item = None
+                    msg = None
             stopping = self._stopping.is_set()
             if n_msgs and (len(cols) >= cfg.batch_records or (stopping and not q) or (
                     time.monotonic() - first_at >= cfg.linger_s and not self._writer_busy())):
@@ -397,6 +409,8 @@ class Ingest:
         """Commit batches in order; acknowledge each batch's messages only after its commit."""
         while True:
             self._writing = False
+            if self.config.retain_s is not None and time.monotonic() >= self._next_compaction:
+                self._compact()
             try:
                 pending = self._commits.get(timeout=0.1)
             except queue.Empty:
@@ -435,8 +449,25 @@ class Ingest:
             self._batches += 1
             if self._store_errors and self._last_error and self._last_error.startswith(("PostgreSQL", "DuckDB")):
                 self._last_error = None
-            if self.on_commit is not None:
-                self.on_commit(readings, result, committed_at)
+            self._committed(readings, result, committed_at)
+
+    def _committed(self, readings: pa.Table, result: WriteResult, committed_at: float) -> None:
+        """The one place a committed batch is handed on: its readings (telemetry columns), the write result and
+        the commit time [UTC epoch s]. Runs on the writer thread, after the commit and the acknowledgements."""
+        if self.on_commit is not None:
+            self.on_commit(readings, result, committed_at)
+
+    def _compact(self) -> None:
+        """Roll up and remove raw readings older than ``retain_s`` (on the writer thread, between batches)."""
+        assert self.config.retain_s is not None
+        self._next_compaction = time.monotonic() + self.config.compact_every_s
+        try:
+            done = self.store.compact(older_than_s=self.config.retain_s)
+        except StoreUnavailableError as exc:  # the readings stay raw until the next try
+            self._store_errors += 1
+            self._last_error = f"compaction failed (retried in {self.config.compact_every_s:g} s): {exc}"
+            return
+        self._compacted += done.removed
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -138,36 +138,32 @@ def _is_number(x: object) -> bool:
 
 
 class Columns:
-    """Accepted readings gathered column by column (cheap to append, one Arrow table per batch)."""
+    """Accepted readings gathered as rows (one append per reading), one Arrow table per batch.
 
-    __slots__ = ("bool_value", "branch", "device", "quantity", "string_value", "time", "unit", "value")
+    ``rows`` holds tuples in the order of :data:`~telemetry.records.TELEMETRY_SCHEMA`: branch, device,
+    quantity, unit, time, value, bool_value, string_value.
+    """
+
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.branch: list[str] = []
-        self.device: list[str] = []
-        self.quantity: list[str] = []
-        self.unit: list[str] = []
-        self.time: list[float] = []
-        self.value: list[float | None] = []
-        self.bool_value: list[bool | None] = []
-        self.string_value: list[str | None] = []
+        self.rows: list[tuple[str, str, str, str, float, float | None, bool | None, str | None]] = []
 
     def __len__(self) -> int:
-        return len(self.time)
+        return len(self.rows)
 
     def truncate(self, n: int) -> None:
         """Drop rows from index ``n`` on (undo a partly appended message)."""
-        for name in self.__slots__:
-            del getattr(self, name)[n:]
+        del self.rows[n:]
 
     def to_arrow(self) -> pa.Table:
         """The rows as a table in :data:`~telemetry.records.TELEMETRY_SCHEMA`."""
-        return pa.table([_column(getattr(self, name), field.type) for name, field in
-                         zip(TELEMETRY_SCHEMA.names, TELEMETRY_SCHEMA, strict=True)], schema=TELEMETRY_SCHEMA)
+        columns: list[Any] = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(TELEMETRY_SCHEMA)
+        return pa.table([_column(list(col), field.type) for col, field in zip(columns, TELEMETRY_SCHEMA, strict=True)],
+                        schema=TELEMETRY_SCHEMA)
 
     def readings(self) -> list[Reading]:
-        return [Reading(*row) for row in zip(self.branch, self.device, self.quantity, self.unit, self.time,
-                                             self.value, self.bool_value, self.string_value, strict=True)]
+        return [Reading(*row) for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -181,10 +177,11 @@ class _DeviceRule:
     info: DeviceInfo
     prefix: str
     quantities: dict[str, _QuantityRule]
+    #: (bn, n) -> (quantity, rule) of names already resolved (a device sends the same few names)
+    resolved: dict[tuple[str, str], tuple[str, _QuantityRule]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one message.
 
     ``accepted`` readings were appended to the caller's :class:`Columns`; ``rejections`` explain the
@@ -361,14 +358,8 @@ class Validator:
                 rejections.append(problem)
         return rejections if rejections is not None else _NO_REJECTIONS
 
-    def _record(self, rule: _DeviceRule, rec: dict[str, Any], i: int, bn: str, bt: float, bu: str | None,
-                bv: float | None,
-                received: float, earliest: float, latest: float, seen: set[tuple[str, float]] | None,
-                out: Columns) -> Rejection | None:
-        # name
-        n = rec.get("n", "")
-        if type(n) is not str:
-            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i}: name 'n' must be a string, got {_json_type(n)}", i)
+    def _name(self, rule: _DeviceRule, bn: str, n: str, i: int) -> tuple[str, _QuantityRule] | Rejection:
+        """The quantity a record's name (``bn`` + ``n``) gives, and its rule, or why the name is refused."""
         name = bn + n
         if not name:
             return Rejection(Reason.MISSING_NAME, f"record {i} has no name (neither 'bn' nor 'n')", i)
@@ -388,6 +379,26 @@ class Validator:
                                  f"({rule.info.type}) does not report {qname!r} (it reports "
                                  f"{', '.join(sorted(rule.quantities))})", i)
             return Rejection(Reason.UNKNOWN_QUANTITY, f"record {i}: unknown quantity {qname!r}", i)
+        return qname, qr
+
+    def _record(self, rule: _DeviceRule, rec: dict[str, Any], i: int, bn: str, bt: float, bu: str | None,
+                bv: float | None,
+                received: float, earliest: float, latest: float, seen: set[tuple[str, float]] | None,
+                out: Columns) -> Rejection | None:
+        # name
+        n = rec.get("n", "")
+        if type(n) is not str:
+            return Rejection(Reason.BAD_FIELD_TYPE, f"record {i}: name 'n' must be a string, got {_json_type(n)}", i)
+        hit = rule.resolved.get((bn, n))
+        if hit is None:
+            resolved = self._name(rule, bn, n, i)
+            if isinstance(resolved, Rejection):
+                return resolved
+            if len(rule.resolved) < 1_000:
+                rule.resolved[(bn, n)] = resolved
+            qname, qr = resolved
+        else:
+            qname, qr = hit
         q = qr.q
         # time
         t = rec.get("t", 0.0)
@@ -482,14 +493,7 @@ class Validator:
                                  f"in the same pack", i)
             seen.add(key)
         info = rule.info
-        out.branch.append(info.branch)
-        out.device.append(info.device)
-        out.quantity.append(qname)
-        out.unit.append(q.unit)
-        out.time.append(time)
-        out.value.append(value)
-        out.bool_value.append(bool_value)
-        out.string_value.append(string_value)
+        out.rows.append((info.branch, info.device, qname, q.unit, time, value, bool_value, string_value))
         return None
 
 

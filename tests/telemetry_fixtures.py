@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -299,10 +300,13 @@ class TestPublisher:
         self.infos.append(self.client.publish(topic, payload, qos=qos, retain=retain))
 
     def wait_acknowledged(self, timeout_s: float = 30.0) -> None:
+        # not info.wait_for_publish() nor is_published(): they raise for a message published while the broker was
+        # away (rc "not connected"), which paho keeps and sends after reconnecting; _published turns True on PUBACK
         deadline = time.monotonic() + timeout_s
         for info in self.infos:
-            info.wait_for_publish(max(0.01, deadline - time.monotonic()))
-            assert info.is_published(), "the broker did not acknowledge a message in time"
+            while not info._published:
+                assert time.monotonic() < deadline, "the broker did not acknowledge a message in time"
+                time.sleep(0.01)
 
     def close(self) -> None:
         """Disconnect. Its session dies with the test's private broker (tests never share a broker)."""
@@ -329,3 +333,56 @@ def stored_set(store: Store) -> set[tuple[str, str, float, object]]:
             bool(r.bool_value) if r.bool_value is not None and r.bool_value == r.bool_value else r.string_value)
         out.add((r.device, r.quantity, float(r.time), v))
     return out
+
+
+def paced_publisher(port: int, streams: list[tuple[str, float, str]], seconds: float, t_base: float,
+                    sent: dict[str, int] | None = None) -> dict[str, int]:
+    """Publish several streams at steady rates for ``seconds`` (in a thread, or a process for high rates).
+
+    ``streams`` holds (topic, messages per second, kind): kind ``"co2"`` sends a valid 1-record pack whose
+    time is the instant it is published (so commit latency can be read off the stored time), ``"junk"``
+    sends a payload that is not JSON. Returns messages sent per topic.
+    """
+    from telemetry.mqtt import connect_blocking, new_client
+
+    settings = BrokerSettings("127.0.0.1", port)
+    c = new_client(settings, client_id="paced-publisher")
+    c.max_inflight_messages_set(2000)
+    c.max_queued_messages_set(0)
+    acked = [0]
+
+    def on_publish(client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        acked[0] += 1
+
+    c.on_publish = on_publish
+    connect_blocking(c, settings, timeout_s=10)
+    c.loop_start()
+    counts = {tp: 0 for tp, _, _ in streams}
+    t0 = time.monotonic()
+    last_t = 0.0
+    info = None
+    while True:
+        elapsed = min(time.monotonic() - t0, seconds)
+        for tp, rate, kind in streams:
+            due = int(elapsed * rate)
+            while counts[tp] < due:
+                if kind == "co2":
+                    now = max(time.time(), last_t + 1e-6)
+                    last_t = now
+                    payload = orjson.dumps([{"bn": "small/co2-reading/", "bt": now, "n": "co2", "u": "ppm", "v": 600}])
+                else:
+                    payload = b"{garbage %d" % counts[tp]
+                while sum(counts.values()) - acked[0] > 30_000:  # packet ids are 16 bits: stay well below
+                    time.sleep(0.001)
+                info = c.publish(tp, payload, qos=1)
+                counts[tp] += 1
+        if elapsed >= seconds:
+            break
+        time.sleep(0.002)
+    if info is not None:
+        info.wait_for_publish(60)
+    c.disconnect()
+    c.loop_stop()
+    if sent is not None:
+        sent.update(counts)
+    return counts

@@ -165,7 +165,7 @@ def test_walker_names() -> None:
     assert isinstance(LibraryDay(b, src, seed=1, walker="grid").walker, GridWalker)
     with pytest.raises(ValueError, match=r"unknown walker 'teleport'.*grid, crowd"):
         walker_factory("teleport")
-    assert np.isfinite(CrowdWalker.for_day(LibraryDay(b, src, seed=1)).crowd.time_s)
+    assert np.isfinite(CrowdWalker.for_day(LibraryDay(b, src, seed=1).walker_context).crowd.time_s)
 
 
 def test_events_a_rounding_error_apart_do_not_stall_the_crowd() -> None:

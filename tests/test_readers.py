@@ -10,6 +10,7 @@ import simpy
 from conftest import DATA, SCENARIOS
 
 from geometry import load_building
+from simulation.crowd.routes import STAIR_SPEED_RATIO
 from simulation.day.demand import Distribution, SeatPreferences, VisitorType
 from simulation.day.readers import (
     SEAT_ATTRS,
@@ -23,7 +24,6 @@ from simulation.day.readers import (
     seat_utilities,
 )
 from simulation.day.walker import (
-    STAIR_SPEED_RATIO,
     GridRouter,
     GridWalker,
     Place,
@@ -184,7 +184,7 @@ def test_routes_between_floors_take_stairs_or_lifts() -> None:
     kinds = [leg.kind for leg in walk.legs]
     assert kinds[0] == "walk" and kinds[-1] == "walk" and "stair" in kinds
     stair = next(leg for leg in walk.legs if leg.kind == "stair")
-    assert walk.duration_s(1.0) == pytest.approx(walk.distance_m + stair.distance_m * (1 / STAIR_SPEED_RATIO - 1))
+    assert walk.time_s(1.0) == pytest.approx(walk.distance_m + stair.distance_m * (1 / STAIR_SPEED_RATIO - 1))
     lift = r.route(door, seat, use_lifts=True)
     assert [leg.kind for leg in lift.legs].count("lift") == 1
     assert lift.distance_m < walk.distance_m + 1e-9  # lift rides are not walked

@@ -206,19 +206,54 @@ def _check_day_options(days: int, walker: str) -> None:
 
 
 def run_library_day(loaded: Loaded, *, seed: int, days: int = 1, walker: str = "grid",
-                    progress: Progress | None = None) -> DayResult:
-    """The library-day engine on a loaded scenario (the one place the application layer calls it)."""
+                    progress: Progress | None = None, recorder: Any = None) -> DayResult:
+    """The library-day engine on a loaded scenario (the one place the application layer calls it).
+
+    ``recorder`` (a :class:`simulation.crowd.trajectories.TrajectoryRecorder`) keeps trajectories
+    of the crowd walker.
+    """
+    from simulation.day.crowdwalk import walker_factory
     from simulation.day.library_day import run_day
 
-    return run_day(loaded.building, loaded.resolved, seed=seed, days=days, walker=walker, progress=progress)
+    return run_day(loaded.building, loaded.resolved, seed=seed, days=days,
+                   walker=walker_factory(walker, recorder=recorder), progress=progress)
+
+
+def trajectory_window_s(text: str) -> tuple[float, float]:
+    """``HH:MM-HH:MM`` (local clock of the first day) as seconds from its midnight [s]."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+    if m is None:
+        raise UserError(f"--trajectories takes a time window like 10:00-10:15, got '{text}'")
+    h0, m0, h1, m1 = (int(g) for g in m.groups())
+    if h0 > 24 or h1 > 24 or m0 > 59 or m1 > 59:
+        raise UserError(f"--trajectories: '{text}' is not a time of day")
+    start, end = 3600.0 * h0 + 60.0 * m0, 3600.0 * h1 + 60.0 * m1
+    if end <= start:
+        raise UserError(f"--trajectories: the window '{text}' must end after it starts")
+    return start, end
 
 
 def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed: int = 0, days: int = 1,
-             walker: str = "grid", out_dir: Path | None = None, progress: Progress | None = None) -> SimulationRun:
-    """Simulate library days of a branch; with ``out_dir``, write ``kpis.json``, the tables and ``day.png``."""
+             walker: str = "grid", out_dir: Path | None = None, progress: Progress | None = None,
+             trajectories: str | None = None) -> SimulationRun:
+    """Simulate library days of a branch; with ``out_dir``, write ``kpis.json``, the tables and ``day.png``.
+
+    ``trajectories`` (``HH:MM-HH:MM``, crowd walker only) also writes PedPy trajectories of everyone
+    walking in that window of the first day, one file per floor, every 0.5 s.
+    """
     _check_day_options(days, walker)
+    recorder = None
+    if trajectories is not None:
+        if walker != "crowd":
+            raise UserError("--trajectories needs --walker crowd (the grid walker moves nobody in space)")
+        from simulation.crowd.trajectories import TrajectoryRecorder
+
+        start, end = trajectory_window_s(trajectories)
+        recorder = TrajectoryRecorder(start_s=start, end_s=end, frame_s=0.5)
     loaded = scenario if isinstance(scenario, Loaded) else load(scenario, variant)
-    day = run_library_day(loaded, seed=seed, days=days, walker=walker, progress=progress)
+    day = run_library_day(loaded, seed=seed, days=days, walker=walker, progress=progress, recorder=recorder)
     files: list[Path] = []
     if out_dir is not None:
         from simulation.day.report import day_picture
@@ -226,6 +261,8 @@ def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed:
         files = day.write(out_dir)
         name = loaded.branch + (f", variant {loaded.variant}" if loaded.variant else "")
         files.append(day_picture(day.zones, Path(out_dir) / "day.png", title=f"{name}: {days} day(s), seed {seed}"))
+        if recorder is not None:
+            files.extend(recorder.write(out_dir, title=f"smartlib day of {name}, {trajectories}"))
     return SimulationRun(loaded.branch, loaded.variant, seed, days, walker, day, tuple(files))
 
 

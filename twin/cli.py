@@ -180,6 +180,8 @@ def ingest(
     max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
     status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    retain: Annotated[str | None, typer.Option(help="keep raw readings this long (30d, 12h ...); older ones are "
+                                                    "rolled up into 1-minute and 1-hour aggregates")] = None,
     username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
@@ -194,7 +196,7 @@ def ingest(
                        client_id=client_id,
                        batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
                        max_future_s=max_future_s, status_interval_s=status_interval,
-                       connect_timeout_s=connect_timeout_s, console=out)
+                       connect_timeout_s=connect_timeout_s, retain=retain, console=out)
 
 
 @store_app.command("stats")
@@ -248,13 +250,16 @@ def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="where to write kpis.json, the tables and day.png")] = Path(
         "out/simulate"),
     walker: WalkerOpt = "grid",
+    trajectories: Annotated[str | None, typer.Option(
+        "--trajectories", help="also write PedPy trajectories per floor for a window, e.g. 10:00-10:15 "
+                               "(with --walker crowd)")] = None,
 ) -> None:
     """Simulate library days: KPIs, zones, events and telemetry tables, and a picture of the day."""
     from .app import simulate as run
 
     with printing.progress_bar("simulating", unit="h") as progress:
         result = run(scenario, variant=variant, seed=seed, days=days, walker=walker, out_dir=out_dir,
-                     progress=progress)
+                     progress=progress, trajectories=trajectories)
     printing.simulation(result)
 
 
@@ -349,6 +354,23 @@ def export_imdf_cmd(
     from .buildings import export_imdf
 
     printing.imdf_export(export_imdf(scenario, out_path, variant=variant, origin=origin))
+
+
+# --------------------------------------------------------------------------- telemetry retention
+
+@store_app.command("compact")
+def store_compact(
+    store: StoreOpt,
+    older_than: Annotated[str, typer.Option(help="roll up raw readings older than this (30d, 12h, 90m, 3600s)")],
+    keep_minutes: Annotated[str | None, typer.Option(help="also drop 1-minute aggregates older than this "
+                                                          "(the hourly ones stay)")] = None,
+) -> None:
+    """Roll raw readings older than an age into 1-minute and 1-hour aggregates and remove them."""
+    from .telemetry_ops import compact_store
+
+    with _telemetry_errors():
+        printing.store_compacted(compact_store(store_url=store, older_than=older_than, keep_minutes=keep_minutes),
+                                 store_url=store)
 
 
 def main() -> None:

@@ -274,3 +274,13 @@ def imdf_export(s: ImdfExport) -> None:
                                           (s.lifts_left_out, "lifts")) if n]
     if left:
         say("not in IMDF (no feature type for them): " + ", ".join(left))
+
+
+def store_compacted(result: Any, *, store_url: str) -> None:
+    """One line: what ``smartlib store compact`` rolled up and removed (a ``telemetry.store.CompactResult``)."""
+    from telemetry.store import redact
+
+    dropped = (f", {result.minute_rows_dropped:,} older 1-minute aggregates dropped"
+               if result.minute_rows_dropped else "")
+    say(f"store {redact(store_url)}: readings before {_utc(result.cutoff)} rolled up: {result.removed:,} raw readings "
+        f"removed, {result.minute_rows:,} 1-minute and {result.hour_rows:,} 1-hour aggregates written{dropped}")

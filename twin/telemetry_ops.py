@@ -1,4 +1,4 @@
-"""The telemetry side of the application layer: publish, run a broker, ingest, store statistics.
+"""The telemetry side of the application layer: publish, run a broker, ingest, store statistics and compaction.
 
 Each function takes already-parsed options and does the work; the long-running ones (broker,
 ingest) report their status lines to the console they are given. User mistakes raise
@@ -21,7 +21,7 @@ from telemetry.mqtt import BrokerSettings, parse_broker_url
 from telemetry.publisher import ReplayStats, load_telemetry, run_publish
 from telemetry.registry import load_registry
 from telemetry.senml import Limits
-from telemetry.store import StoreStats, open_store
+from telemetry.store import CompactResult, StoreStats, open_store
 from telemetry.synthetic import synthetic_telemetry
 
 
@@ -81,11 +81,44 @@ def broker_command(*, port: int | None, embedded: bool, workdir: Path | None, pe
     console.print("broker stopped", highlight=False)
 
 
+_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 7 * 86_400.0}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """A duration such as ``30d``, ``12h``, ``90m``, ``3600s`` or ``3600`` (seconds), in seconds.
+
+    Raises
+    ------
+    TelemetryError
+        When it is not a positive number with one of the units s, m, h, d, w (naming ``option``).
+    """
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS_S else "s"
+    number = raw[:-1] if raw[-1:] in _UNITS_S else raw
+    try:
+        value = float(number) * _UNITS_S[unit]
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise TelemetryError(f"{option} {text!r} is not a duration; give a positive number with a unit: "
+                             f"30d, 12h, 90m, 3600s (s, m, h, d or w)")
+    return value
+
+
+def compact_store(*, store_url: str, older_than: str, keep_minutes: str | None = None) -> CompactResult:
+    """Roll raw readings older than ``older_than`` (``30d``) up into 1-minute and 1-hour aggregates and remove them;
+    with ``keep_minutes``, also drop 1-minute aggregates older than that (see :meth:`telemetry.store.Store.compact`)."""
+    older_than_s = parse_duration(older_than, "--older-than")
+    keep_minutes_s = parse_duration(keep_minutes, "--keep-minutes") if keep_minutes is not None else None
+    with open_store(store_url) as store:
+        return store.compact(older_than_s=older_than_s, keep_minutes_s=keep_minutes_s)
+
+
 def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path, share: str | None,
                    client_id: str | None, batch_records: int, linger_s: float, max_past_s: float,
                    max_future_s: float, status_interval_s: float, console: Any,
-                   connect_timeout_s: float = 30.0) -> IngestStats:
-    """``smartlib ingest``: MQTT to store until SIGINT/SIGTERM."""
+                   connect_timeout_s: float = 30.0, retain: str | None = None) -> IngestStats:
+    """``smartlib ingest``: MQTT to store until SIGINT/SIGTERM (``retain``: compact readings older than that)."""
     if batch_records < 1:
         raise TelemetryError(f"--batch-records must be at least 1, got {batch_records}")
     if not linger_s > 0:
@@ -97,9 +130,10 @@ def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path,
 
         if not ID_RE.match(share):
             raise TelemetryError(f"--share {share!r}: a group name is letters, digits, '-', '_' or '.'")
+    retain_s = parse_duration(retain, "--retain") if retain is not None else None
     config = IngestConfig(client_id=client_id or "", share=share, batch_records=batch_records, linger_s=linger_s,
                           limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s),
-                          connect_timeout_s=connect_timeout_s)
+                          connect_timeout_s=connect_timeout_s, retain_s=retain_s)
     return run_ingest(broker=settings, store_url=store_url, scenarios=str(scenarios), config=config,
                       status_interval_s=status_interval_s, console=console)
 
@@ -111,4 +145,5 @@ def store_stats(*, store_url: str) -> StoreStats:
         return store.stats()
 
 
-__all__ = ["broker_command", "broker_settings", "ingest_command", "publish_command", "store_stats"]
+__all__ = ["broker_command", "broker_settings", "compact_store", "ingest_command", "parse_duration", "publish_command",
+           "store_stats"]

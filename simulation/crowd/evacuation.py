@@ -37,12 +37,15 @@ from numpy.typing import NDArray
 from geometry.model import Building
 
 from .movement import Crowd, CSMParameters
-from .navigation import FREE_SPEED_M_S, STAIR_SPEED_M_S, NoRouteError
+from .navigation import FREE_SPEED_M_S, STAIR_SPEED_M_S
+from .routes import NoRouteError
 
 #: Standard deviation of free walking speeds [m/s] (Weidmann 1993).
 FREE_SPEED_SD_M_S = 0.26
 #: Maximum specific flow onto a stair [persons/(m s)] (SFPE Handbook, about 1.0).
 STAIR_FLOW_PER_M_S = 1.0
+#: How people choose their way out (see :class:`EvacuationConfig`).
+ROUTE_CHOICES: tuple[str, ...] = ("dynamic", "static")
 
 
 class EvacuationInputError(ValueError):
@@ -82,6 +85,14 @@ class EvacuationConfig:
         Movement model parameters.
     cell_m
         Raster cell size [m].
+    route_choice
+        ``dynamic``: everyone picks the exit or stair with the earliest estimated way out, queues
+        included, and revises it every ``revise_s`` (:class:`~simulation.crowd.routechoice.ExitChoice`);
+        ``static``: everyone walks to the nearest way out.
+    revise_s
+        How often choices are revised [s].
+    switch_margin_s
+        Someone switches only to an option at least this much earlier [s].
     """
 
     people: int | None = None
@@ -100,14 +111,22 @@ class EvacuationConfig:
     density_window_m: float = 2.0
     params: CSMParameters = field(default_factory=CSMParameters)
     cell_m: float = 0.25
+    route_choice: str = "dynamic"
+    revise_s: float = 5.0
+    switch_margin_s: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.route_choice not in ROUTE_CHOICES:
+            raise EvacuationInputError(f"route_choice must be one of {', '.join(ROUTE_CHOICES)}, got "
+                                       f"'{self.route_choice}'")
+        if not (self.switch_margin_s >= 0 and math.isfinite(self.switch_margin_s)):
+            raise EvacuationInputError(f"switch_margin_s must be 0 or more, got {self.switch_margin_s}")
         if self.people is not None and self.occupancy is not None:
             raise EvacuationInputError("give either a number of people or an occupancy, not both")
         if self.people is not None and self.people < 0:
             raise EvacuationInputError(f"people must be 0 or more, got {self.people}")
         for name in ("dt_s", "max_time_s", "frame_s", "stair_speed_m_s", "stair_flow_per_m_s", "density_window_m",
-                     "speed_mean_m_s"):
+                     "speed_mean_m_s", "revise_s"):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise EvacuationInputError(f"{name} must be a positive number, got {v}")
@@ -218,8 +237,8 @@ def place_people(crowd: Crowd, building: Building, config: EvacuationConfig,
 
     for zid in sorted(want):
         n = want[zid]
-        z = zones[zid]
-        fid = z.floor_id
+        zone = zones[zid]
+        fid = zone.floor_id
         grid = nav.spaces[fid].grid
         seats = seats_by_zone[zid]
         k = min(n, len(seats))
@@ -238,7 +257,7 @@ def place_people(crowd: Crowd, building: Building, config: EvacuationConfig,
             continue
         gx, gy = grid.centers()
         ok = grid.walkable & (nav.spaces[fid].clearance_m >= 0.35 + 0.5 * grid.cell_m)
-        ok &= np.asarray(shapely.contains_xy(z.polygon, gx, gy), bool)
+        ok &= np.asarray(shapely.contains_xy(zone.polygon, gx, gy), np.bool_)
         cand = np.flatnonzero(ok)
         placed = 0
         for c in rng.permutation(cand):
@@ -350,8 +369,8 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
     targets = {f: nav.evacuation_target(f, blocked=config.blocked, stair_speed_m_s=config.stair_speed_m_s)
                for f in nav.floor_ids}
     try:
-        for t in targets.values():
-            nav.offset(t)
+        for target in targets.values():
+            nav.offset(target)
     except (KeyError, NoRouteError) as exc:
         raise EvacuationInputError(str(exc.args[0] if exc.args else exc)) from None
     placement = place_people(crowd, building, config, rng)
@@ -376,9 +395,20 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
             start_floor[int(i)] = fid
         people_per_floor[fid] = int(sel.size)
     n_moving = len(start_floor)
+    stair_free_at: dict[tuple[str, str], float] = {}
+    chooser = None
+    if config.route_choice == "dynamic":
+        from .routechoice import ExitChoice
+
+        chooser = ExitChoice(crowd, building, targets, blocked=config.blocked, stair_speed_m_s=config.stair_speed_m_s,
+                             stair_flow_per_m_s=config.stair_flow_per_m_s, reference_speed_m_s=config.speed_mean_m_s,
+                             switch_margin_s=config.switch_margin_s)
+        chooser.stair_wait_s = lambda link_id, fid: max(0.0, stair_free_at.get((link_id, fid), 0.0) - crowd.time_s)
+        for fid in nav.floor_ids:
+            chooser.revise(fid)
+    next_revise = config.revise_s
 
     links = {lk.id: lk for lk in building.links}
-    stair_free_at: dict[tuple[str, str], float] = {}
     pending: list[tuple[float, int, str, str]] = []  # (ready time, id, floor, link)
     exit_times: dict[str, list[float]] = {e: [] for e in exits}
     stair_use: dict[str, list[float]] = {}
@@ -432,6 +462,9 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
             t_arr = crowd.arrival_time_s(i)
             fid = crowd.location(i)[0]
             cleared[fid] = max(cleared[fid], t_arr)
+            opt = chooser.choice.pop(i, None) if chooser is not None else None
+            if opt is not None and opt.link_id is not None and opt.to_floor is not None:
+                label = f"stair:{opt.link_id}:{opt.to_floor}"
             if label.startswith("stair:"):
                 _, link_id, to_floor = label.split(":", 2)
                 lk = links[link_id]
@@ -455,7 +488,13 @@ def run_evacuation(building: Building, config: EvacuationConfig | None = None, *
                 still.append((ready, i, to_floor, link_id))
                 continue
             crowd.place(i, to_floor, spot[0], spot[1], targets[to_floor])
+            if chooser is not None:
+                chooser.revise(to_floor, [i])
         pending = still
+        if chooser is not None and t >= next_revise:
+            for fid in nav.floor_ids:
+                chooser.revise(fid)
+            next_revise += config.revise_s
         record(frame)
         if progress is not None:
             progress(t, out_count, n_total)
@@ -521,7 +560,8 @@ def _summary(building: Building, config: EvacuationConfig, placement: Placement,
         "model": {"name": "collision-free speed model (Tordeux, Chraibi, Seyfried 2016)", **params,
                   "dt_s": config.dt_s, "stair_speed_m_s": config.stair_speed_m_s,
                   "stair_flow_per_m_s": config.stair_flow_per_m_s, "speed_mean_m_s": config.speed_mean_m_s,
-                  "speed_sd_m_s": config.speed_sd_m_s},
+                  "speed_sd_m_s": config.speed_sd_m_s, "route_choice": config.route_choice,
+                  "revise_s": config.revise_s, "switch_margin_s": config.switch_margin_s},
         "agent_steps": crowd.agent_steps,
         "wall_time_s": round(wall_s, 2),
     }
@@ -550,27 +590,11 @@ def write_trajectories(result: EvacuationResult, out_dir: Path) -> list[Path]:
     ``pedpy.WalkableArea(shapely.from_wkt(open("walkable-<floor>.wkt").read()))``.
     """
     assert result.trajectories is not None
-    nav = result.crowd.navigator
-    paths = []
-    fps = 1.0 / float(result.summary["frame_s"])
-    for fid, chunks in result.trajectories.items():
-        if not chunks:
-            continue
-        data = np.concatenate(chunks)
-        z = nav.spaces[fid].elevation_m
-        p = out_dir / f"trajectories-{fid}.txt"
-        with p.open("w", encoding="utf-8") as fh:
-            fh.write(f"# smartlib evacuation of {result.summary['scenario']}, floor {fid}\n")
-            fh.write(f"# framerate: {fps:g}\n")
-            fh.write("# ID frame x/m y/m z/m\n")
-            order = np.lexsort((data[:, 1], data[:, 0]))
-            rows = data[order]
-            np.savetxt(fh, np.column_stack([rows, np.full(len(rows), z)]), fmt=["%d", "%d", "%.4f", "%.4f", "%.2f"])
-        paths.append(p)
-        w = out_dir / f"walkable-{fid}.wkt"
-        w.write_text(shapely.to_wkt(nav.spaces[fid].free, rounding_precision=4) + "\n", encoding="utf-8")
-        paths.append(w)
-    return paths
+    from .trajectories import write_pedpy
+
+    return write_pedpy(result.trajectories, result.crowd.navigator.spaces, out_dir,
+                       frame_s=float(result.summary["frame_s"]),
+                       title=f"smartlib evacuation of {result.summary['scenario']}")
 
 
 def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
@@ -614,8 +638,8 @@ def plot_evacuation(result: EvacuationResult, path: str | Path) -> Path:
     ax = axes.flat[len(fids)]
     for e, ts in sorted(result.exit_times.items()):
         if ts:
-            s = np.sort(ts)
-            ax.step(s, np.arange(1, s.size + 1), where="post", label=f"{e} ({s.size})")
+            out_s = np.sort(ts)
+            ax.step(out_s, np.arange(1, out_s.size + 1), where="post", label=f"{e} ({out_s.size})")
     ax.set_xlabel("time [s]")
     ax.set_ylabel("people out")
     ax.set_title("people out per exit", fontsize=8)

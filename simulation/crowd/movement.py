@@ -64,8 +64,8 @@ from geometry.grid import DEFAULT_CELL_M
 from geometry.model import Building
 
 from . import kernels
-from .kernels.reference import field_direction_reference
-from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, NoRouteError, Target, floor_spaces
+from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, Target, floor_spaces
+from .routes import NoRouteError
 
 WALKING, IDLE, REMOVED = 1, 0, 2
 
@@ -112,6 +112,15 @@ class CSMParameters:
         drawn anew every ``patience_s`` from a hash of (crowd seed, person, period) [deg].
     progress_m
         Getting this much closer to the target (travel cost) counts as progress [m].
+    counterflow_strength, counterflow_range_m
+        a_s [1] and D_s [m] of the counterflow side step (rule 3b of
+        :mod:`simulation.crowd.kernels.csm`): someone coming the other way on one's line makes one
+        step aside, the nearer the stronger; 0 turns it off.
+    counterflow_cos
+        A neighbour walks against someone when the cosine between their direction and the
+        other's desired direction is below minus this [1] (0.5: more than 120 degrees apart).
+    keep_right_m
+        Both pass on the right unless the other is already more than this to one's right [m].
 
     References
     ----------
@@ -129,21 +138,28 @@ class CSMParameters:
     squeeze: float = 0.7
     turn_deg: float = 30.0
     progress_m: float = 0.25
+    counterflow_strength: float = 3.0
+    counterflow_range_m: float = 0.5
+    counterflow_cos: float = 0.5
+    keep_right_m: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("range_neighbor_repulsion_m", "range_geometry_repulsion_m", "time_gap_s", "radius_m", "cutoff_m",
-                     "squeeze"):
+                     "squeeze", "counterflow_range_m"):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"CSMParameters.{name} must be a positive number, got {v}")
         if not (self.patience_s >= 0 and self.progress_m >= 0 and self.squeeze <= 1 and 0 <= self.turn_deg <= 90):
             raise ValueError("CSMParameters: patience_s and progress_m must be >= 0, squeeze <= 1, turn_deg in "
                              "[0, 90]")
+        if not (self.counterflow_strength >= 0 and -1 <= self.counterflow_cos <= 1 and self.keep_right_m >= 0):
+            raise ValueError("CSMParameters: counterflow_strength and keep_right_m must be >= 0, counterflow_cos in "
+                             "[-1, 1]")
 
     @classmethod
     def jupedsim(cls) -> CSMParameters:
         """JuPedSim's published defaults, unmodified (T = 1 s, no squeezing)."""
-        return cls(time_gap_s=1.0, patience_s=0.0)
+        return cls(time_gap_s=1.0, patience_s=0.0, counterflow_strength=0.0)
 
     @property
     def turn_rad(self) -> float:
@@ -391,12 +407,13 @@ class Crowd:
                                f"'{floor_id}', e.g. ({x:.2f}, {y:.2f}): inside a wall or obstacle, or cut off")
 
     def _initial_orientation(self, f: int, off: int, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The field's direction at each start (the kernel's own function: a few microseconds each)."""
         nx_, ny_ = int(self._fl_nx[f]), int(self._fl_ny[f])
-        field = self.navigator.dist[off: off + nx_ * ny_].reshape(ny_, nx_)
-        ex, ey = field_direction_reference(xy[:, 0], xy[:, 1], field, float(self._fl_x0[f]), float(self._fl_y0[f]),
-                                           self.navigator.cell_m)
-        out = np.column_stack([ex, ey])
-        out[(ex == 0) & (ey == 0)] = (1.0, 0.0)
+        x0, y0, h = float(self._fl_x0[f]), float(self._fl_y0[f]), float(self.navigator.cell_m)
+        out = np.empty((len(xy), 2))
+        for k, (x, y) in enumerate(xy):
+            out[k] = kernels.field_direction(float(x), float(y), self.navigator.dist, off, nx_, ny_, x0, y0, h)
+        out[(out[:, 0] == 0) & (out[:, 1] == 0)] = (1.0, 0.0)
         return out
 
     def _id(self, agent_id: int) -> int:
@@ -510,6 +527,7 @@ class Crowd:
             self._seg, start, items, bx0, by0, bsize, bnx, bny, cx0, cy0, cnx, cny, self.periodic_x_m,
             p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
             p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
+            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m,
             self.dt_s, n_steps, bool(stop_on_arrival), kernels.max_threads()))
 
     def advance(self, until_s: float, *, stop_on_arrival: bool = True) -> tuple[float, list[int]]:
@@ -578,7 +596,7 @@ class Crowd:
             self._fl_ny, self._fl_x0, self._fl_y0, self._fl_shift, nav.cell_m, self._seg, self.periodic_x_m,
             p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
             p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
-            self.dt_s)
+            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m, self.dt_s)
 
     def state(self) -> dict[str, NDArray[np.float64]]:
         """Copies of the movement state arrays (``pos``, ``orient``, ``vel``, ``stuck_s``, ``best_d``)."""
@@ -614,6 +632,10 @@ class Crowd:
         """Positions (k, 2) [m] in each person's floor frame (a copy); all non-removed if ``ids`` is None."""
         idx = self.ids if ids is None else np.asarray(ids, np.int64)
         return self._pos[idx].copy()
+
+    def desired_speeds(self, ids: ArrayLike) -> NDArray[np.float64]:
+        """Desired (free) walking speeds of people [m/s]."""
+        return np.asarray(self._v0[np.asarray(ids, np.int64)], float).copy()
 
     def velocities(self, ids: ArrayLike | None = None) -> NDArray[np.float64]:
         """Velocities (k, 2) [m/s] of the last step (zero for people not walking)."""

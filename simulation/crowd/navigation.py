@@ -23,7 +23,6 @@ exit of the building, through stairs where that is faster.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +40,7 @@ from geometry.model import Building, Floor, Link
 
 from . import kernels
 from .kernels.moves import MOVES
+from .routes import NoRouteError, Route, Stop, StopGraph
 
 #: Weidmann's free walking speed on the flat [m/s] (Weidmann 1993).
 FREE_SPEED_M_S = 1.34
@@ -295,45 +295,6 @@ def _value_at(grid: WalkableGrid, dist: NDArray[np.float32], x: float, y: float)
     return float(dist[c]) + math.hypot(cx - x, cy - y)
 
 
-# --------------------------------------------------------------------------- routes
-
-@dataclass(frozen=True)
-class Leg:
-    """One part of a route.
-
-    ``walk``: walk on ``floor_id`` to ``target`` (about ``distance_m``, ``duration_s`` at the
-    walking speed). ``stair``: climb or descend ``link_id`` from ``floor_id`` to ``to_floor_id`` in
-    ``duration_s``. ``lift``: ride ``link_id`` (``duration_s`` is ride plus doors, no waiting).
-    """
-
-    kind: str
-    floor_id: str
-    target: Target | None = None
-    link_id: str | None = None
-    to_floor_id: str | None = None
-    distance_m: float = 0.0
-    duration_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class Route:
-    """Legs from a start to a target and the estimated time without queues [s]."""
-
-    legs: tuple[Leg, ...]
-
-    @property
-    def duration_s(self) -> float:
-        return sum(leg.duration_s for leg in self.legs)
-
-    @property
-    def floors(self) -> list[str]:
-        return [leg.floor_id for leg in self.legs if leg.kind == "walk"]
-
-
-class NoRouteError(ValueError):
-    """No way from the start to the target (walls, blocked exits, missing stairs)."""
-
-
 # --------------------------------------------------------------------------- the navigator
 
 @dataclass
@@ -393,6 +354,7 @@ class Navigator:
         self._slots: OrderedDict[Target, _Slot] = OrderedDict()
         self._by_offset: dict[int, Target] = {}
         self.fields_computed = 0
+        self._stops: StopGraph | None = None
 
     # ---------------------------------------------------------------- goals
 
@@ -432,7 +394,7 @@ class Navigator:
             x, y, r = ref
             return [Goal("point", self._near_point(g, float(x), float(y), float(r), "point"))]  # type: ignore[arg-type]
         if kind == "box":
-            cells = self._cells_in(g, box(*ref))  # type: ignore[arg-type]
+            cells = self._cells_in(g, box(*(float(v) for v in ref)))  # type: ignore[arg-type]
             if cells.size == 0:
                 raise NoRouteError(f"box {ref} on floor '{target.floor_id}' holds no walkable cell")
             return [Goal("box", cells)]
@@ -540,8 +502,9 @@ class Navigator:
         labels = np.concatenate([np.full(g.cells.size, k, np.int32) for k, g in enumerate(goals)]) if goals \
             else np.zeros(0, np.int32)
         self.fields_computed += 1
-        return kernels.dijkstra16(sp.grid.walkable, self._cost[floor_id], cells.astype(np.int64),
-                                  values.astype(np.float64), labels, float(sp.grid.cell_m), MOVES)
+        dist, goal = kernels.dijkstra16(sp.grid.walkable, self._cost[floor_id], cells.astype(np.int64),
+                                        values.astype(np.float64), labels, float(sp.grid.cell_m), MOVES)
+        return np.asarray(dist, np.float64), np.asarray(goal, np.int32)
 
     def _slot(self, target: Target) -> _Slot:
         slot = self._slots.get(target)
@@ -600,12 +563,24 @@ class Navigator:
 
     # ---------------------------------------------------------------- routes
 
+    def stop_graph(self) -> StopGraph:
+        """The stops of the stairs and lifts on these floors, joined by this navigator's walking costs."""
+        if self._stops is None:
+            def walk_m(a: Stop, b: Stop) -> float:
+                return self.distance_m(Target.stop(b.floor_id, b.link_id), a.x, a.y)
+
+            self._stops = StopGraph(self.links, {f: s.elevation_m for f, s in self.spaces.items()}, walk_m,
+                                    floors=self.floor_ids)
+        return self._stops
+
     def route(self, floor_id: str, x: float, y: float, target: Target, *, walk_speed_m_s: float = FREE_SPEED_M_S,
-              stair_speed_m_s: float = STAIR_SPEED_M_S, use_lifts: bool = False) -> Route:
+              stair_speed_m_s: float = STAIR_SPEED_M_S, use_lifts: bool = False, lift_wait_s: float = 0.0) -> Route:
         """Fastest legs from (x, y) on ``floor_id`` to ``target``, through stairs (and lifts).
 
-        Walk legs cost travel cost / ``walk_speed_m_s``; stairs ``length_m / stair_speed_m_s``;
-        lifts door time plus height / lift speed (waiting for the car is not included).
+        Planned by :class:`~simulation.crowd.routes.StopGraph`: walk legs cost travel cost /
+        ``walk_speed_m_s``; stairs ``length_m / stair_speed_m_s``; lifts door time plus height / lift
+        speed (their ``duration_s``; ``lift_wait_s`` is the expected wait counted in the choice only).
+        Walk legs carry their :class:`Target` (a stop, or ``target``).
 
         Raises
         ------
@@ -617,69 +592,22 @@ class Navigator:
         self._floor(target)
         if floor_id not in self.spaces:
             raise KeyError(f"no floor '{floor_id}' (floors: {', '.join(self.floor_ids)})")
-        # nodes: ("start",), ("goal",), (link_id, floor_id)
-        stops = [(lk, f) for lk in self.links if use_lifts or lk.kind == "stair" for f, _, _, _ in lk.stops]
-        start, goal = ("start", ""), ("goal", "")
-        best: dict[tuple[str, str], float] = {start: 0.0}
-        prev: dict[tuple[str, str], tuple[tuple[str, str], Leg]] = {}
-        heap: list[tuple[float, tuple[str, str]]] = [(0.0, start)]
-        done: set[tuple[str, str]] = set()
-
-        def walk_edges(node_floor: str, px: float, py: float) -> list[tuple[tuple[str, str], Leg]]:
-            out = []
-            if node_floor == target.floor_id:
-                d = self.distance_m(target, px, py)
-                if math.isfinite(d):
-                    out.append((goal, Leg("walk", node_floor, target, distance_m=d, duration_s=d / walk_speed_m_s)))
-            for lk, f in stops:
-                if f != node_floor:
-                    continue
-                t = Target.stop(f, lk.id)
-                d = self.distance_m(t, px, py)
-                if math.isfinite(d):
-                    out.append(((lk.id, f), Leg("walk", f, t, distance_m=d, duration_s=d / walk_speed_m_s)))
-            return out
-
-        while heap:
-            cost, node = heapq.heappop(heap)
-            if node in done:
-                continue
-            done.add(node)
-            if node == goal:
-                break
-            if node == start:
-                edges = walk_edges(floor_id, x, y)
-            else:
-                lk = self.link(node[0])
-                sx, sy = self.stop_xy(lk.id, node[1])
-                edges = [e for e in walk_edges(node[1], sx, sy) if e[0] != node]
-                here = self.spaces[node[1]].elevation_m
-                for f, _, _, _ in lk.stops:
-                    if f == node[1]:
-                        continue
-                    if lk.kind == "stair":
-                        dur = lk.length_m / stair_speed_m_s
-                        leg = Leg("stair", node[1], None, lk.id, f, lk.length_m, dur)
-                    else:
-                        rise = abs(self.spaces[f].elevation_m - here)
-                        dur = 2 * lk.door_s + rise / max(lk.speed_m_s, 1e-9)
-                        leg = Leg("lift", node[1], None, lk.id, f, rise, dur)
-                    edges.append(((lk.id, f), leg))
-            for nxt, leg in edges:
-                c = cost + leg.duration_s
-                if c < best.get(nxt, math.inf):
-                    best[nxt] = c
-                    prev[nxt] = (node, leg)
-                    heapq.heappush(heap, (c, nxt))
-        if goal not in prev:
-            raise NoRouteError(f"no way from ({x:.2f}, {y:.2f}) on floor '{floor_id}' to {target.kind} {target.ref} on "
-                          f"floor '{target.floor_id}'")
-        legs = []
-        node = goal
-        while node != start:
-            node, leg = prev[node]
-            legs.append(leg)
-        return Route(tuple(reversed(legs)))
+        graph = self.stop_graph()
+        direct = self.distance_m(target, x, y) if floor_id == target.floor_id else math.inf
+        to_stops = np.array([self.distance_m(Target.stop(floor_id, graph.stops[k].link_id), x, y)
+                             for k in graph.on_floor(floor_id)]) if not math.isfinite(direct) else np.zeros(0)
+        from_stops = np.zeros(0)
+        if not math.isfinite(direct):
+            from_stops = np.array([self.distance_m(target, graph.stops[k].x, graph.stops[k].y)
+                                   for k in graph.on_floor(target.floor_id)])
+        what = f"{target.kind} {target.ref}"
+        try:
+            return graph.plan(floor_id, to_stops, target.floor_id, from_stops, direct, use_lifts=use_lifts,
+                              walk_speed_m_s=walk_speed_m_s, stair_speed_m_s=stair_speed_m_s, lift_wait_s=lift_wait_s,
+                              goal=target, stop_target=lambda st: Target.stop(st.floor_id, st.link_id), what=what)
+        except NoRouteError:
+            raise NoRouteError(f"no way from ({x:.2f}, {y:.2f}) on floor '{floor_id}' to {what} on floor "
+                               f"'{target.floor_id}'") from None
 
     # ---------------------------------------------------------------- evacuation
 
@@ -695,7 +623,7 @@ class Navigator:
 
     def _evacuation(self, target: Target) -> None:
         blocked, stair_speed, walk_speed = target.ref
-        assert isinstance(blocked, tuple)
+        assert isinstance(blocked, tuple) and isinstance(stair_speed, float) and isinstance(walk_speed, float)
         known = {e for s in self.spaces.values() for e in s.exits}
         unknown = [b for b in blocked if b not in known]
         if unknown:

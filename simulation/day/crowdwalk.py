@@ -19,32 +19,21 @@ Use it through :func:`walker_factory` or ``run_day(..., walker="crowd")``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numba
 import numpy as np
 import shapely
 import simpy
 
+from ..crowd import kernels
 from ..crowd.movement import Crowd
-from ..crowd.navigation import POINT_RADIUS_M, NoRouteError, Target
-from ..crowd.navigation import Route as NavRoute
-from .walker import (
-    STAIR_SPEED_RATIO,
-    GridRouter,
-    GridWalker,
-    Leg,
-    NoWayError,
-    Place,
-    Route,
-    Walker,
-    WalkResult,
-)
-
-if TYPE_CHECKING:
-    from .library_day import LibraryDay
+from ..crowd.navigation import POINT_RADIUS_M, Target
+from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
+from ..crowd.trajectories import TrajectoryRecorder
+from .walker import GridRouter, GridWalker, Place, Walker, WalkerContext, WalkResult
 
 XY = tuple[float, float]
 
@@ -87,6 +76,9 @@ class CrowdWalker:
     parallel_from
         The kernel runs on all threads only when at least this many people walk (see
         :meth:`_advance`).
+    recorder
+        Keeps the positions of everyone walking every few seconds of a time window (the crowd
+        stops at each of its frame times).
 
     Attributes
     ----------
@@ -97,7 +89,8 @@ class CrowdWalker:
 
     def __init__(self, env: simpy.Environment, crowd: Crowd, *, router: GridRouter | None = None,
                  lifts: Mapping[str, Any] | None = None, seat_ids: Sequence[str] = (),
-                 max_chunk_s: float = 600.0, parallel_from: int = 256) -> None:
+                 max_chunk_s: float = 600.0, parallel_from: int = 256,
+                 recorder: TrajectoryRecorder | None = None) -> None:
         if not max_chunk_s > 0:
             raise ValueError(f"max_chunk_s must be positive, got {max_chunk_s}")
         self.env = env
@@ -108,20 +101,23 @@ class CrowdWalker:
         self.seat_ids = list(seat_ids)
         self.max_chunk_s = float(max_chunk_s)
         self.parallel_from = int(parallel_from)
+        self.recorder = recorder
         self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
-        self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0}
+        self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
+                      "agent_steps": 0}
         self.process = env.process(self._run())
 
     @classmethod
-    def for_day(cls, day: LibraryDay, *, dt_s: float = DAY_DT_S, max_fields: int = 512) -> CrowdWalker:
+    def for_day(cls, ctx: WalkerContext, *, dt_s: float = DAY_DT_S, max_fields: int = 512,
+                recorder: TrajectoryRecorder | None = None) -> CrowdWalker:
         """The crowd walker of a library day (its building, grid cell, lifts, seats; seed = the day's seed)."""
-        crowd = Crowd.from_building(day.building, cell_m=day.router.floors[next(iter(day.router.floors))].grid.cell_m,
-                                    dt_s=dt_s, seed=day.seed, max_fields=max_fields)
-        return cls(day.env, crowd, router=day.router, lifts=day.lifts, seat_ids=day.seats.ids)
+        crowd = Crowd.from_building(ctx.building, cell_m=ctx.router.cell_m, dt_s=dt_s, seed=ctx.seed,
+                                    max_fields=max_fields)
+        return cls(ctx.env, crowd, router=ctx.router, lifts=ctx.lifts, seat_ids=ctx.seat_ids, recorder=recorder)
 
     # ------------------------------------------------------------------ targets
     def _snap(self, floor_id: str, x: float, y: float, max_m: float = 3.0, clear_m: float = 0.0) -> XY:
@@ -146,7 +142,7 @@ class CrowdWalker:
                 return float(gx.flat[k]), float(gy.flat[k])
         c = g.nearest_walkable(x, y, max_m)
         if c is None:
-            raise NoWayError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
+            raise NoRouteError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
         return g.center(*c)
 
     def _subject_xy(self, place: Place) -> XY:
@@ -239,20 +235,23 @@ class CrowdWalker:
             lx, ly = self._snap(floor_id, *from_xy)
         try:
             nav_route = nav.route(floor_id, lx, ly, target, walk_speed_m_s=speed,
-                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts,
+                                  lift_wait_s=LIFT_WAIT_GUESS_S)
         except NoRouteError:
             # the leader stands where the raster has no way on (squeezed against a wall): plan from the place
             if lead is not None:
                 crowd.place(lead, floor_id, *self._snap(floor_id, *from_xy))
             nav_route = nav.route(floor_id, *self._snap(floor_id, *from_xy), target, walk_speed_m_s=speed,
-                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts)
-        first = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
+                                  stair_speed_m_s=speed * STAIR_SPEED_RATIO, use_lifts=use_lifts,
+                                  lift_wait_s=LIFT_WAIT_GUESS_S)
+        head = nav_route.legs[0].target if nav_route.legs and nav_route.legs[0].kind == "walk" else None
+        first = head if isinstance(head, Target) else None
         ids = self._ensure(members, floor_id, from_xy, first)
         legs = nav_route.legs
         for k, leg in enumerate(legs):
             self.stats["legs"] += 1
             if leg.kind == "walk":
-                assert leg.target is not None
+                assert isinstance(leg.target, Target)
                 last = k == len(legs) - 1
                 per_member = self._member_targets(members, to, leg.target) if last else [leg.target] * len(ids)
                 yield from self._walk_leg(ids, per_member, speed, leg.duration_s, to.xy)
@@ -290,15 +289,14 @@ class CrowdWalker:
                 out.append(target)
         return out
 
-    def _grid_route(self, floor_id: str, from_xy: XY, to: Place, use_lifts: bool, nav_route: NavRoute) -> Route:
-        """The walk's route on the day's grid (its length is the reported distance), else the crowd's legs."""
+    def _grid_route(self, floor_id: str, from_xy: XY, to: Place, use_lifts: bool, nav_route: Route) -> Route:
+        """The walk's route on the day's grid (its length is the reported distance), else the crowd's."""
         if self.router is not None:
             try:
                 return self.router.route(self.router.place_at(floor_id, from_xy), to, use_lifts=use_lifts)
-            except NoWayError:
+            except NoRouteError:
                 pass
-        return Route(tuple(Leg(leg.kind, leg.floor_id, leg.to_floor_id or leg.floor_id, leg.distance_m, leg.link_id)
-                           for leg in nav_route.legs))
+        return nav_route
 
     def _ensure(self, members: Sequence[Any], floor_id: str, from_xy: XY, first: Target | None) -> list[int]:
         """Crowd ids of the members, standing where they are (added around ``from_xy`` when new).
@@ -398,14 +396,17 @@ class CrowdWalker:
         day mostly has a few walkers at a time.
         """
         self.stats["advances"] += 1
-        if len(self._waiting) >= self.parallel_from:
-            return self.crowd.advance(until_s, stop_on_arrival=True)
-        before = numba.get_num_threads()
-        numba.set_num_threads(1)
         try:
-            return self.crowd.advance(until_s, stop_on_arrival=True)
+            if len(self._waiting) >= self.parallel_from:
+                return self.crowd.advance(until_s, stop_on_arrival=True)
+            before = kernels.get_threads()
+            kernels.set_threads(1)
+            try:
+                return self.crowd.advance(until_s, stop_on_arrival=True)
+            finally:
+                kernels.set_threads(before)
         finally:
-            numba.set_num_threads(before)
+            self.stats["agent_steps"] = self.crowd.agent_steps
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
@@ -421,6 +422,8 @@ class CrowdWalker:
                 yield env.timeout(0.0)
                 continue
             until = min(nxt, env.now + self.max_chunk_s)
+            if self.recorder is not None and env.now < self.recorder.next_s() < until:
+                until = self.recorder.next_s()  # stop at the frame time to record it
             if crowd.time_s < until:
                 t_s, arrived = self._advance(until)
             else:  # the crowd is already there (it stops on whole steps)
@@ -428,6 +431,8 @@ class CrowdWalker:
             # always move the clock on: the next event may be a rounding error later than now, too
             # close for a whole step (advance then takes none), and a loop without a yield never ends
             yield env.timeout(max((t_s if arrived else max(t_s, until)) - env.now, 0.0))
+            if self.recorder is not None:
+                self.recorder.record(crowd)
             for i in arrived:
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
@@ -437,16 +442,22 @@ class CrowdWalker:
 WALKERS: tuple[str, ...] = ("grid", "crowd")
 
 
-def walker_factory(name: str) -> Callable[[LibraryDay], Walker]:
+def walker_factory(name: str, *, recorder: TrajectoryRecorder | None = None) -> Callable[[WalkerContext], Walker]:
     """The walker factory for ``run_day(walker=...)`` by name: ``grid`` (shortest path / speed) or ``crowd``.
+
+    ``recorder`` keeps trajectories of a time window (crowd walker only).
 
     Raises
     ------
     ValueError
-        For an unknown name.
+        For an unknown name, or trajectories asked of the grid walker.
     """
     if name == "grid":
-        return lambda day: GridWalker(day.env, day.router, day.lifts)
+        if recorder is not None:
+            raise ValueError("trajectories need the crowd walker (the grid walker has no positions)")
+        return GridWalker.for_day
     if name == "crowd":
+        if recorder is not None:
+            return functools.partial(CrowdWalker.for_day, recorder=recorder)
         return CrowdWalker.for_day
     raise ValueError(f"unknown walker '{name}' (walkers: {', '.join(WALKERS)})")

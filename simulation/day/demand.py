@@ -224,7 +224,7 @@ def merge_demand(default: Mapping[str, Any], given: Mapping[str, Any]) -> dict[s
         out["visitor_types"] = types
     else:
         out["visitor_types"] = merge({}, default.get("visitor_types", {}))
-    return out
+    return dict(out)
 
 
 def load_demand(resolved: ResolvedScenario, building: Building | None = None) -> DemandSpec:

@@ -116,9 +116,9 @@ def turned_away(events: pd.DataFrame) -> int:
     return int(rows["size"].sum())
 
 
-def waits(events: pd.DataFrame, target_s: float = 300.0) -> dict[str, dict[str, float]]:
+def waits(events: pd.DataFrame, target_s: float = 300.0) -> dict[str, dict[str, Any]]:
     """Wait in queue per service: mean, 90th percentile, share over ``target_s`` [s], served, gave up."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     start = events.loc[events["event"] == "service_start"]
     gave_up = events.loc[events["event"] == "service_reneged"].groupby("ref").size()
     for ref, g in start.groupby("ref", sort=True):

@@ -39,7 +39,7 @@ class Ledger:
     def take(self, t_s: float) -> NDArray[np.float64]:
         """Integral of every count since the previous take, up to ``t_s`` [count s]; resets it."""
         a = self.count * np.maximum(t_s - self._since, 0.0)
-        out = self._area + a
+        out: NDArray[np.float64] = self._area + a
         self.total += a
         self._since[:] = t_s
         self._area = np.zeros_like(self._area)

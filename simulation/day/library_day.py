@@ -50,12 +50,13 @@ from geometry.grid import DEFAULT_CELL_M
 from geometry.model import OUTSIDE, Building
 from geometry.scenario import ResolvedScenario
 
+from ..crowd.routes import NoRouteError
 from .demand import PartyArrival, sample_day_arrivals
 from .inputs import day_inputs
 from .kpis import DayKpis, compute_kpis
 from .ledger import Ledger
 from .physics import END_USES, ZonePhysics, ZoneStep, meter_scopes
-from .readers import SEAT_ATTRS, Party, Reader, SeatBook, choose_seat, choose_table, plan_visit
+from .readers import SEAT_ATTRS, Party, Reader, SeatBook, VisitContext, choose_seat, choose_table, plan_visit
 from .sensors import Snapshot, VirtualSensors, empty_telemetry, telemetry_arrow
 from .services import (
     GroupRoom,
@@ -68,9 +69,9 @@ from .services import (
 from .walker import (
     GridRouter,
     GridWalker,
-    NoWayError,
     Place,
     Walker,
+    WalkerContext,
     WalkResult,
     entrance_places,
     shelf_counts,
@@ -87,7 +88,7 @@ ZONE_COLUMNS: tuple[str, ...] = ("t_s", "time", "zone_id", "floor_id", "is_open"
                                  "temperature_c", "humidity_pct", "illuminance_lx", "sound_db", "ventilation_l_s",
                                  "power_w")
 
-WalkerFactory = Callable[["LibraryDay"], Walker]
+WalkerFactory = Callable[[WalkerContext], Walker]
 #: ``progress(done_h, total_h, text)``: simulated hours done, hours in all, a short status line.
 ProgressFn = Callable[[float, float, str], None]
 
@@ -303,8 +304,8 @@ class LibraryDay:
         self.lifts = {lk.id: Lift(self.env, lk, elevations, boarding_s=self.services_spec.lift_boarding_s)
                       for lk in building.links if lk.kind == "lift"}
         self.kiosk_zone = np.zeros(nz)
-        for k in self.kiosks:
-            self.kiosk_zone[self.zidx[k.point.zone_id]] += 1
+        for kiosk in self.kiosks:
+            self.kiosk_zone[self.zidx[kiosk.point.zone_id]] += 1
 
         # places
         self.entrances = [self.router.register(p) for p in entrance_places(building)]
@@ -323,7 +324,17 @@ class LibraryDay:
             from .crowdwalk import walker_factory
 
             walker = walker_factory(walker)
-        self.walker: Walker = walker(self) if walker is not None else GridWalker(self.env, self.router, self.lifts)
+        self.walker_context = WalkerContext(env=self.env, building=building, router=self.router, lifts=self.lifts,
+                                            seat_ids=self.seats.ids, seed=seed)
+        self.walker: Walker = (walker or GridWalker.for_day)(self.walker_context)
+        self.visit = VisitContext(
+            env=self.env, rng=self.rng, walker=self.walker, call_time_s=self.call_time_s, enter=self.enter,
+            leave=self.leave, moved=self.moved, log=self.log, choose_service=self.choose_service,
+            service_place=self.service_place, cafe_at=self.cafe_at, subject_place=self.subject_place,
+            children_place=self.children_place, break_place=self.break_place, event_place=self.event_place,
+            find_seats=self.find_seats, seat_place=self.seat_place, sit=self.sit, stand=self.stand, away=self.away,
+            book_room=self.book_room, room_place=self.room_place, room_seats=self.room_seats,
+            release_room=self.release_room)
 
         # records
         self._events: list[tuple[Any, ...]] = []
@@ -463,8 +474,8 @@ class LibraryDay:
     # ------------------------------------------------------------- choices
     def _route_s(self, party: Party, to: Place) -> float:
         try:
-            return self.router.route(party.place, to, use_lifts=party.use_lifts).duration_s(party.speed_m_s)
-        except NoWayError:
+            return self.router.route(party.place, to, use_lifts=party.use_lifts).time_s(party.speed_m_s)
+        except NoRouteError:
             return math.inf
 
     def _nearest(self, party: Party, places: Sequence[Place]) -> Place | None:
@@ -625,7 +636,7 @@ class LibraryDay:
             if a.t_s > self.env.now:
                 yield self.env.timeout(a.t_s - self.env.now)
             party = self._new_party(a)
-            self.env.process(party.journey(self))
+            self.env.process(party.journey(self.visit))
 
     def _physics(self) -> Generator[simpy.Event, Any, None]:
         dt_s = self.physics_spec.step_s

@@ -132,7 +132,8 @@ def co2_steady_state_ppm(people: ArrayLike, ventilation_l_s: ArrayLike, *, gener
         Outdoor concentration [ppm].
     """
     q = np.asarray(ventilation_l_s, dtype=float)
-    return outdoor_ppm + 1e6 * generation_l_s * np.asarray(people, dtype=float) / q
+    out: F = outdoor_ppm + 1e6 * generation_l_s * np.asarray(people, dtype=float) / q
+    return out
 
 
 def co2_step_ppm(c_ppm: ArrayLike, people: ArrayLike, ventilation_l_s: ArrayLike, volume_m3: ArrayLike,
@@ -284,7 +285,8 @@ def sound_level_db(background_db: ArrayLike, talkers: ArrayLike, absorption_m2: 
     """
     bg = np.power(10.0, np.asarray(background_db, dtype=float) / 10.0)
     src = np.asarray(talkers, dtype=float) * 10 ** (talker_lw_db / 10.0) * 4.0 / np.asarray(absorption_m2, dtype=float)
-    return 10.0 * np.log10(bg + src)
+    out: F = 10.0 * np.log10(bg + src)
+    return out
 
 
 # --------------------------------------------------------------------------- scenario format
@@ -426,7 +428,7 @@ class ZonePhysics:
         self.h_am = th.h_ms_w_m2k * th.mass_area_ratio * g.area_m2
         self.heat_cap = hv.heating_w_m2 * g.area_m2
         self.cool_cap = hv.cooling_w_m2 * g.area_m2
-        kinds = g.kinds
+        kinds: list[Any] = list(g.kinds)  # zone kinds, the keys of the per-kind tables
         self.fixed_vent = np.array([np.nan if (o := spec.zones.get(z)) is None or o.ventilation_l_s is None
                                     else o.ventilation_l_s for z in g.zone_ids])
         lib = KindRates(people_l_s=vent.people_l_s, area_l_s_m2=vent.area_l_s_m2,

@@ -14,7 +14,9 @@ Decisions are pure functions over arrays, so they can be tested and reused:
 parent with children) moves together, and :meth:`Party.journey` is its SimPy process: enter
 through a gate, do the plan, leave by the same door. Everyone is asked to leave at the closing
 call; a party that finds no acceptable seat searches for ``search_s`` and leaves (turned away).
-Walking goes through the :class:`~simulation.day.walker.Walker` protocol.
+Walking goes through the :class:`~simulation.day.walker.Walker` protocol. A journey sees its day
+only through a :class:`VisitContext`: the clock, the generator, the walker, where things are and
+what the day records.
 
 References
 ----------
@@ -28,9 +30,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mesa
 import numpy as np
@@ -40,10 +42,8 @@ from numpy.typing import NDArray
 from geometry.model import Building
 
 from .demand import SeatPreferences, VisitorType
+from .services import GroupRoom, Service
 from .walker import Place, Walker, WalkResult
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .library_day import LibraryDay
 
 F = NDArray[np.float64]
 
@@ -307,7 +307,7 @@ class SeatBook:
 
 # --------------------------------------------------------------------------- agents
 
-class Reader(mesa.Agent):
+class Reader(mesa.Agent):  # type: ignore[misc]  # mesa has no type hints
     """One visitor (a Mesa agent): type, party, walking speed; seat and distance walked."""
 
     def __init__(self, model: mesa.Model, *, visitor_type: str, party: int, speed_m_s: float) -> None:
@@ -322,6 +322,58 @@ class Reader(mesa.Agent):
         """This reader's logit choice of a free acceptable seat (-1: none)."""
         ok = book.free & book.in_zone_kinds(prefs.zone_kinds)
         return choose_seat(book.utilities(prefs, distance_m), ok, rng, prefs.min_utility)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisitContext:
+    """What a party's journey may use of its day, and nothing else.
+
+    Attributes
+    ----------
+    env, rng, walker
+        The day's SimPy clock, its one random generator and its walker.
+    call_time_s
+        When readers present at a time [s] are asked to leave [s].
+    enter, leave, moved, log
+        Record arriving through the gate, leaving by it, a finished walk (``party, from, to,
+        result``), an event (``event, party, ref=, value=``).
+    choose_service, service_place, cafe_at
+        The desk or kiosk for a task (None when none is open), where a service is, the cafe at a
+        place (None if the place is no cafe).
+    subject_place, children_place, break_place, event_place
+        Where a subject is shelved nearest a place, the nearest children's area, where to take a
+        break (``cafe`` or ``restroom``), and the place and end time [s] of an event.
+    find_seats, seat_place, sit, stand, away
+        Hold seats for a party (a logit draw; [] when none), where a seat is, sit down, stand up and
+        give the seats back, leave them for a break or come back (``away`` True/False).
+    book_room, room_place, room_seats, release_room
+        Group rooms: book one for a stay [s], where it is, its seats for the party, release it.
+    """
+
+    env: simpy.Environment
+    rng: np.random.Generator
+    walker: Walker
+    call_time_s: Callable[[float], float]
+    enter: Callable[[Party], None]
+    leave: Callable[[Party], None]
+    moved: Callable[[Party, Place, Place, WalkResult], None]
+    log: Callable[..., None]
+    choose_service: Callable[[Party, str], Service | None]
+    service_place: Callable[[Service], Place]
+    cafe_at: Callable[[Place], Service | None]
+    subject_place: Callable[[str, Place], Place | None]
+    children_place: Callable[[Place], Place | None]
+    break_place: Callable[[str, Place], Place | None]
+    event_place: Callable[[str], tuple[Place, float]]
+    find_seats: Callable[[Party], list[int]]
+    seat_place: Callable[[int], Place]
+    sit: Callable[[Party, Sequence[int]], None]
+    stand: Callable[[Party], None]
+    away: Callable[[Party, bool], None]
+    book_room: Callable[[Party, float], GroupRoom | None]
+    room_place: Callable[[GroupRoom], Place]
+    room_seats: Callable[[GroupRoom, Party], list[int]]
+    release_room: Callable[[Party, GroupRoom], None]
 
 
 class Party:
@@ -355,137 +407,136 @@ class Party:
         return self.members[0]
 
     # ------------------------------------------------------------- the journey
-    def journey(self, day: LibraryDay) -> Generator[simpy.Event, Any, None]:
+    def journey(self, ctx: VisitContext) -> Generator[simpy.Event, Any, None]:
         """The party's visit: a SimPy process body."""
-        env = day.env
-        self.call_s = day.call_time_s(env.now)
-        day.enter(self)
+        env = ctx.env
+        self.call_s = ctx.call_time_s(env.now)
+        ctx.enter(self)
         for step in self.plan.steps:
             if env.now >= self.call_s:
                 break
             if step.kind == "service":
-                yield from self._service(day, str(step.task))
+                yield from self._service(ctx, str(step.task))
             elif step.kind == "browse":
-                yield from self._browse(day, step)
+                yield from self._browse(ctx, step)
             elif step.kind in ("seat", "group"):
-                ok = yield from self._study(day, step)
+                ok = yield from self._study(ctx, step)
                 if not ok:
                     break
             elif step.kind == "children":
-                yield from self._zone_stay(day, day.children_place(self.place), step.duration_s, "children")
+                yield from self._zone_stay(ctx, ctx.children_place(self.place), step.duration_s, "children")
             elif step.kind == "event":
-                place, end_s = day.event_place(str(step.event))
-                yield from self._zone_stay(day, place, end_s - env.now, "event")
-        yield from self.walk(day, self.entrance)
-        day.leave(self)
+                place, end_s = ctx.event_place(str(step.event))
+                yield from self._zone_stay(ctx, place, end_s - env.now, "event")
+        yield from self.walk(ctx, self.entrance)
+        ctx.leave(self)
 
-    def walk(self, day: LibraryDay, to: Place) -> Generator[simpy.Event, Any, WalkResult | None]:
+    def walk(self, ctx: VisitContext, to: Place) -> Generator[simpy.Event, Any, WalkResult | None]:
         """Walk the party to ``to`` (through the day's walker) and tell the day it moved."""
         if to == self.place:
             return None
-        walker: Walker = day.walker
-        res = yield walker.walk(self, self.place.floor_id, self.place.xy, to)
-        day.moved(self, self.place, to, res)
+        res: WalkResult = yield ctx.walker.walk(self, self.place.floor_id, self.place.xy, to)
+        ctx.moved(self, self.place, to, res)
         self.place = to
         return res
 
-    def _left_s(self, day: LibraryDay, want_s: float) -> float:
-        return max(0.0, min(want_s, self.call_s - day.env.now))
+    def _left_s(self, ctx: VisitContext, want_s: float) -> float:
+        return max(0.0, min(want_s, self.call_s - ctx.env.now))
 
-    def _service(self, day: LibraryDay, task: str) -> Generator[simpy.Event, Any, None]:
-        svc = day.choose_service(self, task)
+    def _service(self, ctx: VisitContext, task: str) -> Generator[simpy.Event, Any, None]:
+        svc = ctx.choose_service(self, task)
         if svc is None:
-            day.log("service_skipped", self, ref=task)
+            ctx.log("service_skipped", self, ref=task)
             return
-        yield from self.walk(day, day.service_place(svc))
-        yield from self._use(day, svc, task)
+        yield from self.walk(ctx, ctx.service_place(svc))
+        yield from self._use(ctx, svc, task)
 
-    def _use(self, day: LibraryDay, svc: Any, task: str,
+    def _use(self, ctx: VisitContext, svc: Service, task: str,
              patience_s: float = math.inf) -> Generator[simpy.Event, Any, None]:
         """Queue at a service (until the closing call at most) and be served, logging each stage."""
-        day.log("service_queue", self, ref=svc.id, value=float(svc.queue_length))
-        got = yield from svc.serve(task, day.rng, patience_s=min(patience_s, self.call_s - day.env.now),
-                                   on_start=lambda w: day.log("service_start", self, ref=svc.id, value=w))
+        ctx.log("service_queue", self, ref=svc.id, value=float(svc.queue_length))
+        got = yield from svc.serve(task, ctx.rng, patience_s=min(patience_s, self.call_s - ctx.env.now),
+                                   on_start=lambda w: ctx.log("service_start", self, ref=svc.id, value=w))
         if got is None:
-            day.log("service_reneged", self, ref=svc.id, value=0.0)
+            ctx.log("service_reneged", self, ref=svc.id, value=0.0)
         else:
-            day.log("service_end", self, ref=svc.id, value=got[1])
+            ctx.log("service_end", self, ref=svc.id, value=got[1])
 
-    def _browse(self, day: LibraryDay, step: Step) -> Generator[simpy.Event, Any, None]:
-        place = day.subject_place(str(step.subject), self.place)
+    def _browse(self, ctx: VisitContext, step: Step) -> Generator[simpy.Event, Any, None]:
+        place = ctx.subject_place(str(step.subject), self.place)
         if place is None:
             return
-        yield from self.walk(day, place)
-        day.log("browse_start", self, ref=place.ref)
-        yield day.env.timeout(self._left_s(day, step.duration_s))
-        day.log("browse_end", self, ref=place.ref)
+        yield from self.walk(ctx, place)
+        ctx.log("browse_start", self, ref=place.ref)
+        yield ctx.env.timeout(self._left_s(ctx, step.duration_s))
+        ctx.log("browse_end", self, ref=place.ref)
 
-    def _zone_stay(self, day: LibraryDay, place: Place | None, stay_s: float,
+    def _zone_stay(self, ctx: VisitContext, place: Place | None, stay_s: float,
                    what: str) -> Generator[simpy.Event, Any, None]:
         if place is None:
             return
-        yield from self.walk(day, place)
-        day.log(f"{what}_start", self, ref=place.ref)
-        yield day.env.timeout(self._left_s(day, stay_s))
-        day.log(f"{what}_end", self, ref=place.ref)
+        yield from self.walk(ctx, place)
+        ctx.log(f"{what}_start", self, ref=place.ref)
+        yield ctx.env.timeout(self._left_s(ctx, stay_s))
+        ctx.log(f"{what}_end", self, ref=place.ref)
 
-    def _study(self, day: LibraryDay, step: Step) -> Generator[simpy.Event, Any, bool]:
+    def _study(self, ctx: VisitContext, step: Step) -> Generator[simpy.Event, Any, bool]:
         """Find seats (or a group room), sit with breaks, stand up. False when turned away."""
-        env = day.env
-        room = day.book_room(self, step.duration_s) if step.kind == "group" else None
+        env = ctx.env
+        room = ctx.book_room(self, step.duration_s) if step.kind == "group" else None
         if room is not None:
             # the booking is for at most the room's longest booking, from now
             step = replace(step, duration_s=min(step.duration_s, room.until_s - env.now))
-            place = day.room_place(room)
-            yield from self.walk(day, place)
-            seats = day.room_seats(room, self)
+            place = ctx.room_place(room)
+            yield from self.walk(ctx, place)
+            seats = ctx.room_seats(room, self)
             if seats:
-                day.sit(self, seats)
-            yield from self._sit_out(day, step, place)
+                ctx.sit(self, seats)
+            yield from self._sit_out(ctx, step, place)
             if seats:
-                day.stand(self)
-            day.release_room(self, room)
+                ctx.stand(self)
+            ctx.release_room(self, room)
             return True
         start = env.now
         while True:
-            seats = day.find_seats(self)
+            seats = ctx.find_seats(self)
             if seats:
                 break
             waited = env.now - start
             if waited >= self.vt.search_s or env.now >= self.call_s:
                 self.turned_away = True
-                day.log("turned_away", self, value=waited)
+                ctx.log("turned_away", self, value=waited)
                 return False
             # look around the floor for a while, then try again
             yield env.timeout(max(1.0, min(self.vt.search_s / 2.0, self.vt.search_s - waited)))
-        yield from self.walk(day, day.seat_place(seats[0]))
-        day.sit(self, seats)
-        yield from self._sit_out(day, step, self.place)
-        day.stand(self)
+        yield from self.walk(ctx, ctx.seat_place(seats[0]))
+        ctx.sit(self, seats)
+        yield from self._sit_out(ctx, step, self.place)
+        ctx.stand(self)
         return True
 
-    def _sit_out(self, day: LibraryDay, step: Step, home: Place) -> Generator[simpy.Event, Any, None]:
-        env = day.env
+    def _sit_out(self, ctx: VisitContext, step: Step, home: Place) -> Generator[simpy.Event, Any, None]:
+        env = ctx.env
         t0 = env.now
-        stay = self._left_s(day, step.duration_s)
+        stay = self._left_s(ctx, step.duration_s)
         for offset, length, where in step.breaks:
             if t0 + offset >= t0 + stay or env.now >= self.call_s:
                 break
             yield env.timeout(max(0.0, t0 + offset - env.now))
-            target = day.break_place(where, self.place)
+            target = ctx.break_place(where, self.place)
             if target is None:
                 continue
-            day.away(self, True)
-            day.log("break_start", self, ref=target.ref)
-            yield from self.walk(day, target)
+            ctx.away(self, True)
+            ctx.log("break_start", self, ref=target.ref)
+            yield from self.walk(ctx, target)
             if where == "cafe":
-                svc = day.cafe_at(target)
+                svc = ctx.cafe_at(target)
                 if svc is not None:  # queue no longer than the break was to last
-                    yield from self._use(day, svc, "cafe", patience_s=length)
-            yield env.timeout(self._left_s(day, length))
-            yield from self.walk(day, home)
-            day.log("break_end", self, ref=target.ref)
-            day.away(self, False)
+                    yield from self._use(ctx, svc, "cafe", patience_s=length)
+            yield env.timeout(self._left_s(ctx, length))
+            yield from self.walk(ctx, home)
+            ctx.log("break_end", self, ref=target.ref)
+            ctx.away(self, False)
         yield env.timeout(max(0.0, min(t0 + stay, self.call_s) - env.now))
 
 

@@ -258,7 +258,7 @@ def service_layout(spec: ServicesSpec, building: Building, resolved: ResolvedSce
         if zone not in zone_floor or zone_floor[zone] != floor:
             raise scenario_problem(resolved, loc + ("zone",), f"{kind[:-1]} '{sid}': zone '{zone}' is not on floor "
                                                              f"'{floor}'")
-        return floor, zone, xy  # type: ignore[return-value]
+        return floor, zone, xy
 
     desks: list[ServicePoint] = []
     if spec.desks is None:
@@ -321,8 +321,10 @@ def service_layout(spec: ServicesSpec, building: Building, resolved: ResolvedSce
             scenario_problem(resolved, ("services", "cafes", i, "zone"), f"cafe zone '{cs.zone}' does not exist")
             continue
         fl = zone_floor[cs.zone]
-        xy = cs.at
-        if xy is None:
+        at = cs.at
+        if at is not None:
+            xy = at
+        else:
             counters = [o for o in building.floor(fl).obstacles if o.kind == "counter"
                         and building.zone(cs.zone).polygon.intersects(o.polygon)]
             c = counters[0].polygon.centroid if counters else building.zone(cs.zone).polygon.representative_point()
@@ -622,7 +624,7 @@ class Lift:
 
 # --------------------------------------------------------------------------- runtime: staff
 
-class StaffMember(mesa.Agent):
+class StaffMember(mesa.Agent):  # type: ignore[misc]  # mesa has no type hints
     """A member of staff (Mesa agent): desk clerk or shelver, on shifts, with shelving rounds.
 
     ``shifts`` are absolute working intervals [s]. A clerk opens a desk position while on duty
@@ -648,7 +650,7 @@ class StaffMember(mesa.Agent):
     def _stack(self) -> str | None:
         if not self.stacks:
             return self.home_zone
-        return self.stacks[(self.unique_id + self.rounds) % len(self.stacks)]
+        return self.stacks[(int(self.unique_id) + self.rounds) % len(self.stacks)]
 
     def work(self, env: simpy.Environment, move: Any) -> Generator[simpy.Event, Any, None]:
         """The staff member's day(s): a SimPy process body.

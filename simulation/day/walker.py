@@ -2,8 +2,9 @@
 
 A :class:`Place` is a destination (a seat, a desk, the shelves of a subject, a zone, a door, a
 stair landing). :class:`GridRouter` measures shortest walking paths on the walkable grid of each
-floor (Dijkstra over 8-connected cells, diagonals only between two free neighbours, with
-:func:`scipy.sparse.csgraph.dijkstra`), and routes between floors over stairs and lifts.
+floor (the distance-field kernel of the crowd on 8-connected cells, diagonals only between two free
+neighbours), and routes between floors with the one route planner of the project
+(:class:`~simulation.crowd.routes.StopGraph`).
 Distance fields are computed once per non-seat place and cached, so a walk costs a few array
 look-ups. :class:`GridWalker` is the phase-1 implementation of the :class:`Walker` protocol:
 a walk takes ``path length / desired speed`` (stairs at half speed along the flight; lifts are
@@ -18,7 +19,6 @@ and Environmental Planners (speeds on stairs about half the level walking speed)
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -29,26 +29,18 @@ import numpy as np
 import shapely
 import simpy
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from geometry.build import floor_grids
 from geometry.grid import DEFAULT_CELL_M, WalkableGrid, segment_cells
 from geometry.model import Building
 
+from ..crowd import kernels
+from ..crowd.kernels.moves import MOVES8
+from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route, StopGraph
+
 F = NDArray[np.float64]
 I64 = NDArray[np.int64]
 XY = tuple[float, float]
-
-#: Walking speed on stairs as a share of level walking speed, along the flight (Fruin 1971, typical).
-STAIR_SPEED_RATIO = 0.5
-#: Reference level walking speed for route choice [m/s] (Weidmann 1993).
-REFERENCE_SPEED_M_S = 1.34
-#: Expected wait for a lift car when choosing a route [s] (typical).
-LIFT_WAIT_GUESS_S = 30.0
-#: Lift users avoid stairs: a stair counts this many times its usual cost for them.
-STAIR_PENALTY_LIFT_USERS = 10.0
-
 
 @dataclass(frozen=True)
 class Place:
@@ -73,39 +65,6 @@ class Place:
 
 
 @dataclass(frozen=True)
-class Leg:
-    """Part of a route: ``walk`` on a floor, ``stair`` or ``lift`` between floors [m]."""
-
-    kind: str
-    floor_id: str
-    to_floor_id: str
-    distance_m: float
-    link_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Route:
-    legs: tuple[Leg, ...]
-
-    @property
-    def distance_m(self) -> float:
-        """Walked length, stairs included (lift rides are not walked) [m]."""
-        return sum(leg.distance_m for leg in self.legs if leg.kind != "lift")
-
-    def duration_s(self, speed_m_s: float, ride_s: Any = None) -> float:
-        """Time without queues at walking speed ``speed_m_s`` [s]; ``ride_s(leg)`` times lift legs."""
-        t = 0.0
-        for leg in self.legs:
-            if leg.kind == "walk":
-                t += leg.distance_m / speed_m_s
-            elif leg.kind == "stair":
-                t += leg.distance_m / (speed_m_s * STAIR_SPEED_RATIO)
-            elif ride_s is not None:
-                t += float(ride_s(leg))
-        return t
-
-
-@dataclass(frozen=True)
 class WalkResult:
     """What a finished walk reports: route length [m], time taken [s], the route."""
 
@@ -127,43 +86,27 @@ class Walker(Protocol):
         ...
 
 
-class NoWayError(ValueError):
-    """No path between two places (walls, missing stairs)."""
-
-
 @dataclass
 class _FloorGraph:
+    """A floor's walkable cells numbered as nodes (fields are kept per node, not per cell)."""
+
     grid: WalkableGrid
     node_of: I64  # cell (flattened) -> node, -1 when blocked
-    graph: csr_matrix
-    centers: tuple[F, F] = field(repr=False, default=(np.zeros(0), np.zeros(0)))
+    flat: I64  # node -> cell (flattened)
+    ones: F = field(repr=False)
+    centers: tuple[F, F] = field(repr=False)
 
     @property
     def n(self) -> int:
-        return int(self.graph.shape[0])
+        return int(self.flat.size)
 
 
 def _floor_graph(grid: WalkableGrid) -> _FloorGraph:
     w = grid.walkable
-    ny, nx = w.shape
     node = -np.ones(w.size, dtype=np.int64)
-    flat = np.flatnonzero(w.ravel())
+    flat = np.flatnonzero(w.ravel()).astype(np.int64)
     node[flat] = np.arange(flat.size)
-    ii, jj = np.divmod(flat, nx)
-    rows, cols, vals = [], [], []
-    for di, dj, c in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, math.sqrt(2.0)), (1, -1, math.sqrt(2.0))):
-        i2, j2 = ii + di, jj + dj
-        ok = (i2 >= 0) & (i2 < ny) & (j2 >= 0) & (j2 < nx)
-        ok[ok] &= w[i2[ok], j2[ok]]
-        if di and dj:  # no corner cutting: both orthogonal neighbours free
-            ok[ok] &= w[ii[ok] + di, jj[ok]] & w[ii[ok], jj[ok] + dj]
-        rows.append(node[ii[ok] * nx + jj[ok]])
-        cols.append(node[i2[ok] * nx + j2[ok]])
-        vals.append(np.full(int(ok.sum()), c * grid.cell_m))
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    g = csr_matrix((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                   shape=(flat.size, flat.size))
-    return _FloorGraph(grid, node, g, grid.centers())
+    return _FloorGraph(grid, node, flat, np.ones(w.shape), grid.centers())
 
 
 class GridRouter:
@@ -186,6 +129,7 @@ class GridRouter:
         self.building = building
         grids = dict(grids) if grids is not None else floor_grids(building, cell_m)
         self.floors = {fid: _floor_graph(g) for fid, g in grids.items()}
+        self.cell_m = float(next(iter(grids.values())).cell_m) if grids else float(cell_m)
         self._cells: dict[Place, I64] = {}
         self._fields: dict[Place, NDArray[np.float32]] = {}
         self._lru: OrderedDict[Place, NDArray[np.float32]] = OrderedDict()
@@ -193,14 +137,13 @@ class GridRouter:
         self._by_xy: dict[tuple[str, float, float], Place] = {}
         self.fields_computed = 0
         self.elevation = {f.id: f.elevation_m for f in building.floors}
-        # stops of stairs and lifts, and the stop graph between floors
-        self.stops: list[Place] = []
-        self._link_of: list[str] = []
-        for link in building.links:
-            for fid, zid, x, y in link.stops:
-                self.stops.append(self.register(Place("stop", fid, link.id, zid, float(x), float(y))))
-                self._link_of.append(link.id)
-        self._stop_cost: dict[bool, tuple[F, I64]] = {}
+        # stops of stairs and lifts, joined by walking on each floor: the one route planner
+        self.graph = StopGraph(building.links, self.elevation,
+                               lambda p, q: self.floor_distance_m(self._stop_place[p], self._stop_place[q]),
+                               floors=list(self.floors))
+        self._stop_place = {st: self.register(Place("stop", st.floor_id, st.link_id, st.zone_id, st.x, st.y))
+                            for st in self.graph.stops}
+        self.stops: list[Place] = [self._stop_place[st] for st in self.graph.stops]
         self._seat_index: dict[str, int] = {}
         self._seat_places: list[Place] = []
         for s in building.seats:
@@ -255,7 +198,7 @@ class GridRouter:
         elif place.kind == "subject":
             shelves = [o.polygon for o in self.building.floor(place.floor_id).obstacles if place.ref in o.subjects]
             if not shelves:
-                raise NoWayError(f"no shelves of subject '{place.ref}' on floor '{place.floor_id}'")
+                raise NoRouteError(f"no shelves of subject '{place.ref}' on floor '{place.floor_id}'")
             geom = shapely.union_all(shelves)
             minx, miny, maxx, maxy = geom.bounds
             i0, j0 = g.cell_of(minx - 1.0, miny - 1.0)
@@ -279,13 +222,13 @@ class GridRouter:
             nodes = np.array([] if n is None else [n], dtype=np.int64)
         nodes = nodes[nodes >= 0]
         if nodes.size == 0:
-            raise NoWayError(f"{place.kind} '{place.ref}' at ({place.x:.2f}, {place.y:.2f}) on floor "
+            raise NoRouteError(f"{place.kind} '{place.ref}' at ({place.x:.2f}, {place.y:.2f}) on floor "
                              f"'{place.floor_id}' has no walkable cell near it")
         self._cells[place] = nodes
         return nodes
 
     def field(self, place: Place) -> NDArray[np.float32]:
-        """Walking distance from every cell of the place's floor to the place [m] (cached)."""
+        """Walking distance from every node of the place's floor to the place [m] (cached)."""
         got = self._fields.get(place)
         if got is None:
             got = self._lru.get(place)
@@ -295,7 +238,10 @@ class GridRouter:
         else:
             return got
         fg = self.floors[place.floor_id]
-        d = dijkstra(fg.graph, directed=False, indices=self.cells(place), min_only=True).astype(np.float32)
+        seeds = fg.flat[self.cells(place)]
+        dist, _ = kernels.dijkstra16(fg.grid.walkable, fg.ones, seeds, np.zeros(seeds.size),
+                                     np.zeros(seeds.size, np.int32), float(fg.grid.cell_m), MOVES8)
+        d: NDArray[np.float32] = dist.ravel()[fg.flat].astype(np.float32)
         self.fields_computed += 1
         if place.kind == "seat" or place.kind == "point":
             self._lru[place] = d
@@ -317,107 +263,48 @@ class GridRouter:
             return float(self.field(b)[self.cells(a)].min())
         return float(self.field(a)[self.cells(b)].min())
 
-    def _stop_graph(self, use_lifts: bool) -> tuple[F, I64]:
-        got = self._stop_cost.get(use_lifts)
-        if got is not None:
-            return got
-        n = len(self.stops)
-        cost = np.full((n, n), np.inf)
-        links = {lk.id: lk for lk in self.building.links}
-        for i, a in enumerate(self.stops):
-            for j, b in enumerate(self.stops):
-                if i == j:
-                    continue
-                if a.floor_id == b.floor_id:
-                    cost[i, j] = self.floor_distance_m(a, b)
-                elif self._link_of[i] == self._link_of[j]:
-                    lk = links[self._link_of[i]]
-                    if lk.kind == "stair":
-                        # lift users (prams, wheelchairs) take stairs only when no lift goes there
-                        cost[i, j] = lk.length_m / STAIR_SPEED_RATIO * (STAIR_PENALTY_LIFT_USERS if use_lifts else 1.0)
-                    elif use_lifts:
-                        rise = abs(self.elevation[a.floor_id] - self.elevation[b.floor_id])
-                        ride = LIFT_WAIT_GUESS_S + 2 * lk.door_s + rise / max(lk.speed_m_s, 1e-9)
-                        cost[i, j] = ride * REFERENCE_SPEED_M_S
-        dense = np.where(np.isfinite(cost), np.maximum(cost, 1e-6), 0.0)
-        dist, pred = shortest_path(csr_matrix(dense), directed=True, return_predecessors=True)
-        self._stop_cost[use_lifts] = (dist, pred)
-        return dist, pred
+    def _stop_costs(self, use_lifts: bool) -> F:
+        return self.graph.costs(use_lifts=use_lifts, lift_wait_s=LIFT_WAIT_GUESS_S)[0]
 
     def _to_stops(self, p: Place) -> tuple[I64, F]:
         """Stops on the place's floor and the walking distance to each [m] (cached)."""
         got = self._stops_of.get(p)
         if got is None:
-            idx = np.array([i for i, s in enumerate(self.stops) if s.floor_id == p.floor_id], dtype=np.int64)
+            idx = np.array(self.graph.on_floor(p.floor_id), dtype=np.int64)
             d = np.array([self.floor_distance_m(p, self.stops[i]) for i in idx]) if idx.size else np.zeros(0)
             got = (idx, d)
             self._stops_of[p] = got
         return got
 
-    def _leg_cost(self, leg: Leg) -> float:
-        if leg.kind == "stair":
-            return leg.distance_m / STAIR_SPEED_RATIO
-        if leg.kind == "lift":
-            lk = next(x for x in self.building.links if x.id == leg.link_id)
-            return (LIFT_WAIT_GUESS_S + 2 * lk.door_s + leg.distance_m / max(lk.speed_m_s, 1e-9)) * REFERENCE_SPEED_M_S
-        return leg.distance_m
-
     def route(self, a: Place, b: Place, *, use_lifts: bool = False) -> Route:
         """The quickest route from ``a`` to ``b`` (walking legs, stairs, lifts); cached.
 
+        Leg durations are at :data:`~simulation.crowd.routes.REFERENCE_SPEED_M_S`; use
+        :meth:`Route.time_s` for another speed.
+
         Raises
         ------
-        NoWayError
+        NoRouteError
             When ``b`` cannot be reached from ``a``.
         """
         key = (a, b, use_lifts)
         got = self._routes.get(key)
         if got is None:
-            got = self._route(a, b, use_lifts)
+            direct = self.floor_distance_m(a, b) if a.floor_id == b.floor_id else math.inf
+            to_stops = from_stops = np.zeros(0)
+            if not math.isfinite(direct):
+                to_stops = self._to_stops(a)[1]
+                from_stops = self._to_stops(b)[1]
+            try:
+                got = self.graph.plan(a.floor_id, to_stops, b.floor_id, from_stops, direct, use_lifts=use_lifts,
+                                      lift_wait_s=LIFT_WAIT_GUESS_S, what=f"{b.kind} '{b.ref}'")
+            except NoRouteError:
+                raise NoRouteError(f"no way from {a.kind} '{a.ref}' (floor '{a.floor_id}') to {b.kind} '{b.ref}' "
+                                   f"(floor '{b.floor_id}')") from None
             self._routes[key] = got
             if len(self._routes) > self._route_cache_size:
                 self._routes.popitem(last=False)
         return got
-
-    def _route(self, a: Place, b: Place, use_lifts: bool) -> Route:
-        best: tuple[float, tuple[Leg, ...]] = (math.inf, ())
-        if a.floor_id == b.floor_id:
-            d = self.floor_distance_m(a, b)
-            if math.isfinite(d):
-                best = (d, (Leg("walk", a.floor_id, a.floor_id, d),))
-        if self.stops and (a.floor_id != b.floor_id or not math.isfinite(best[0])):
-            dist, pred = self._stop_graph(use_lifts)
-            ia, da = self._to_stops(a)
-            ib, db = self._to_stops(b)
-            if ia.size and ib.size:
-                tot = da[:, None] + dist[np.ix_(ia, ib)] + db[None, :]
-                k = int(np.argmin(tot))
-                if math.isfinite(tot.flat[k]) and tot.flat[k] < best[0]:
-                    s, t = int(ia[k // ib.size]), int(ib[k % ib.size])
-                    path = [t]
-                    while path[-1] != s:
-                        path.append(int(pred[s, path[-1]]))
-                    path.reverse()
-                    legs = [Leg("walk", a.floor_id, a.floor_id, float(da[k // ib.size]))]
-                    links = {lk.id: lk for lk in self.building.links}
-                    for u, v in itertools.pairwise(path):
-                        su, sv = self.stops[u], self.stops[v]
-                        if su.floor_id == sv.floor_id:
-                            legs.append(Leg("walk", su.floor_id, su.floor_id, self.floor_distance_m(su, sv)))
-                        else:
-                            lk = links[self._link_of[u]]
-                            if lk.kind == "stair":
-                                legs.append(Leg("stair", su.floor_id, sv.floor_id, lk.length_m, lk.id))
-                            else:
-                                rise = abs(self.elevation[su.floor_id] - self.elevation[sv.floor_id])
-                                legs.append(Leg("lift", su.floor_id, sv.floor_id, rise, lk.id))
-                    legs.append(Leg("walk", b.floor_id, b.floor_id, float(db[k % ib.size])))
-                    best = (float(tot.flat[k]), tuple(legs))
-        if not best[1]:
-            raise NoWayError(f"no way from {a.kind} '{a.ref}' (floor '{a.floor_id}') to {b.kind} '{b.ref}' "
-                             f"(floor '{b.floor_id}')")
-        return Route(tuple(leg for leg in best[1] if not (leg.kind == "walk" and leg.distance_m == 0.0
-                                                            and len(best[1]) > 1)))
 
     def seat_distances_m(self, a: Place, *, use_lifts: bool = False) -> F:
         """Route-equivalent distance from ``a`` to every seat of the building [m] (inf if unreachable).
@@ -438,12 +325,12 @@ class GridRouter:
             else:
                 out[same_idx] = [self.floor_distance_m(a, self._seat_places[i]) for i in same_idx]
         if self.stops:
-            dist, _ = self._stop_graph(use_lifts)
+            dist = self._stop_costs(use_lifts)
             ia, da = self._to_stops(a)
             for fid, (idx, nodes) in self._seat_nodes.items():
                 if idx.size == 0:
                     continue
-                for t in (i for i, s in enumerate(self.stops) if s.floor_id == fid):
+                for t in self.graph.on_floor(fid):
                     via = (da + dist[ia, t]).min() if ia.size else np.inf
                     if math.isfinite(via):
                         out[idx] = np.minimum(out[idx], via + self.field(self.stops[t])[nodes])
@@ -452,17 +339,58 @@ class GridRouter:
         return out
 
 
+class Rideable(Protocol):
+    """A lift as walkers use it: a SimPy process body that queues for a car and rides it."""
+
+    def ride(self, from_floor: str, to_floor: str) -> Generator[simpy.Event, Any, Any]:
+        """Wait for a car at ``from_floor`` and ride it to ``to_floor``."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class WalkerContext:
+    """What a walker of a library day may use of the day (and nothing else).
+
+    Attributes
+    ----------
+    env
+        The day's SimPy environment.
+    building
+        The building walked in.
+    router
+        The day's place router (walking distances, routes).
+    lifts
+        Link id -> lift ridden on lift legs (:class:`~simulation.day.services.Lift`).
+    seat_ids
+        Seat index -> seat id (a party member's ``seat`` is an index).
+    seed
+        The day's seed (for walkers with randomness of their own).
+    """
+
+    env: simpy.Environment
+    building: Building
+    router: GridRouter
+    lifts: Mapping[str, Rideable]
+    seat_ids: Sequence[str]
+    seed: int
+
+
 class GridWalker:
-    """The phase-1 :class:`Walker`: time = shortest path on the walkable grid / desired speed.
+    """The screening :class:`Walker`: time = shortest path on the walkable grid / desired speed.
 
     Lifts are queued and ridden (``lifts``: link id -> :class:`~simulation.day.services.Lift`). The
     agent needs ``speed_m_s`` [m/s] and ``use_lifts`` (bool).
     """
 
-    def __init__(self, env: simpy.Environment, router: GridRouter, lifts: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, env: simpy.Environment, router: GridRouter, lifts: Mapping[str, Rideable] | None = None) -> None:
         self.env = env
         self.router = router
         self.lifts = dict(lifts or {})
+
+    @classmethod
+    def for_day(cls, ctx: WalkerContext) -> GridWalker:
+        """The grid walker of a library day."""
+        return cls(ctx.env, ctx.router, ctx.lifts)
 
     def route_for(self, agent: Any, floor_id: str, from_xy: XY, to: Place) -> Route:
         origin = self.router.place_at(floor_id, from_xy)

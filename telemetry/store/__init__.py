@@ -18,12 +18,14 @@ from .base import (
     REJECTION_COUNT_SCHEMA,
     STATUS_SCHEMA,
     Batch,
+    CompactResult,
     Store,
     StoreStats,
     WriteResult,
 )
 
-__all__ = ["DEAD_LETTER_SCHEMA", "REJECTION_COUNT_SCHEMA", "STATUS_SCHEMA", "Batch", "Store", "StoreStats",
+__all__ = ["DEAD_LETTER_SCHEMA", "REJECTION_COUNT_SCHEMA", "STATUS_SCHEMA", "Batch", "CompactResult", "Store",
+           "StoreStats",
            "WriteResult", "open_store", "redact"]
 
 EXAMPLES = "duckdb:///path/to/telemetry.duckdb, telemetry.duckdb or postgresql://user@host:5432/db?schema=smartlib"

@@ -4,7 +4,10 @@ Tables (the same in DuckDB and PostgreSQL):
 
 - ``readings``: one row per accepted reading, the columns of
   :data:`~telemetry.records.TELEMETRY_SCHEMA`; key (branch, device, quantity, time), so writing a
-  reading twice (a redelivery) stores it once.
+  reading twice (a redelivery) stores it once. It is a view: ``series`` gives each (branch, device,
+  quantity, unit) an integer id and ``samples`` holds (series, time, value, bool_value, string_value).
+- ``rollups``: per series, 1-minute and 1-hour aggregates (count, mean, min, max, last) of readings
+  that :meth:`Store.compact` removed; resampled queries read them with the raw readings.
 - ``dead_letters``: rejected messages and records: receive time, topic, branch, device, reason,
   detail, record index, the payload up to a cap and its full size.
 - ``rejection_counts``: rejections per (branch, device, reason), exact even when a flood of bad
@@ -59,6 +62,44 @@ STATUS_SCHEMA = pa.schema([
 
 Agg = Literal["mean", "sum", "min", "max", "last", "count"]
 EVERY_S = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+#: Widths of the aggregates kept by :meth:`Store.compact` [s].
+ROLLUP_WIDTHS_S = (60.0, 3600.0)
+
+#: SQL of the aggregates table (the same in both stores; ``{float}``/``{int}`` are the dialect's types).
+ROLLUPS_SQL = """
+CREATE TABLE IF NOT EXISTS rollups (
+    series INTEGER NOT NULL, width_s {float} NOT NULL, start {float} NOT NULL, n {int} NOT NULL,
+    mean {float} NOT NULL, min {float} NOT NULL, max {float} NOT NULL, last {float} NOT NULL,
+    last_time {float} NOT NULL, PRIMARY KEY (series, width_s, start));
+"""
+
+# numbers and booleans (as 0/1) are rolled up; text readings (a kiosk's status) are kept as they are
+_X = "COALESCE(value, CAST(bool_value AS INTEGER))"
+_NUMERIC = "(value IS NOT NULL OR bool_value IS NOT NULL)"
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """What :meth:`Store.compact` did.
+
+    Parameters
+    ----------
+    cutoff
+        Readings before this time were rolled up and removed [UTC epoch s] (a whole hour).
+    removed
+        Raw readings removed.
+    minute_rows, hour_rows
+        1-minute and 1-hour aggregate rows written or merged.
+    minute_rows_dropped
+        1-minute aggregates older than ``keep_minutes_s`` removed (their hours stay).
+    """
+
+    cutoff: float
+    removed: int
+    minute_rows: int
+    hour_rows: int
+    minute_rows_dropped: int
 
 
 def as_arrow(data: pa.Table | pd.DataFrame, schema: pa.Schema, what: str) -> pa.Table:
@@ -185,6 +226,10 @@ class Store(ABC):
         """Run a query with ``%s`` parameters and return the rows as a DataFrame."""
 
     @abstractmethod
+    def _run_in_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run statements (``%s`` parameters) in one transaction; the rows each changed."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
 
@@ -253,14 +298,77 @@ class Store(ABC):
         width = EVERY_S.get(every) if isinstance(every, str) else float(every)
         if width is None or not width > 0:
             raise ValueError(f"every must be minute, hour, day or a positive number of seconds, got {every!r}")
-        x = "COALESCE(r.value, CAST(r.bool_value AS INTEGER))"
-        exprs = {"mean": f"avg({x})", "sum": f"sum({x})", "min": f"min({x})", "max": f"max({x})",
-                 "count": "count(*)", "last": self._last_sql.format(x=x, t="r.time")}
+        exprs = {"mean": "sum(p.sum_x) / NULLIF(sum(p.n_x), 0)", "sum": "sum(p.sum_x)", "min": "min(p.min_x)",
+                 "max": "max(p.max_x)", "count": "sum(p.n)", "last": self._last_sql.format(x="p.last_x", t="p.lt")}
         if agg not in exprs:
             raise ValueError(f"agg must be one of {', '.join(exprs)}, got {agg!r}")
-        bucket = f"floor(r.time / {width!r}) * {width!r}"
+        # raw readings and, for periods that were compacted, the aggregates of the widest width that divides
+        # the bucket (a bucket of whole hours reads the hourly ones): each part gives its sums, counts, extremes
+        x = "COALESCE(r.value, CAST(r.bool_value AS INTEGER))"
+        parts = (f"SELECT r.time AS t, {x} AS sum_x, CASE WHEN {x} IS NULL THEN 0 ELSE 1 END AS n_x, 1 AS n, "
+                 f"{x} AS min_x, {x} AS max_x, {x} AS last_x, r.time AS lt FROM readings r {join} {where}")
+        rollup = max((w for w in ROLLUP_WIDTHS_S if width % w == 0), default=None)
+        all_params = list(params)
+        if rollup is not None:
+            a_where = where.replace("r.time", "r.start")
+            parts += (f" UNION ALL SELECT r.start AS t, r.mean * r.n AS sum_x, r.n AS n_x, r.n AS n, "
+                      f"r.min AS min_x, r.max AS max_x, r.last AS last_x, r.last_time AS lt "
+                      f"FROM (SELECT a.*, s.branch, s.device, s.quantity FROM rollups a JOIN series s "
+                      f"ON s.id = a.series WHERE a.width_s = {rollup!r}) r {join} "
+                      f"{a_where}")
+            all_params += params
+        bucket = f"floor(p.t / {width!r}) * {width!r}"
         return self._query(f"SELECT {bucket} AS time, CAST({exprs[agg]} AS DOUBLE PRECISION) AS value, "
-                           f"count(*) AS n FROM readings r {join} {where} GROUP BY 1 ORDER BY 1", params)
+                           f"CAST(sum(p.n) AS BIGINT) AS n FROM ({parts}) p GROUP BY 1 ORDER BY 1", all_params)
+
+    # ------------------------------------------------------------------ retention
+    def compact(self, *, older_than_s: float, now: float | None = None,
+                keep_minutes_s: float | None = 90 * 86_400.0) -> CompactResult:
+        """Roll raw readings older than ``older_than_s`` up into 1-minute and 1-hour aggregates, then remove them.
+
+        Numbers and booleans (as 0/1) become per-series aggregates (count, mean, min, max, last) in
+        ``rollups``; text readings are kept raw. The cutoff is rounded down to a whole hour, so an hour is
+        compacted whole. Readings that arrive late for a compacted period are merged into its aggregates
+        by the next compaction. Resampled :meth:`series` queries read raw readings and aggregates together.
+        Everything happens in one transaction.
+
+        Parameters
+        ----------
+        older_than_s
+            Keep raw readings this recent [s].
+        now
+            The present [UTC epoch s] (default: the clock).
+        keep_minutes_s
+            Drop 1-minute aggregates older than this [s] (the hourly ones stay); None keeps them.
+        """
+        import time as _time
+
+        if not older_than_s > 0:
+            raise ValueError(f"older_than_s must be positive, got {older_than_s!r}")
+        now = _time.time() if now is None else float(now)
+        cutoff = math.floor((now - older_than_s) / 3600.0) * 3600.0
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for width in ROLLUP_WIDTHS_S:
+            statements.append((
+                f"INSERT INTO rollups (series, width_s, start, n, mean, min, max, last, last_time) "
+                f"SELECT series, {width!r}, floor(time / {width!r}) * {width!r}, count(*), avg(x), min(x), max(x), "
+                f"{self._last_sql.format(x='x', t='time')}, max(time) "
+                f"FROM (SELECT series, time, {_X} AS x FROM samples WHERE time < %s AND {_NUMERIC}) q "
+                f"GROUP BY series, floor(time / {width!r}) * {width!r} "
+                "ON CONFLICT (series, width_s, start) DO UPDATE SET "
+                "mean = (rollups.mean * rollups.n + excluded.mean * excluded.n) / (rollups.n + excluded.n), "
+                "n = rollups.n + excluded.n, min = least(rollups.min, excluded.min), "
+                "max = greatest(rollups.max, excluded.max), "
+                "last = CASE WHEN excluded.last_time >= rollups.last_time THEN excluded.last ELSE rollups.last END, "
+                "last_time = greatest(rollups.last_time, excluded.last_time)", [cutoff]))
+        statements.append((f"DELETE FROM samples WHERE time < %s AND {_NUMERIC}", [cutoff]))
+        if keep_minutes_s is not None:
+            statements.append(("DELETE FROM rollups WHERE width_s = 60.0 AND start < %s", [now - keep_minutes_s]))
+        else:
+            statements.append(("DELETE FROM rollups WHERE false", []))
+        minute_rows, hour_rows, removed, dropped = self._run_in_transaction(statements)
+        return CompactResult(cutoff=cutoff, removed=removed, minute_rows=minute_rows, hour_rows=hour_rows,
+                             minute_rows_dropped=dropped)
 
     def counts(self, *, branch: str | None = None) -> pd.DataFrame:
         """Stored readings per branch, device and quantity, with their time range [UTC epoch s]."""
@@ -319,5 +427,16 @@ def _where(**conds: str | None) -> tuple[str, list[Any]]:
     return ("WHERE " + " AND ".join(parts) if parts else ""), params
 
 
-__all__ = ["DEAD_LETTER_SCHEMA", "DEVICE_SCHEMA", "REJECTION_COUNT_SCHEMA", "STATUS_SCHEMA", "Batch", "Store",
-           "StoreStats", "WriteResult"]
+__all__ = [
+    "DEAD_LETTER_SCHEMA",
+    "DEVICE_SCHEMA",
+    "REJECTION_COUNT_SCHEMA",
+    "ROLLUPS_SQL",
+    "ROLLUP_WIDTHS_S",
+    "STATUS_SCHEMA",
+    "Batch",
+    "CompactResult",
+    "Store",
+    "StoreStats",
+    "WriteResult",
+]

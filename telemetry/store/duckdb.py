@@ -12,13 +12,19 @@ import pyarrow as pa
 
 from ..errors import StoreUnavailableError
 from ..registry import DEVICE_SCHEMA
-from .base import Batch, Store, WriteResult, as_arrow
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow
 
 SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS readings (
-    branch VARCHAR NOT NULL, device VARCHAR NOT NULL, quantity VARCHAR NOT NULL, time DOUBLE NOT NULL,
-    unit VARCHAR NOT NULL, value DOUBLE, bool_value BOOLEAN, string_value VARCHAR,
-    PRIMARY KEY (branch, device, quantity, time));
+CREATE SEQUENCE IF NOT EXISTS series_ids START 1;
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY DEFAULT nextval('series_ids'), branch VARCHAR NOT NULL, device VARCHAR NOT NULL,
+    quantity VARCHAR NOT NULL, unit VARCHAR NOT NULL, UNIQUE (branch, device, quantity, unit));
+CREATE TABLE IF NOT EXISTS samples (
+    series INTEGER NOT NULL, time DOUBLE NOT NULL, value DOUBLE, bool_value BOOLEAN, string_value VARCHAR,
+    PRIMARY KEY (series, time));
+CREATE OR REPLACE VIEW readings AS
+    SELECT s.branch, s.device, s.quantity, s.unit, r.time, r.value, r.bool_value, r.string_value
+    FROM samples r JOIN series s ON s.id = r.series;
 CREATE TABLE IF NOT EXISTS dead_letters (
     received DOUBLE NOT NULL, topic VARCHAR NOT NULL, branch VARCHAR, device VARCHAR, reason VARCHAR NOT NULL,
     detail VARCHAR NOT NULL, record INTEGER, payload BLOB NOT NULL, payload_bytes BIGINT NOT NULL);
@@ -31,9 +37,25 @@ CREATE TABLE IF NOT EXISTS device_status (
 CREATE TABLE IF NOT EXISTS devices (
     branch VARCHAR NOT NULL, device VARCHAR NOT NULL, type VARCHAR NOT NULL, floor VARCHAR NOT NULL, zone VARCHAR,
     period_s DOUBLE NOT NULL, PRIMARY KEY (branch, device));
+""" + ROLLUPS_SQL.format(float="DOUBLE", int="BIGINT")
+
+#: A store file of the first layout (one ``readings`` table keyed by strings) is moved to this one on opening.
+MIGRATE_SQL = """
+ALTER TABLE readings RENAME TO readings_v1;
+""" + SCHEMA_SQL + """
+INSERT INTO series (branch, device, quantity, unit) SELECT DISTINCT branch, device, quantity, unit FROM readings_v1;
+INSERT INTO samples SELECT s.id, r.time, r.value, r.bool_value, r.string_value
+    FROM readings_v1 r JOIN series s USING (branch, device, quantity, unit);
+DROP TABLE readings_v1;
 """
 
-_READING_COLS = "branch, device, quantity, time, unit, value, bool_value, string_value"
+_KEY = "branch, device, quantity, unit"
+# new series of a batch first (idempotent, outside the readings' transaction), then the readings by series id
+_NEW_SERIES = (f"INSERT INTO series ({_KEY}) SELECT DISTINCT {_KEY} FROM _readings_in r "
+               f"WHERE NOT EXISTS (SELECT 1 FROM series s WHERE s.branch = r.branch AND s.device = r.device "
+               f"AND s.quantity = r.quantity AND s.unit = r.unit)")
+_SAMPLES = (f"SELECT s.id, r.time, r.value, r.bool_value, r.string_value FROM _readings_in r "
+            f"LEFT JOIN series s USING ({_KEY})")
 
 
 class DuckDBStore(Store):
@@ -72,7 +94,7 @@ class DuckDBStore(Store):
         except duckdb.Error as exc:
             raise StoreUnavailableError(f"cannot open DuckDB file {self.path}: {exc}") from exc
         if not read_only:
-            self.con.execute(SCHEMA_SQL)
+            self._create_or_migrate()
         else:
             tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
             if "readings" not in tables:
@@ -80,27 +102,56 @@ class DuckDBStore(Store):
                 raise StoreUnavailableError(f"DuckDB file {self.path} is not a telemetry store (it has no readings "
                                             f"table; tables: {', '.join(sorted(tables)) or 'none'})")
 
+    def _create_or_migrate(self) -> None:
+        kinds = dict(self.con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        if kinds.get("readings") != "BASE TABLE":
+            self.con.execute(SCHEMA_SQL)
+            return
+        # the first layout: readings keyed by (branch, device, quantity, time) strings; move it in one transaction
+        self.con.begin()
+        try:
+            self.con.execute(MIGRATE_SQL)
+            self.con.commit()
+        except duckdb.Error as exc:
+            self.con.rollback()
+            self.con.close()
+            raise StoreUnavailableError(f"DuckDB file {self.path} has readings in the first layout (no series ids) "
+                                        f"and moving them failed: {exc}; open it with the smartlib version that "
+                                        f"wrote it and export the readings") from exc
+
     def write(self, batch: Batch) -> WriteResult:
-        # A plain INSERT costs DuckDB about half of INSERT OR IGNORE per statement. Redeliveries are rare,
-        # so try it first; when a reading is already stored (a key conflict) nothing was written, and the
-        # batch is written again skipping the readings already there.
-        try:
-            return self._write(batch, skip_stored=False)
-        except duckdb.ConstraintException as exc:
-            if "PRIMARY KEY" not in str(exc) and "Duplicate key" not in str(exc):
+        # One statement in the common case. A reading of a series not in ``series`` yet gets a NULL id from the
+        # LEFT JOIN and fails the NOT NULL check: the batch's new series are added and the batch written again.
+        # A plain INSERT costs DuckDB about half of INSERT OR IGNORE; redeliveries are rare, so a key conflict
+        # (a reading already stored) writes the batch again skipping what is there.
+        skip_stored = added_series = False
+        while True:
+            try:
+                return self._write(batch, skip_stored=skip_stored)
+            except duckdb.ConstraintException as exc:
+                msg = str(exc)
+                if "NOT NULL" in msg and not added_series:
+                    added_series = True
+                    try:
+                        self._add_series(batch.readings)
+                    except duckdb.Error as exc2:
+                        raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc2}") from exc2
+                    continue
+                if ("PRIMARY KEY" in msg or "Duplicate key" in msg) and not skip_stored:
+                    skip_stored = True
+                    continue
                 raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
-        except duckdb.Error as exc:
-            raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
-        try:
-            return self._write(batch, skip_stored=True)
-        except duckdb.Error as exc:
-            raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
+            except duckdb.Error as exc:
+                raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
+
+    def _add_series(self, readings: pa.Table) -> None:
+        _readings_in = readings  # read by DuckDB's replacement scan
+        self.con.execute(_NEW_SERIES)
 
     def _write(self, batch: Batch, *, skip_stored: bool) -> WriteResult:
         con = self.con
         n = batch.readings.num_rows
-        insert = f"INSERT {'OR IGNORE ' if skip_stored else ''}INTO readings ({_READING_COLS}) " \
-                 f"SELECT {_READING_COLS} FROM _readings_in"
+        insert = f"INSERT {'OR IGNORE ' if skip_stored else ''}INTO samples {_SAMPLES}"
         _readings_in = batch.readings  # read by DuckDB through its replacement scan (so are the others)
         if n and not (batch.dead_letters.num_rows or batch.rejection_counts.num_rows or batch.statuses.num_rows):
             # the common case, readings only: one statement in its own transaction, no register/unregister
@@ -145,6 +196,21 @@ class DuckDBStore(Store):
         con.execute("INSERT INTO devices SELECT branch, device, type, floor, zone, period_s FROM _devices_in")
         con.unregister("_devices_in")
         con.commit()
+
+    def _run_in_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        con = self.con
+        counts = []
+        try:
+            con.begin()
+            for sql, params in statements:
+                row = con.execute(sql.replace("%s", "?"), list(params)).fetchone()
+                counts.append(int(row[0]) if row else 0)
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreUnavailableError(f"DuckDB store {self.path}: {exc}") from exc
+        con.execute("CHECKPOINT")  # the space of removed rows is reused from here on
+        return counts
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return self.con.execute(sql.replace("%s", "?"), list(params)).df()

@@ -1,4 +1,4 @@
-"""The 16-neighbourhood of the distance-field kernels (no numba here, so the reference can share it)."""
+"""The 16- and 8-neighbourhoods of the distance-field kernels (no numba here, so the reference can share it)."""
 
 import numpy as np
 
@@ -11,3 +11,5 @@ MOVES = np.array([
     [1, 2, 0, 1, 1, 1], [1, -2, 0, -1, 1, -1], [-1, 2, 0, 1, -1, 1], [-1, -2, 0, -1, -1, -1],
     [2, 1, 1, 0, 1, 1], [2, -1, 1, 0, 1, -1], [-2, 1, -1, 0, -1, 1], [-2, -1, -1, 0, -1, -1],
 ], dtype=np.int64)
+#: The 8-neighbourhood: the first eight moves (orthogonal and diagonal, no corner cutting).
+MOVES8 = np.ascontiguousarray(MOVES[:8])

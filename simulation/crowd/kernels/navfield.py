@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .moves import MOVES
+from .moves import MOVES, MOVES8
 
-__all__ = ["MOVES", "dijkstra16"]
+__all__ = ["MOVES", "MOVES8", "dijkstra16"]
 
 
 @njit(cache=True)
@@ -76,8 +76,8 @@ def dijkstra16(walkable, cost, seed_cells, seed_values, seed_labels, cell_m, mov
         Which goal each seed belongs to.
     cell_m : float
         Cell size [m].
-    moves : int64[16, 6]
-        :data:`MOVES`.
+    moves : int64[k, 6]
+        :data:`MOVES` (16 directions), or :data:`MOVES8` (its first eight rows: an 8-neighbourhood).
 
     Returns
     -------
@@ -106,8 +106,9 @@ def dijkstra16(walkable, cost, seed_cells, seed_values, seed_labels, cell_m, mov
             size = _heap_push(hd, hc, size, seed_values[s], c)
     seed_val = dist.copy()
     done = np.zeros(n, np.bool_)
-    lengths = np.empty(16)
-    for m in range(16):
+    nm = moves.shape[0]
+    lengths = np.empty(nm)
+    for m in range(nm):
         lengths[m] = cell_m * np.sqrt(moves[m, 0] ** 2 + moves[m, 1] ** 2)
     while size > 0:
         d, c, size = _heap_pop(hd, hc, size)
@@ -117,7 +118,7 @@ def dijkstra16(walkable, cost, seed_cells, seed_values, seed_labels, cell_m, mov
         i = c // nx
         j = c - i * nx
         ci = cost[i, j]
-        for m in range(16):
+        for m in range(nm):
             ii = i + moves[m, 0]
             jj = j + moves[m, 1]
             if ii < 0 or ii >= ny or jj < 0 or jj >= nx or not walkable[ii, jj]:

@@ -17,7 +17,8 @@ from .moves import MOVES
 
 def dijkstra16_reference(walkable: NDArray[np.bool_], cost: NDArray[np.float64], seed_cells: NDArray[np.int64],
                          seed_values: NDArray[np.float64], seed_labels: NDArray[np.int32],
-                         cell_m: float) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+                         cell_m: float, moves: NDArray[np.int64] = MOVES) -> tuple[NDArray[np.float64],
+                                                                                   NDArray[np.int32]]:
     """Same result as :func:`simulation.crowd.kernels.navfield.dijkstra16`, with ``heapq``."""
     ny, nx = walkable.shape
     n = ny * nx
@@ -32,14 +33,14 @@ def dijkstra16_reference(walkable: NDArray[np.bool_], cost: NDArray[np.float64],
             heapq.heappush(heap, (v, c))
     seed_val = dist.copy()
     done = np.zeros(n, bool)
-    lengths = [cell_m * float(np.sqrt(m[0] ** 2 + m[1] ** 2)) for m in MOVES]
+    lengths = [cell_m * float(np.sqrt(m[0] ** 2 + m[1] ** 2)) for m in moves]
     while heap:
         d, c = heapq.heappop(heap)
         if done[c] or d > dist[c]:
             continue
         done[c] = True
         i, j = divmod(c, nx)
-        for m, length in zip(MOVES, lengths, strict=True):
+        for m, length in zip(moves, lengths, strict=True):
             ii, jj = i + m[0], j + m[1]
             if not (0 <= ii < ny and 0 <= jj < nx) or not walkable[ii, jj]:
                 continue
@@ -132,7 +133,8 @@ def _intersects(ax: NDArray[np.float64], ay: NDArray[np.float64], bx: NDArray[np
     proper = (((d1 > 0) & (d2 < 0)) | ((d1 < 0) & (d2 > 0))) & (((d3 > 0) & (d4 < 0)) | ((d3 < 0) & (d4 > 0)))
     touch = (((d1 == 0) & on(cx, cy, dx, dy, ax, ay)) | ((d2 == 0) & on(cx, cy, dx, dy, bx, by))
              | ((d3 == 0) & on(ax, ay, bx, by, cx, cy)) | ((d4 == 0) & on(ax, ay, bx, by, dx, dy)))
-    return box & (proper | touch)
+    hit: NDArray[np.bool_] = box & (proper | touch)
+    return hit
 
 
 def descent_direction_reference(px: float, py: float, dist: NDArray[np.float32], x0: float, y0: float,
@@ -182,7 +184,8 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
                        fl_y0: NDArray[np.float64], fl_shift: NDArray[np.float64], cell_m: float,
                        seg: NDArray[np.float64], periodic_x_m: float, a_n: float, d_n: float, a_w: float,
                        d_w: float, cutoff_m: float, patience_s: float, squeeze: float, turn_rad: float,
-                       progress_m: float, seed: int, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
+                       progress_m: float, seed: int, a_s: float, d_s: float, counter_cos: float,
+                       keep_right_m: float, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
     """One step of the collision-free speed model for all active agents, all pairs, every wall.
 
     Same arguments as :func:`simulation.crowd.kernels.csm.csm_advance` (without the search structures).
@@ -227,6 +230,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
         ca, sa = np.cos(ang), np.sin(ang)
         rx, ry = ca * ex - sa * ey, sa * ex + ca * ey
         ex, ey = np.where(stuck, rx, ex), np.where(stuck, ry, ey)
+    e0x, e0y = ex.copy(), ey.copy()
     cut2 = cutoff_m * cutoff_m
     r = radius[idx]
     # walls
@@ -271,12 +275,22 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
         mag = np.where(near, -a_n * np.exp((ll - dist) / d_n) / np.where(near, dist, 1.0), 0.0)
     ex = ex + (mag * dx).sum(axis=1)
     ey = ey + (mag * dy).sum(axis=1)
+    # counterflow: side step across the desired direction, away from who comes the other way
+    counter = (a_s > 0.0) & ((orient[idx, 0][None, :] * e0x[:, None] + orient[idx, 1][None, :] * e0y[:, None])
+                             < -counter_cos)
+    lat = -e0y[:, None] * dx + e0x[:, None] * dy
+    ahead = (e0x[:, None] * dx + e0y[:, None] * dy) > 0.0
+    step = near & counter & ahead & (np.abs(lat) < ll + 0.3)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        side = np.where(step, np.where(lat > -keep_right_m, -1.0, 1.0) * a_s * np.exp((ll - dist) / d_s), 0.0)
+    ex = ex - e0y * side.sum(axis=1)
+    ey = ey + e0x * side.sum(axis=1)
     norm = np.sqrt(ex * ex + ey * ey)
     ok = norm > 0
     ex = np.where(ok, ex / np.where(ok, norm, 1.0), orient[idx, 0])
     ey = np.where(ok, ey / np.where(ok, norm, 1.0), orient[idx, 1])
     shrink = np.where(stuck, squeeze, 1.0)
-    ls = ll * shrink[:, None]
+    ls = ll * np.where(counter, squeeze, shrink[:, None])
     front = (ex[:, None] * dx + ey[:, None] * dy) >= 0.0
     corridor = np.abs(-ey[:, None] * dx + ex[:, None] * dy) <= ls
     spacing = np.where(near & front & corridor, dist - ls, np.inf).min(axis=1)
