@@ -45,6 +45,7 @@ bench: venv
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/import_ifc.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache

@@ -381,6 +381,80 @@ def sweep(
         rep = run_sweep(scenario, grid=grid, seeds=seeds, variant=variant, base_seed=seed, cluster=cluster,
                         workers=workers, out=out_path, progress=progress)
     printing.sweep(rep)
+# --------------------------------------------------------------------------- import and export of buildings
+# `smartlib import ifc|imdf`, `smartlib export brick|imdf`: logic in twin.buildings.
+
+import_app = typer.Typer(help="Import a building (IFC, IMDF) into a scenario file.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a scenario's building (Brick, IMDF).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+OutYaml = Annotated[Path, typer.Option("--out", "-o", help="scenario file to write (.yaml)")]
+CellOpt = Annotated[float, typer.Option("--cell", help="walkable grid cell used to check reachability [m]")]
+BranchIdOpt = Annotated[str | None, typer.Option("--id", help="branch id (default: from the file name)")]
+PngOpt = Annotated[Path | None, typer.Option("--png", help="picture of the imported building (default: the "
+                                                           "--out file with .png)")]
+
+
+@import_app.command("ifc")
+def import_ifc_cmd(
+    source: Annotated[Path, typer.Argument(help="IFC file (IFC2X3 or IFC4, STEP format)")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import a BIM model: storeys, spaces, doors, walls, stairs, furniture; a report of what was changed."""
+    from .buildings import import_ifc
+
+    with printing.progress_bar("reading") as progress:
+        summary = import_ifc(source, out_file, cell_m=cell, branch_id=branch_id,
+                             png=png or out_file.with_suffix(".png"), progress=progress)
+    printing.import_summary(summary)
+
+
+@export_app.command("brick")
+def export_brick_cmd(
+    scenario: ScenarioArg,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Brick model to write (Turtle, .ttl)")],
+    variant: VariantOpt = None,
+    validate: Annotated[bool, typer.Option(help="validate against the Brick shapes (pyshacl, ~30 s)")] = True,
+) -> None:
+    """Export the building, zones and sensors as a Brick model (Turtle), validated with brickschema."""
+    from .buildings import export_brick
+
+    summary = export_brick(scenario, out_file, variant=variant, validate=validate)
+    if not printing.brick_export(summary):
+        raise fail("the Brick model does not conform to the Brick shapes (report above)")
+
+
+
+@import_app.command("imdf")
+def import_imdf_cmd(
+    source: Annotated[Path, typer.Argument(help="IMDF archive: a folder or a .zip of GeoJSON files")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import an indoor map (IMDF): levels, units, openings, fixtures, kiosks; a report of what was changed."""
+    from .buildings import import_imdf
+
+    printing.import_summary(import_imdf(source, out_file, cell_m=cell, branch_id=branch_id,
+                                        png=png or out_file.with_suffix(".png")))
+
+
+@export_app.command("imdf")
+def export_imdf_cmd(
+    scenario: ScenarioArg,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="IMDF archive to write: a folder, or a .zip")],
+    variant: VariantOpt = None,
+    origin: Annotated[tuple[float, float], typer.Option(help="longitude and latitude [deg] of the scenario's "
+                                                             "(0, 0)")] = (0.0, 0.0),
+) -> None:
+    """Export the building as an IMDF archive (venue, building, levels, units, openings, fixtures ...)."""
+    from .buildings import export_imdf
+
+    printing.imdf_export(export_imdf(scenario, out_path, variant=variant, origin=origin))
 
 
 # --------------------------------------------------------------------------- telemetry retention

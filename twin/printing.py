@@ -17,9 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from geometry.exporters.imdf import ImdfExport
     from geometry.model import Building
 
     from .app import Comparison, EvacuationRun, SimulationRun, Validation
+    from .buildings import BrickSummary, ImportSummary
 
 out = Console(soft_wrap=True, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
@@ -288,6 +290,59 @@ def sweep(rep: Any) -> None:
                              else str(s[c].iloc[i])) for c in shown])
     out.print(table)
     say(f"wrote {rep.parquet} ({len(rep.table)} runs)")
+# --------------------------------------------------------------------------- building import and export
+
+def import_summary(s: ImportSummary) -> None:
+    """What an import found and made, its zones with their guessed kinds, and every note."""
+    rep = s.report
+    table = Table(title=Text(f"imported {rep.source} ({rep.format})"))
+    for col in ("source", "found", "scenario", "made"):
+        table.add_column(col, justify="right" if col in ("found", "made") else "left")
+    found, made = list(rep.found.items()), list(rep.made.items())
+    for i in range(max(len(found), len(made))):
+        f = found[i] if i < len(found) else ("", "")
+        m = made[i] if i < len(made) else ("", "")
+        table.add_row(Text(f[0]), str(f[1]), m[0], str(m[1]))
+    out.print(table)
+    zones = Table(title="zones (kind guessed from the name: edit the file to change it)")
+    for col in ("zone", "floor", "name", "kind", "from word", "source m2", "zone m2"):
+        zones.add_column(col, justify="right" if "m2" in col else "left")
+    for z in rep.zones:
+        zones.add_row(Text(z.id), Text(z.floor), Text(z.name or ""), z.kind, Text(z.kind_from or "-"),
+                      f"{z.source_area_m2:.1f}", f"{z.area_m2:.1f}")
+    out.print(zones)
+    for action in ("dropped", "repaired", "guessed"):
+        notes = [n for n in rep.notes if n.action == action]
+        if notes:
+            say(f"{action} ({len(notes)})", style="bold")
+            for n in notes:
+                say(f"  {n.what}: {n.why}")
+    say(f"{s.floors} floor(s), {s.zones} zones, {s.openings} openings, {s.exits} exit(s), {s.area_m2:,.0f} m2; "
+        "every zone reachable from an exit")
+    wrote([s.scenario_path] + ([s.picture] if s.picture is not None else []))
+    if s.picture_skipped:
+        say(f"no picture: {s.picture_skipped}")
+
+
+def brick_export(s: BrickSummary) -> bool:
+    """A Brick export's counts (read back from the file) and validation; returns whether it conforms."""
+    c = s.counts
+    say(f"wrote {s.path}: {c.triples} triples, {c.floors} floors, {c.spaces} spaces ({s.zones} zones), "
+        f"{c.sensors} sensors ({s.sensors} measured quantities), {c.points} points")
+    if not s.conforms:
+        problems(s.report.splitlines())
+        return False
+    say("conforms to the Brick 1.4 shapes" if s.report != "not validated" else "not validated (--no-validate)")
+    return True
+
+
+def imdf_export(s: ImdfExport) -> None:
+    """An IMDF export's feature counts and what IMDF does not hold."""
+    say(f"wrote {s.path}: " + ", ".join(f"{n} {kind}" for kind, n in s.features.items()))
+    left = [f"{n} {what}" for n, what in ((s.seats_left_out, "seats"), (s.devices_left_out, "devices"),
+                                          (s.lifts_left_out, "lifts")) if n]
+    if left:
+        say("not in IMDF (no feature type for them): " + ", ".join(left))
 
 
 def store_compacted(result: Any, *, store_url: str) -> None:
