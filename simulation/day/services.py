@@ -1,28 +1,7 @@
 """Services of a library day: staffed desks, kiosks, cafes, group rooms and lifts (SimPy), and staff (Mesa).
 
-The scenario's ``services`` section::
-
-    services:
-      opening_hours: "Mo-Su 09:00-21:00"     # OpenStreetMap opening_hours syntax
-      self_service_hours: "Mo-Su 08:00-22:00"  # kiosks (default: opening hours)
-      last_entry_s: 900                      # no one comes in during the last 15 min
-      closing_call_s: 900                    # readers are asked to leave 15 min before closing
-      desks:                                 # default: one per counter outside cafes and offices
-        - {id: desk-counter-G, tasks: [borrow, return, help], service_s: {dist: lognormal, mean_s: 120, sd_s: 90}}
-      kiosks:                                # default: one per kiosk obstacle (same id)
-        - {id: kiosk-G-1, tasks: [borrow, return]}
-      cafes: [{zone: cafe-G, servers: 2}]    # default: one per cafe zone
-      group_rooms: [{zone: group-L1a, capacity: 6}]   # default: group_study zones up to 60 m2
-      lift_boarding_s: 3                     # extra time per lift ride [s]
-
-and its ``staff`` section::
-
-    staff:
-      members:
-        - {id: desk-early, role: desk, desk: desk-counter-G, shift: early, count: 2}
-        - {id: desk-late, role: desk, desk: desk-counter-G, shift: late, count: 2}
-        - {id: shelver, role: shelver, shift: "09:00-17:00", days: "Mo-Fr"}
-      shelving: {every_s: 3600, round_s: 1200, min_at_desk: 1}
+The scenario's ``services`` and ``staff`` sections are described by their models in
+:mod:`geometry.scenario.services` (with an example of each).
 
 A shift is ``HH:MM-HH:MM`` (several, comma-separated, for a split shift) or ``early``, ``late``,
 ``all``: the first half (plus 15 min before opening and a 15 min overlap), the second half (to
