@@ -24,7 +24,9 @@ venv: $(VENV)/.installed
 system:
 	@bash deploy/system-deps.sh
 
+# Mosquitto where it can be installed (root + apt-get); otherwise the demo runs on the embedded broker
 demo: venv
+	@bash deploy/system-deps.sh --demo || true
 	$(BIN)/smartlib demo
 
 test: venv system
@@ -40,6 +42,10 @@ bench: venv
 	$(BIN)/python bench/evacuation.py
 	$(BIN)/python bench/library_day.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/import_ifc.py
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .mypy_cache .ruff_cache

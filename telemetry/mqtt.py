@@ -544,6 +544,9 @@ def end_session(settings: BrokerSettings, client_id: str, *, timeout_s: float = 
 class DeviceClient:
     """One device's connection: Will ``offline`` (retained) on its status topic, ``online`` once connected.
 
+    Speaks MQTT 5 where the broker does, else MQTT 3.1.1 (the embedded amqtt broker never answers
+    an MQTT 5 CONNECT, so without the fallback every device would time out there).
+
     Parameters
     ----------
     settings
@@ -552,37 +555,87 @@ class DeviceClient:
         Who this client is (client id ``{branch}.{device}``).
     status_topic
         The device's retained status topic.
+    v5
+        MQTT 5 (True), 3.1.1 (False), or None to try 5 first and fall back to 3.1.1.
     """
 
     def __init__(self, settings: BrokerSettings, *, branch: str, device: str, status_topic: str,
-                 client_id: str | None = None, max_inflight: int = 100) -> None:
+                 client_id: str | None = None, max_inflight: int = 100, v5: bool | None = None) -> None:
         self.status_topic = status_topic
-        self.client = new_client(settings, client_id=client_id or f"{branch}.{device}", v5=True)
-        self.client.will_set(status_topic, b"offline", qos=1, retain=True)
-        self.client.max_inflight_messages_set(max_inflight)
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(1, 10)
         self.settings = settings
+        self.client_id = client_id or f"{branch}.{device}"
+        self.max_inflight = max_inflight
+        self.v5 = v5
         self._ready = threading.Event()
+        self._connected = False
         self._refused: ReasonCode | None = None
-        self.client.on_connect = self._on_connect
+        self.client = self._make(v5 is not False)
+
+    def _make(self, v5: bool) -> paho.Client:
+        client = new_client(self.settings, client_id=self.client_id, v5=v5)
+        client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        client.max_inflight_messages_set(self.max_inflight)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        return client
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
         if _refused(rc) is not None:
             self._refused = rc
         else:
+            self._connected = True
             client.publish(self.status_topic, b"online", qos=1, retain=True)
         self._ready.set()
 
-    def connect(self, *, timeout_s: float = 10.0) -> None:
-        connect_blocking(self.client, self.settings, timeout_s=timeout_s, keepalive=30)
-        self.client.loop_start()
-        if not self._ready.wait(timeout_s):
-            raise BrokerUnavailableError(f"broker {self.settings.url} did not answer within {timeout_s:g} s")
-        if self._refused is not None:
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        self._ready.set()  # a 3.1.1-only broker may close the connection on a v5 CONNECT instead of answering
+
+    def connect(self, *, timeout_s: float = 10.0, v5: bool | None = None) -> None:
+        """Connect and say ``online``; wait until the broker accepted us.
+
+        Parameters
+        ----------
+        timeout_s
+            How long to keep trying to reach the broker [s].
+        v5
+            Overrides the protocol given to the constructor (a replay passes on what its first device found).
+
+        Raises
+        ------
+        BrokerUnavailableError
+            Unreachable or silent within the timeout, or refused.
+        """
+        choice = self.v5 if v5 is None else v5
+        tries = [True, False] if choice is None else [choice]
+        for attempt_v5 in tries:
+            if (self.client.protocol == paho.MQTTv5) != attempt_v5:
+                self.client = self._make(attempt_v5)
+            self._ready.clear()
+            self._connected = False
+            self._refused = None
+            connect_blocking(self.client, self.settings, timeout_s=timeout_s, keepalive=30)
+            self.client.loop_start()
+            fallback = attempt_v5 and len(tries) > 1
+            wait_s = min(timeout_s, 2.0) if fallback else timeout_s
+            answered = self._ready.wait(wait_s)
+            if answered and self._connected:
+                self.v5 = attempt_v5
+                return
+            self.client.disconnect()  # first: it ends paho's reconnect wait, so loop_stop returns at once
             self.client.loop_stop()
-            raise BrokerUnavailableError(f"broker {self.settings.url} refused device {self.client._client_id!r}: "
-                                    f"{self._refused}")
+            refused = self._refused
+            if fallback and (refused is None or _is_protocol_failure(refused)):
+                continue
+            if refused is not None:
+                raise BrokerUnavailableError(f"broker {self.settings.url} refused device {self.client_id!r}: "
+                                             f"{refused}")
+            if answered:
+                raise BrokerUnavailableError(f"broker {self.settings.url} closed the connection of device "
+                                             f"{self.client_id!r}")
+            raise BrokerUnavailableError(f"broker {self.settings.url} did not answer within {wait_s:g} s")
+        raise BrokerUnavailableError(f"broker {self.settings.url} accepted neither MQTT 5 nor MQTT 3.1.1")
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> paho.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos=qos)

@@ -134,8 +134,10 @@ def replay(table: pa.Table, settings: BrokerSettings, *, speed: float = 60.0, ke
     infos: list[paho.MQTTMessageInfo] = []
     started = time.monotonic()
     try:
+        v5: bool | None = None  # the first device finds out what the broker speaks; the others follow
         for client in devices.values():
-            client.connect()
+            client.connect(v5=v5)
+            v5 = client.v5
         for i, g in enumerate(groups):
             if stop is not None and stop.is_set():
                 break

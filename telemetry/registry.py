@@ -92,6 +92,25 @@ class DeviceRegistry:
         }, schema=DEVICE_SCHEMA)
 
 
+def scenario_files(source: str | Path) -> list[Path]:
+    """The scenario files of a folder (``*.yaml``, ``*.yml``), or the one file given.
+
+    Raises
+    ------
+    TelemetryError
+        When the folder holds no scenario file, or nothing exists at ``source``.
+    """
+    p = Path(source)
+    if p.is_dir():
+        files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        if not files:
+            raise TelemetryError(f"no scenario files (*.yaml) in {p}")
+        return files
+    if p.exists():
+        return [p]
+    raise TelemetryError(f"scenario directory or file {p} does not exist")
+
+
 def load_registry(source: str | Path | Iterable[str | Path]) -> DeviceRegistry:
     """Read the devices of every scenario file in a directory (or of the given files).
 
@@ -110,15 +129,7 @@ def load_registry(source: str | Path | Iterable[str | Path]) -> DeviceRegistry:
     from geometry.build import load_building
 
     if isinstance(source, (str, Path)):
-        p = Path(source)
-        if p.is_dir():
-            files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-            if not files:
-                raise TelemetryError(f"no scenario files (*.yaml) in {p}")
-        elif p.exists():
-            files = [p]
-        else:
-            raise TelemetryError(f"scenario directory or file {p} does not exist")
+        files = scenario_files(source)
     else:
         files = [Path(x) for x in source]
     buildings = []

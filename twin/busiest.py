@@ -185,13 +185,9 @@ def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | 
     src = apply_variant(load_scenario(scenario))
     tzname = src.scenario.branch.timezone
     tz = ZoneInfo(tzname)
-    try:
-        first = dt.date.fromisoformat(since)
-        last = dt.date.fromisoformat(until) if until else dt.datetime.now(tz).date() - dt.timedelta(days=1)
-    except ValueError:
-        raise ValueError(f"dates must be YYYY-MM-DD (got since={since!r}, until={until!r})") from None
-    if last < first:
-        raise ValueError(f"--until {last} comes before --since {first}")
+    from .indicators import day_range
+
+    first, last = day_range(since, until, tz)
     start = dt.datetime.combine(first, dt.time(0), tzinfo=tz).timestamp()
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
     with open_store(store_url) as store:

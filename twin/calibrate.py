@@ -223,13 +223,9 @@ def _calibrate(scenario: Path, store_url: str, *, since: str, until: str | None,
 
     src = load_scenario(scenario)
     tz = ZoneInfo(src.scenario.branch.timezone)
-    try:
-        first = dt.date.fromisoformat(since)
-        last = dt.date.fromisoformat(until) if until else dt.datetime.now(tz).date() - dt.timedelta(days=1)
-    except ValueError:
-        raise ValueError(f"dates must be YYYY-MM-DD (got since={since!r}, until={until!r})") from None
-    if last < first:
-        raise ValueError(f"--until {last} comes before --since {first}")
+    from .indicators import day_range
+
+    first, last = day_range(since, until, tz)
     resolved = apply_variant(src)
     building = build_building(resolved)
     with open_store(store_url) as store:

@@ -77,11 +77,22 @@ def geometry_export(
 
 
 @app.command("demo")
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo")) -> None:
-    """Run the main job on the built-in branches with embedded defaults."""
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write results")] = Path("out/demo"),
+    live: Annotated[bool, typer.Option("--live/--no-live", help="then run the hub live with its dashboard")] = True,
+    speed: Annotated[float, typer.Option(help="live: how many times faster than real time the devices publish")]
+    = 60.0,
+    duration: Annotated[float | None, typer.Option("--duration", help="live: stop after this many seconds "
+                                                   "(default: Ctrl-C)")] = None,
+    embedded_broker: Annotated[bool, typer.Option("--embedded-broker", help="use the embedded amqtt broker even "
+                                                  "where Mosquitto is installed")] = False,
+    port: Annotated[int, typer.Option(help="live: dashboard port on 127.0.0.1")] = 8050,
+) -> None:
+    """Run the main job on the built-in branches, then the hub live: devices, MQTT, ingest, dashboard."""
     from twin.demo import run_demo
 
-    run_demo(out_dir, out)
+    with _telemetry_errors():
+        run_demo(out_dir, out, live=live, embedded=embedded_broker, speed=speed, duration_s=duration, port=port)
 
 
 # --------------------------------------------------------------------------- telemetry
@@ -279,6 +290,173 @@ def compare(
     printing.comparison(result)
 
 
+
+# --------------------------------------------------------------------------- optimisation and sweeps
+# Thin commands: parse, call twin.optimize, print with twin.printing.
+
+optimize_app = typer.Typer(help="Optimise a branch: device placement, staffing, layout.", no_args_is_help=True)
+app.add_typer(optimize_app, name="optimize")
+
+
+@optimize_app.command("placement")
+def optimize_placement(
+    scenario: ScenarioArg,
+    device: Annotated[str, typer.Option("--device", help="co2, environment, temperature, presence, people_counter, "
+                                                         "wifi_ap, camera")],
+    k: Annotated[int, typer.Option("--k", help="number of devices")],
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the picture and the scenario copy")] = Path(
+        "out/optimize"),
+    time_limit_s: Annotated[float, typer.Option("--time-limit", help="stop the exact solver after this [s]")] = 120.0,
+) -> None:
+    """Place k devices for the most coverage of simulated occupancy (exact MILP, greedy gap); writes a variant."""
+    from .optimize import optimize_placement as run
+
+    printing.placement(run(scenario, device=device, k=k, variant=variant, seed=seed, out_dir=out_dir,
+                           time_limit_s=time_limit_s))
+
+
+@optimize_app.command("staffing")
+def optimize_staffing(
+    scenario: ScenarioArg,
+    target: Annotated[str, typer.Option("--target", help="e.g. 'p(wait>120s)<=0.2' or 'mean(wait)<=60s'")],
+    variant: VariantOpt = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="write the plan as a staff section (YAML)")] = None,
+    replications: Annotated[int, typer.Option("--replications", help="simulated days verifying the plan")] = 5,
+    pilot: Annotated[int, typer.Option("--pilot", help="simulated days measuring the load")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="base seed of the replications")] = 0,
+    min_shift_h: Annotated[int, typer.Option("--min-shift", help="shortest shift [h]")] = 4,
+    max_shift_h: Annotated[int, typer.Option("--max-shift", help="longest shift [h]")] = 8,
+    patience_s: Annotated[float | None, typer.Option("--patience", help="mean reader patience [s]: Erlang A")] = None,
+) -> None:
+    """Fewest desk clerks per hour that meet a waiting target: Erlang screen, shift plan, simulated check."""
+    from .optimize import optimize_staffing as run
+
+    with printing.progress_bar("staffing") as progress:
+        rep = run(scenario, target=target, variant=variant, replications=replications, pilot=pilot, seed=seed,
+                  min_shift_h=min_shift_h, max_shift_h=max_shift_h, patience_s=patience_s, out=out_path,
+                  progress=progress)
+    printing.staffing(rep)
+
+
+@optimize_app.command("layout")
+def optimize_layout(
+    scenario: ScenarioArg,
+    space: Annotated[list[str], typer.Option("--space", help="PATH=VALUES to search, e.g. kiosks=1..3 (repeat)")],
+    objectives: Annotated[str, typer.Option("--objectives", help="comma-separated, e.g. "
+                                            "turned_away,desk_mean_wait_s,energy_kwh")] = "turned_away,energy_kwh",
+    trials: Annotated[int, typer.Option("--trials", help="scenarios to simulate")] = 16,
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per trial")] = 1,
+    variant: VariantOpt = None,
+    seed: SeedOpt = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the scenario copy and picture")] = Path(
+        "out/optimize"),
+) -> None:
+    """Multi-objective layout search (NSGA-II): Pareto table and plot; the front written as variants."""
+    from .optimize import optimize_layout as run
+
+    with printing.progress_bar("layout search") as progress:
+        rep = run(scenario, space=space, objectives=objectives.split(","), trials=trials, seeds=seeds,
+                  variant=variant, seed=seed, out_dir=out_dir, progress=progress)
+    printing.layout(rep)
+
+
+@app.command("sweep")
+def sweep(
+    scenario: ScenarioArg,
+    grid: Annotated[list[str], typer.Option("--grid", help="PATH=VALUES, e.g. staff.desk=1..4 (repeat for more)")],
+    seeds: Annotated[int, typer.Option("--seeds", help="replications per grid point")] = 5,
+    variant: VariantOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="base seed the replication seeds derive from")] = 0,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Dask scheduler, e.g. tcp://host:8786 "
+                                                                  "(default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local cluster worker processes")] = 2,
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet table of every run")] = Path("out/sweep.parquet"),
+) -> None:
+    """Simulate every grid point x seeds on Dask; one Parquet row per run, means with 95% intervals printed."""
+    from .optimize import run_sweep
+
+    with printing.progress_bar("sweep", unit="tasks") as progress:
+        rep = run_sweep(scenario, grid=grid, seeds=seeds, variant=variant, base_seed=seed, cluster=cluster,
+                        workers=workers, out=out_path, progress=progress)
+    printing.sweep(rep)
+# --------------------------------------------------------------------------- import and export of buildings
+# `smartlib import ifc|imdf`, `smartlib export brick|imdf`: logic in twin.buildings.
+
+import_app = typer.Typer(help="Import a building (IFC, IMDF) into a scenario file.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a scenario's building (Brick, IMDF).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+OutYaml = Annotated[Path, typer.Option("--out", "-o", help="scenario file to write (.yaml)")]
+CellOpt = Annotated[float, typer.Option("--cell", help="walkable grid cell used to check reachability [m]")]
+BranchIdOpt = Annotated[str | None, typer.Option("--id", help="branch id (default: from the file name)")]
+PngOpt = Annotated[Path | None, typer.Option("--png", help="picture of the imported building (default: the "
+                                                           "--out file with .png)")]
+
+
+@import_app.command("ifc")
+def import_ifc_cmd(
+    source: Annotated[Path, typer.Argument(help="IFC file (IFC2X3 or IFC4, STEP format)")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import a BIM model: storeys, spaces, doors, walls, stairs, furniture; a report of what was changed."""
+    from .buildings import import_ifc
+
+    with printing.progress_bar("reading") as progress:
+        summary = import_ifc(source, out_file, cell_m=cell, branch_id=branch_id,
+                             png=png or out_file.with_suffix(".png"), progress=progress)
+    printing.import_summary(summary)
+
+
+@export_app.command("brick")
+def export_brick_cmd(
+    scenario: ScenarioArg,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Brick model to write (Turtle, .ttl)")],
+    variant: VariantOpt = None,
+    validate: Annotated[bool, typer.Option(help="validate against the Brick shapes (pyshacl, ~30 s)")] = True,
+) -> None:
+    """Export the building, zones and sensors as a Brick model (Turtle), validated with brickschema."""
+    from .buildings import export_brick
+
+    summary = export_brick(scenario, out_file, variant=variant, validate=validate)
+    if not printing.brick_export(summary):
+        raise fail("the Brick model does not conform to the Brick shapes (report above)")
+
+
+
+@import_app.command("imdf")
+def import_imdf_cmd(
+    source: Annotated[Path, typer.Argument(help="IMDF archive: a folder or a .zip of GeoJSON files")],
+    out_file: OutYaml,
+    cell: CellOpt = 0.25,
+    branch_id: BranchIdOpt = None,
+    png: PngOpt = None,
+) -> None:
+    """Import an indoor map (IMDF): levels, units, openings, fixtures, kiosks; a report of what was changed."""
+    from .buildings import import_imdf
+
+    printing.import_summary(import_imdf(source, out_file, cell_m=cell, branch_id=branch_id,
+                                        png=png or out_file.with_suffix(".png")))
+
+
+@export_app.command("imdf")
+def export_imdf_cmd(
+    scenario: ScenarioArg,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="IMDF archive to write: a folder, or a .zip")],
+    variant: VariantOpt = None,
+    origin: Annotated[tuple[float, float], typer.Option(help="longitude and latitude [deg] of the scenario's "
+                                                             "(0, 0)")] = (0.0, 0.0),
+) -> None:
+    """Export the building as an IMDF archive (venue, building, levels, units, openings, fixtures ...)."""
+    from .buildings import export_imdf
+
+    printing.imdf_export(export_imdf(scenario, out_path, variant=variant, origin=origin))
+
+
 # --------------------------------------------------------------------------- telemetry retention
 
 @store_app.command("compact")
@@ -408,6 +586,42 @@ def busiest_cmd(
         result, paths = branch_busiest(branch, store, since=since, until=until, out_dir=out_dir, zone=zone)
     printing.busiest(result, zone)
     printing.wrote(paths)
+
+
+# --------------------------------------------------------------------------- dashboard
+@app.command("dashboard")
+def dashboard_cmd(
+    store: StoreOpt,
+    broker: Annotated[str | None, typer.Option("--broker", help="also ingest from this broker (mqtt://host:1883)")]
+    = None,
+    scenarios: Annotated[Path | None, typer.Option(help="folder (or file) of the branches' scenarios "
+                                                 "(default: the built-ins)")] = None,
+    results: Annotated[Path, typer.Option(help="folder of saved simulation results (Scenarios page)")]
+    = Path("out/results"),
+    host: Annotated[str, typer.Option(help="address to serve on; other than 127.0.0.1 needs a login "
+                                           "($SMARTLIB_DASHBOARD_PASSWORD[_FILE] or --password-file)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8050,
+    password_file: Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the "
+                                                       "dashboard password")] = None,
+) -> None:
+    """Serve the hub's dashboard (Live, Building, Scenarios, Branches, Devices) on a store."""
+    from twin.serve import serve_dashboard
+
+    with _telemetry_errors():
+        serve_dashboard(store_url=store, console=out, broker_url=broker, scenarios=scenarios, results_dir=results,
+                        host=host, port=port, password_file=password_file)
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(help="result folders (smartlib simulate --out); the first is "
+                                                       "the base")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML report comparing saved simulation results."""
+    from twin.serve import report_command
+
+    report_command(results=results, out=out_path, console=out)
 
 
 def main() -> None:

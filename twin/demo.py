@@ -112,14 +112,14 @@ def evacuate(out_dir: Path, console: Console, seed: int = 1) -> dict[str, Any]:
     return s.to_dict()
 
 
-def replay_telemetry(day_dir: Path, store_path: Path, console: Console) -> dict[str, int]:
+def replay_telemetry(day_dir: Path, store_path: Path, console: Console, *, embedded: bool = False) -> dict[str, int]:
     """Replay the day's telemetry over a private broker into the ingest and a DuckDB store."""
     from telemetry import Ingest, IngestConfig, load_registry, load_telemetry, open_store, parse_broker_url, replay
     from telemetry.broker import broker_from_options
 
     table = load_telemetry(day_dir)
     store_path.unlink(missing_ok=True)
-    broker = broker_from_options(persistence=False).start()
+    broker = broker_from_options(persistence=False, embedded=embedded).start()
     store = open_store(str(store_path))
     try:
         settings = parse_broker_url(broker.url)
@@ -147,12 +147,23 @@ def replay_telemetry(day_dir: Path, store_path: Path, console: Console) -> dict[
     return {"sent": sent.records, "validated": stats.records, "rejected": stats.rejected, "stored": stored}
 
 
-def run_demo(out_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Run the whole demo into ``out_dir``; returns what each step produced."""
+def run_demo(out_dir: Path, console: Console | None = None, *, live: bool = True, embedded: bool = False,
+             speed: float = 60.0, duration_s: float | None = None, port: int = 8050) -> dict[str, Any]:
+    """Run the whole demo into ``out_dir``; returns what each step produced.
+
+    With ``live``, the hub then runs (see :mod:`twin.live_demo`) until Ctrl-C or ``duration_s``;
+    ``embedded`` uses the embedded amqtt broker even where Mosquitto is installed.
+    """
     console = console or Console()
     out_dir.mkdir(parents=True, exist_ok=True)
     branches = model_branches(out_dir, console)
     kpis = simulate_day(out_dir / "day", console)
     evacuation = evacuate(out_dir / "evacuation", console)
-    telemetry = replay_telemetry(out_dir / "day", out_dir / "telemetry.duckdb", console)
-    return {"branches": branches, "day": kpis, "evacuation": evacuation, "telemetry": telemetry}
+    telemetry = replay_telemetry(out_dir / "day", out_dir / "telemetry.duckdb", console, embedded=embedded)
+    result: dict[str, Any] = {"branches": branches, "day": kpis, "evacuation": evacuation, "telemetry": telemetry}
+    if live:
+        from .live_demo import run_live_demo
+
+        result["live"] = run_live_demo(out_dir / "live", console=console, speed=speed, duration_s=duration_s,
+                                       embedded=embedded, port=port, reuse={DEMO_BRANCH: out_dir / "day"})
+    return result

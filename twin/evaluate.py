@@ -7,12 +7,17 @@ Each indicator ranks the branches that measure it (1 = best; which way is better
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .indicators import INDICATORS, Indicators, branch_period, indicators, observations_from_store
+
+if TYPE_CHECKING:
+    from geometry import Building, ResolvedScenario
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +76,46 @@ def rank(values: dict[str, float], better: int) -> dict[str, int | None]:
     return out
 
 
+def evaluate_loaded(store_url: str, period: str, loaded: Sequence[tuple[ResolvedScenario, Building]], *,
+                    what: str = "the scenarios") -> Evaluation:
+    """:func:`evaluate` on scenarios already loaded (source and building of each branch).
+
+    Raises
+    ------
+    twin.errors.UserError
+        A bad period, or no branch with readings in the period (``what`` names the branches' origin).
+    """
+    from telemetry.store import open_store
+
+    from .errors import UserError
+
+    found: list[tuple[str, Indicators]] = []
+    empty: list[str] = []
+    with open_store(store_url) as store:
+        for src, building in loaded:
+            try:
+                p = branch_period(src, period)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            obs = observations_from_store(store, src, building, p)
+            if obs.device_availability == 0 or math.isnan(obs.device_availability):
+                empty.append(building.branch_id)
+                continue
+            found.append((src.scenario.branch.name or building.branch_id, indicators(obs)))
+        url = store.url
+    ranks = {key: rank({ind.branch: ind.values()[key] for _, ind in found}, better) for key, _, _, better in INDICATORS}
+    rows = []
+    for name, ind in found:
+        r = {key: ranks[key][ind.branch] for key, *_ in INDICATORS}
+        given = [v for v in r.values() if v is not None]
+        rows.append(RankedBranch(branch=ind.branch, name=name, indicators=ind, ranks=r,
+                                 mean_rank=sum(given) / len(given) if given else math.nan))
+    rows.sort(key=lambda x: (math.isnan(x.mean_rank), x.mean_rank, x.branch))
+    if not rows:
+        raise UserError(f"no branch of {what} has readings in {url} for {period}")
+    return Evaluation(period=period, store=url, rows=tuple(rows), without_readings=tuple(empty))
+
+
 def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv: Path | None = None) -> Evaluation:
     """Indicators of every branch of ``scenarios`` over ``period`` from the store, ranked.
 
@@ -96,7 +141,6 @@ def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv:
         When a scenario file is wrong.
     """
     from geometry import apply_variant, build_building, load_scenario
-    from telemetry.store import open_store
 
     from .errors import UserError
     from .scenarios import builtin_dir
@@ -105,33 +149,11 @@ def evaluate(store_url: str, period: str, scenarios: Path | None = None, *, csv:
     files = sorted(scenarios.glob("*.y*ml")) if scenarios.is_dir() else [scenarios]
     if not files:
         raise UserError(f"no scenario files (*.yaml) in {scenarios}")
-    found: list[tuple[str, Indicators]] = []
-    empty: list[str] = []
-    with open_store(store_url) as store:
-        for f in files:
-            src = apply_variant(load_scenario(f))
-            building = build_building(src)
-            try:
-                p = branch_period(src, period)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            obs = observations_from_store(store, src, building, p)
-            if obs.device_availability == 0 or math.isnan(obs.device_availability):
-                empty.append(building.branch_id)
-                continue
-            found.append((src.scenario.branch.name or building.branch_id, indicators(obs)))
-        url = store.url
-    ranks = {key: rank({ind.branch: ind.values()[key] for _, ind in found}, better) for key, _, _, better in INDICATORS}
-    rows = []
-    for name, ind in found:
-        r = {key: ranks[key][ind.branch] for key, *_ in INDICATORS}
-        given = [v for v in r.values() if v is not None]
-        rows.append(RankedBranch(branch=ind.branch, name=name, indicators=ind, ranks=r,
-                                 mean_rank=sum(given) / len(given) if given else math.nan))
-    rows.sort(key=lambda x: (math.isnan(x.mean_rank), x.mean_rank, x.branch))
-    result = Evaluation(period=period, store=url, rows=tuple(rows), without_readings=tuple(empty))
-    if not rows:
-        raise UserError(f"no branch of {scenarios} has readings in {url} for {period}")
+    loaded = []
+    for f in files:
+        src = apply_variant(load_scenario(f))
+        loaded.append((src, build_building(src)))
+    result = evaluate_loaded(store_url, period, loaded, what=str(scenarios))
     if csv is not None:
         csv.parent.mkdir(parents=True, exist_ok=True)
         result.to_frame().to_csv(csv, index=False)

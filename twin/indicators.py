@@ -92,6 +92,24 @@ class Period:
         return sum(b - a for a, b in self.open_intervals) / 3600.0
 
 
+def day_range(since: str, until: str | None, tz: dt.tzinfo) -> tuple[dt.date, dt.date]:
+    """The first and last day of ``--since``/``--until`` (``YYYY-MM-DD``; no ``until``: yesterday in ``tz``).
+
+    Raises
+    ------
+    ValueError
+        A date that is not ``YYYY-MM-DD``, or ``until`` before ``since``.
+    """
+    try:
+        first = dt.date.fromisoformat(since)
+        last = dt.date.fromisoformat(until) if until else dt.datetime.now(tz).date() - dt.timedelta(days=1)
+    except ValueError:
+        raise ValueError(f"dates must be YYYY-MM-DD (got since={since!r}, until={until!r})") from None
+    if last < first:
+        raise ValueError(f"--until {last} comes before --since {first}")
+    return first, last
+
+
 def branch_period(src: ResolvedScenario, label: str) -> Period:
     """The days of ``label`` (``YYYY-MM`` a month, ``YYYY-MM-DD`` a day, ``A..B`` days A to B) in
     the branch's time zone, with its opening intervals.

@@ -17,9 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from geometry.exporters.imdf import ImdfExport
     from geometry.model import Building
 
     from .app import Comparison, EvacuationRun, SimulationRun, Validation
+    from .buildings import BrickSummary, ImportSummary
 
 out = Console(soft_wrap=True, emoji=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
@@ -218,6 +220,129 @@ def store_stats(stats: Any, *, as_json: bool = False) -> None:
         for r in stats.dead_letters_by_device.itertuples(index=False):
             e.add_row(Text(str(r.branch)), Text(str(r.device)), f"{int(r.count):,}")
         out.print(e)
+
+
+# --------------------------------------------------------------------------- optimisation and sweeps
+
+def placement(rep: Any) -> None:
+    """A placement: chosen positions, coverage, the greedy gap and the files written."""
+    p = rep.plan
+    table = Table(title=Text(f"{p.k} x {p.device}: {p.exact.share:.1%} of occupancy covered ({p.exact.status})"))
+    for c in ("device", "floor", "x m", "y m", "heading deg"):
+        table.add_column(c, justify="left" if c in ("device", "floor") else "right")
+    for d in p.devices:
+        table.add_row(Text(d.id), Text(d.floor_id), f"{d.x_m:.2f}", f"{d.y_m:.2f}", f"{d.heading_deg:.0f}")
+    out.print(table)
+    now = f"; the scenario's own devices cover {p.existing_share:.1%}" if p.existing_share is not None else ""
+    say(f"greedy + swap {p.heuristic.share:.1%} (gap {p.gap:.2%}), exact {p.exact.seconds:.2f} s over "
+        f"{p.candidates} candidates and {p.demand_cells} demand cells{now}")
+    if rep.scenario_out is not None:
+        say(f"wrote {rep.scenario_out} (variant {rep.variant})")
+    wrote([rep.picture])
+
+
+def staffing(rep: Any) -> None:
+    """A staffing plan: per hour load, need, staff and verified waits; the shifts; the verification."""
+    from optimization.staffing import staffed
+
+    plan, v = rep.plan, rep.plan.verification
+    for d in plan.desks:
+        table = Table(title=Text(f"desk {d.desk}: mean service {d.load.mean_service_s:.0f} s"))
+        for c in ("hour", "arrivals/h", "Erlang need", "staffed", "served/day", "share over limit"):
+            table.add_column(c, justify="right")
+        for h in d.load.open_hours:
+            table.add_row(f"{h:02d}:00", f"{d.load.rate_per_s.get(h, 0.0) * 3600:.1f}", str(d.need.get(h, 0)),
+                          str(staffed(d.shifts, h)), f"{v.hour_served.get(h, 0.0):.1f}",
+                          f"{v.hour_share[h]:.2f}" if h in v.hour_share else "-")
+        out.print(table)
+        say(f"shifts at {d.desk}: " + ", ".join(f"{s.count} x {s.text}" for s in d.shifts))
+    say(f"{plan.staff_hours} desk staff-hours; verified over {v.replications} simulated days: share over the "
+        f"limit {v.share:.3f} +- {v.share_ci:.3f}, mean wait {v.mean_wait_s:.0f} +- {v.mean_wait_ci:.0f} s (95%); "
+        f"target {plan.target.text}: {'met' if v.met else 'NOT met'} after {plan.rounds} round(s)")
+    if rep.written is not None:
+        wrote([rep.written])
+
+
+def layout(rep: Any) -> None:
+    """The Pareto front of a layout search as a table, and the files written."""
+    f = rep.result.pareto
+    table = Table(title=Text(f"Pareto front: {len(f)} of {len(rep.result.trials)} trials"))
+    table.add_column("variant")
+    cols = [a.path for a in rep.result.axes] + list(rep.result.objectives)
+    for c in cols:
+        table.add_column(Text(c), justify="right")
+    for name, (_, r) in zip(rep.variants, f.iterrows(), strict=True):
+        table.add_row(Text(name), *[Text(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+    out.print(table)
+    say(f"wrote {rep.scenario_out} (variants {', '.join(rep.variants)})")
+    wrote([rep.picture])
+
+
+def sweep(rep: Any) -> None:
+    """Means and 95% half-widths per grid point of a sweep, and the Parquet file."""
+    s = rep.summary
+    shown = [c for c in s.columns if not c.endswith("_ci")]
+    table = Table(title=Text(f"sweep: {len(s)} point(s), mean +- 95% half-width over replications"))
+    for c in shown:
+        table.add_column(Text(c), justify="right")
+    for i in range(len(s)):  # by column, so integer parameters stay integers
+        table.add_row(*[Text(f"{s[c].iloc[i]:.3g} +- {s[c + '_ci'].iloc[i]:.2g}" if c + "_ci" in s.columns
+                             else str(s[c].iloc[i])) for c in shown])
+    out.print(table)
+    say(f"wrote {rep.parquet} ({len(rep.table)} runs)")
+# --------------------------------------------------------------------------- building import and export
+
+def import_summary(s: ImportSummary) -> None:
+    """What an import found and made, its zones with their guessed kinds, and every note."""
+    rep = s.report
+    table = Table(title=Text(f"imported {rep.source} ({rep.format})"))
+    for col in ("source", "found", "scenario", "made"):
+        table.add_column(col, justify="right" if col in ("found", "made") else "left")
+    found, made = list(rep.found.items()), list(rep.made.items())
+    for i in range(max(len(found), len(made))):
+        f = found[i] if i < len(found) else ("", "")
+        m = made[i] if i < len(made) else ("", "")
+        table.add_row(Text(f[0]), str(f[1]), m[0], str(m[1]))
+    out.print(table)
+    zones = Table(title="zones (kind guessed from the name: edit the file to change it)")
+    for col in ("zone", "floor", "name", "kind", "from word", "source m2", "zone m2"):
+        zones.add_column(col, justify="right" if "m2" in col else "left")
+    for z in rep.zones:
+        zones.add_row(Text(z.id), Text(z.floor), Text(z.name or ""), z.kind, Text(z.kind_from or "-"),
+                      f"{z.source_area_m2:.1f}", f"{z.area_m2:.1f}")
+    out.print(zones)
+    for action in ("dropped", "repaired", "guessed"):
+        notes = [n for n in rep.notes if n.action == action]
+        if notes:
+            say(f"{action} ({len(notes)})", style="bold")
+            for n in notes:
+                say(f"  {n.what}: {n.why}")
+    say(f"{s.floors} floor(s), {s.zones} zones, {s.openings} openings, {s.exits} exit(s), {s.area_m2:,.0f} m2; "
+        "every zone reachable from an exit")
+    wrote([s.scenario_path] + ([s.picture] if s.picture is not None else []))
+    if s.picture_skipped:
+        say(f"no picture: {s.picture_skipped}")
+
+
+def brick_export(s: BrickSummary) -> bool:
+    """A Brick export's counts (read back from the file) and validation; returns whether it conforms."""
+    c = s.counts
+    say(f"wrote {s.path}: {c.triples} triples, {c.floors} floors, {c.spaces} spaces ({s.zones} zones), "
+        f"{c.sensors} sensors ({s.sensors} measured quantities), {c.points} points")
+    if not s.conforms:
+        problems(s.report.splitlines())
+        return False
+    say("conforms to the Brick 1.4 shapes" if s.report != "not validated" else "not validated (--no-validate)")
+    return True
+
+
+def imdf_export(s: ImdfExport) -> None:
+    """An IMDF export's feature counts and what IMDF does not hold."""
+    say(f"wrote {s.path}: " + ", ".join(f"{n} {kind}" for kind, n in s.features.items()))
+    left = [f"{n} {what}" for n, what in ((s.seats_left_out, "seats"), (s.devices_left_out, "devices"),
+                                          (s.lifts_left_out, "lifts")) if n]
+    if left:
+        say("not in IMDF (no feature type for them): " + ", ".join(left))
 
 
 def store_compacted(result: Any, *, store_url: str) -> None:

@@ -47,15 +47,9 @@ class TwinRegistry:
         geometry.ScenarioError
             When a scenario has mistakes (file, line and field named).
         """
-        p = Path(directory)
-        if p.is_dir():
-            files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-            if not files:
-                raise TelemetryError(f"no scenario files (*.yaml) in {p}")
-        elif p.exists():
-            files = [p]
-        else:
-            raise TelemetryError(f"scenario directory or file {p} does not exist")
+        from telemetry.registry import scenario_files
+
+        files = scenario_files(directory)
         twins = []
         sources: dict[str, str] = {}
         for f in files:

@@ -22,7 +22,7 @@ __all__ = [
 
 _LAZY = {"DayResult": "library_day", "LibraryDay": "library_day", "run_day": "library_day",
          "GridWalker": "walker", "Place": "walker", "WalkResult": "walker", "Walker": "walker",
-         "ZonePhysics": "physics", "compute_kpis": "kpis", "erlang_c_wait": "services",
+         "ZonePhysics": "physics", "compute_kpis": "kpis", "erlang_c_wait": "queueing",
          "CrowdWalker": "crowdwalk", "walker_factory": "crowdwalk"}
 
 

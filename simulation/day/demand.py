@@ -1,22 +1,7 @@
 """Demand: who comes to the library, when, in what parties, and what they came for.
 
-The scenario's ``demand`` section (its model is :class:`geometry.scenario.DemandSpec`; here its
-defaults by branch kind, and arrivals)::
-
-    demand:
-      start_date: 2025-03-05          # first simulated day (default: a Wednesday)
-      day_types:                      # named day types (or weekday names Mo..Su)
-        weekday: {visits: 800}        # expected visits (persons) a day, spread by a profile
-        weekend: {visits: 1200, profile: {9: 1.6, 10: 1.4, 11: 1.1, ...}}
-        exam:    {arrivals_per_hour: {8: 120, 9: 200, ...}}   # or absolute rates [visitors/h]
-      week: {Mo: weekday, ..., Sa: weekend, Su: weekend}       # default: Mo-Fr weekday, Sa-Su weekend
-      dates: {"2025-05-01": weekend}  # special dates
-      visitor_types:                  # shares of visitors in the hourly stream, and behaviour
-        studier: {share: 0.4, stay_s: {dist: lognormal, mean_s: 10800, sd_s: 5400}}
-        browser: {share: 0.6}
-      events:
-        - {id: storytime, zone: children-G, start: "10:30", duration_s: 2700, attendees: 25, days: [Sa]}
-      subjects: {"I Literature": 2.0}  # browsing interest per subject (default: shelf count)
+The scenario's ``demand`` section is described by its model, :class:`geometry.scenario.DemandSpec`
+(an example in :mod:`geometry.scenario.demand`); here are its defaults by branch kind, and arrivals.
 
 Sections a scenario leaves out come from defaults keyed by branch kind (:data:`DEFAULT_DEMAND`).
 Named visitor types take the behaviour of the built-in type of the same name

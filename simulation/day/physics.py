@@ -4,21 +4,8 @@ Pure functions hold the formulas (each with its reference); :class:`ZonePhysics`
 all zones at once (numpy arrays over zones), one call per clock tick (1 min by default). Every
 step integrates exactly (CO2, humidity) or implicitly (heat), so a step of any length is stable.
 
-The scenario's ``physics`` section (all optional; defaults below are cited)::
-
-    physics:
-      step_s: 60
-      outdoor: {co2_ppm: 420, temperature_c: 12, amplitude_c: 5, rh_pct: 60, solar_peak_w_m2: 400}
-      co2_l_s_per_person: 0.0054
-      ventilation: {mode: design, people_l_s: 2.5, area_l_s_m2: 0.6, design_people_m2: 0.1,
-                    by_kind: {cafe: {people_l_s: 3.8, area_l_s_m2: 0.9, design_people_m2: 1.0}}}
-      thermal: {mass_j_m2k: 165000, u_wall_w_m2k: 0.35, window_ratio: 0.4}
-      hvac: {heating_setpoint_c: 20, cooling_setpoint_c: 26, heating_w_m2: 80, cooling_w_m2: 80}
-      lighting: {w_m2: 14}
-      plug_loads: {w_m2: 2, computer_w: 55}
-      lifts: {standby_w: 200, running_w: 5000}
-      zones: {reading-L1: {ventilation_l_s: 600}}   # per-zone overrides
-      meters: {em-lighting-G: {floor: G}}            # an energy meter that meters one floor only
+The scenario's ``physics`` section (all optional) is described by its model in
+:mod:`geometry.scenario.physics` (with an example); the defaults below are cited.
 
 References
 ----------

@@ -1,28 +1,7 @@
 """Services of a library day: staffed desks, kiosks, cafes, group rooms and lifts (SimPy), and staff (Mesa).
 
-The scenario's ``services`` section::
-
-    services:
-      opening_hours: "Mo-Su 09:00-21:00"     # OpenStreetMap opening_hours syntax
-      self_service_hours: "Mo-Su 08:00-22:00"  # kiosks (default: opening hours)
-      last_entry_s: 900                      # no one comes in during the last 15 min
-      closing_call_s: 900                    # readers are asked to leave 15 min before closing
-      desks:                                 # default: one per counter outside cafes and offices
-        - {id: desk-counter-G, tasks: [borrow, return, help], service_s: {dist: lognormal, mean_s: 120, sd_s: 90}}
-      kiosks:                                # default: one per kiosk obstacle (same id)
-        - {id: kiosk-G-1, tasks: [borrow, return]}
-      cafes: [{zone: cafe-G, servers: 2}]    # default: one per cafe zone
-      group_rooms: [{zone: group-L1a, capacity: 6}]   # default: group_study zones up to 60 m2
-      lift_boarding_s: 3                     # extra time per lift ride [s]
-
-and its ``staff`` section::
-
-    staff:
-      members:
-        - {id: desk-early, role: desk, desk: desk-counter-G, shift: early, count: 2}
-        - {id: desk-late, role: desk, desk: desk-counter-G, shift: late, count: 2}
-        - {id: shelver, role: shelver, shift: "09:00-17:00", days: "Mo-Fr"}
-      shelving: {every_s: 3600, round_s: 1200, min_at_desk: 1}
+The scenario's ``services`` and ``staff`` sections are described by their models in
+:mod:`geometry.scenario.services` (with an example of each).
 
 A shift is ``HH:MM-HH:MM`` (several, comma-separated, for a split shift) or ``early``, ``late``,
 ``all``: the first half (plus 15 min before opening and a 15 min overlap), the second half (to
@@ -70,6 +49,7 @@ from geometry.scenario.services import (
 from geometry.scenario.types import clock_s
 
 from .ledger import Integrator
+from .queueing import erlang_b, erlang_c, erlang_c_wait  # noqa: F401  (the formulas live in queueing.py)
 from .spec import given, raise_problems, section_problem, validate_section
 
 __all__ = ["CafeSpec", "DeskSpec", "GroupRoomSpec", "KioskSpec", "ServiceLayout", "ServicePoint", "ServicesSpec",
@@ -82,61 +62,6 @@ GROUP_ROOM_MAX_M2 = 60.0
 GROUP_ROOM_M2_PER_PERSON = 2.5
 #: Cafe floor area per server at the counter [m2] (typical).
 CAFE_M2_PER_SERVER = 100.0
-
-
-# --------------------------------------------------------------------------- queueing formulas
-
-def erlang_b(a: float, c: int) -> float:
-    """Erlang B blocking probability of ``c`` servers offered ``a`` Erlangs (stable recursion).
-
-    ``B(0) = 1``, ``B(k) = a B(k-1) / (k + a B(k-1))``.
-    """
-    if c < 0 or a < 0:
-        raise ValueError(f"need c >= 0 and a >= 0, got c={c}, a={a}")
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    return b
-
-
-def erlang_c(a: float, c: int) -> float:
-    """Erlang C: probability that an arrival waits in an M/M/c queue with offered load ``a = lam/mu``.
-
-    ``C = c B / (c - a (1 - B))`` with ``B`` the Erlang B probability; requires ``a < c``.
-
-    References
-    ----------
-    Kleinrock, L. (1975). Queueing Systems, Vol. 1: Theory. Wiley, eq. (3.40).
-    """
-    if not 0 <= a < c:
-        raise ValueError(f"M/M/c is stable only for a = lam/mu < c; got a={a:.4g}, c={c}")
-    b = erlang_b(a, c)
-    return c * b / (c - a * (1.0 - b))
-
-
-def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Mean wait in queue of an M/M/c system [s]: ``Wq = C(c, lam/mu) / (c mu - lam)``.
-
-    Parameters
-    ----------
-    lam
-        Arrival rate [1/s].
-    mu
-        Service rate of one server [1/s] (1 / mean service time).
-    c
-        Number of servers.
-
-    References
-    ----------
-    Kleinrock, L. (1975). Queueing Systems, Vol. 1: Theory. Wiley, Sect. 3.5 (M/M/m).
-    Gross, D., Shortle, J.F., Thompson, J.M., Harris, C.M. (2008). Fundamentals of Queueing Theory,
-    4th ed. Wiley, Sect. 2.3.
-    """
-    if lam < 0 or mu <= 0 or c < 1:
-        raise ValueError(f"need lam >= 0, mu > 0, c >= 1; got lam={lam}, mu={mu}, c={c}")
-    if lam == 0:
-        return 0.0
-    return erlang_c(lam / mu, c) / (c * mu - lam)
 
 
 # --------------------------------------------------------------------------- scenario format

@@ -1,0 +1,269 @@
+"""What the dashboard reads: buildings, live branch states, stored series, dead letters and saved results.
+
+One :class:`HubData` per app, built from the hub's twins, a store URL and a results folder.
+Callbacks ask it; it asks the twins (buildings, live states), the store (history, dead letters)
+and the result files.
+The store is opened per request with a short-lived connection guarded by a lock, so Dash's
+threads never share a DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geometry import Building, ScenarioSource
+    from telemetry.store import Store
+    from twin.evaluate import Evaluation
+    from twin.registry import TwinRegistry
+    from twin.state import BranchState
+    from twin.whatif import WhatIfResult
+
+#: Quantities shown on the Live page against yesterday: store quantity -> (title, unit, aggregate over devices).
+DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
+    "occupancy": ("occupancy (occupancy sensors)", "persons", "sum"),
+    "co2": ("CO2 (mean of sensors)", "ppm", "mean"),
+    "temperature": ("temperature (mean of sensors)", "°C", "mean"),
+    "power": ("power (all meters)", "W", "sum"),
+}
+
+#: How long an evaluation of a period that includes today is reused [s].
+EVALUATION_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """One saved simulation result folder (``smartlib simulate --out``): its label and KPIs."""
+
+    label: str
+    path: Path
+    kpis: dict[str, Any]
+    meta: dict[str, Any]
+
+
+@dataclass
+class HubData:
+    """The dashboard's view of the hub.
+
+    Parameters
+    ----------
+    registry
+        The branches' live twins (fed by a :class:`twin.hub.Hub`): buildings and live states.
+    store_url
+        Telemetry store (``duckdb:///...`` or ``postgresql://...``): history and dead letters.
+    results_dir
+        Folder with saved simulation results (one sub-folder each, holding ``kpis.json``); new
+        runs from the Scenarios page go here too.
+    clock
+        Current time [UTC epoch s] (the demo's accelerated clock, or ``time.time``).
+    """
+
+    registry: TwinRegistry
+    store_url: str
+    results_dir: Path
+    clock: Callable[[], float] = time.time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _scenario_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _scenarios: dict[str, ScenarioSource] = field(default_factory=dict, repr=False)
+    _evaluations: dict[str, tuple[float, Evaluation]] = field(default_factory=dict, repr=False)
+
+    @property
+    def sources(self) -> dict[str, Path]:
+        """Branch id -> scenario file."""
+        return {b: Path(self.registry.branch(b).inputs.source) for b in self.registry.branches}
+
+    def branches(self) -> list[str]:
+        return self.registry.branches
+
+    def building(self, branch: str) -> Building:
+        """The branch's building (as its twin has it)."""
+        return self.registry.branch(branch).building
+
+    def variants(self, branch: str) -> list[str]:
+        """The variant names of the branch's scenario."""
+        return list(self._scenario(branch).scenario.variants)
+
+    def _scenario(self, branch: str) -> ScenarioSource:
+        from geometry import load_scenario  # the file as written, with its variants
+
+        with self._scenario_lock:
+            if branch not in self._scenarios:
+                self._scenarios[branch] = load_scenario(self.sources[branch])
+            return self._scenarios[branch]
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """A connection to the store for one request (serialised: DuckDB connections are not shared)."""
+        from telemetry.store import open_store
+
+        with self._lock, open_store(self.store_url) as s:
+            yield s
+
+    def state(self, branch: str) -> BranchState:
+        """The live state of a branch now (the hub's twin, at the dashboard's clock)."""
+        return self.registry.states(self.clock())[branch]
+
+    @staticmethod
+    def seats(building: Building, state: BranchState) -> dict[str, bool]:
+        """Seat id -> occupied, from the latest reading of each seat sensor (in the twin's state)."""
+        seat_of = {d.id: d.seat_id for d in building.devices if d.seat_id}
+        return {seat_of[v.device]: bool(v.value) for v in state.latest
+                if v.quantity == "seat_occupied" and v.device in seat_of}
+
+    def timezone(self, branch: str) -> str:
+        """The branch's time zone (IANA name)."""
+        return str(self.registry.branch(branch).inputs.timezone)
+
+    def midnight(self, branch: str) -> float:
+        """Today's midnight at the branch (its time zone) [UTC epoch s]."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        local = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch)))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+    def day_series(self, branch: str, quantity: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+        """Today's and yesterday's series of a quantity (5-minute buckets), and today's local midnight [UTC s]."""
+        now = self.clock()
+        midnight = self.midnight(branch)
+        agg = DAY_QUANTITIES[quantity][2]
+        circuit = {d.id: d.circuit for d in self.building(branch).devices if d.circuit}
+        with self.store() as s:
+            if agg == "sum":  # total over devices: sum of each device's bucket mean
+                frames = []
+                for start, end in ((midnight, now + 1), (midnight - 86_400.0, midnight)):
+                    raw = s.series(branch=branch, quantity=quantity, start=start, end=end)
+                    if len(raw):
+                        raw = raw.assign(bucket=np.floor(raw["time"] / 300.0) * 300.0)
+                        # meters of one circuit: a main meter and sub-meters; the circuit reads the largest
+                        group = raw["device"].map(circuit).fillna(raw["device"])
+                        raw = raw.assign(group=group)
+                        per = (raw.groupby(["bucket", "group", "device"])["value"].mean()
+                               .groupby(["bucket", "group"]).max().groupby("bucket").sum())
+                        frames.append(pd.DataFrame({"time": per.index.to_numpy(float), "value": per.to_numpy()}))
+                    else:
+                        frames.append(pd.DataFrame({"time": [], "value": []}))
+                return frames[0], frames[1], midnight
+            today = s.series(branch=branch, quantity=quantity, start=midnight, end=now + 1, every=300.0, agg=agg)
+            yday = s.series(branch=branch, quantity=quantity, start=midnight - 86_400.0, end=midnight, every=300.0,
+                            agg=agg)
+        return today, yday, midnight
+
+    def evaluation(self, days: int) -> Evaluation:
+        """The branches' indicators over the last ``days`` local days (0: today so far, 1: yesterday), ranked.
+
+        Raises
+        ------
+        twin.errors.UserError
+            When no branch has readings in the period.
+        """
+        from twin.evaluate import evaluate_loaded
+
+        branches = self.branches()
+        label = period_label(self.clock(), self.timezone(branches[0]), days)
+        # past days do not change: keep their evaluation; a period with today in it for a minute
+        hit = self._evaluations.get(label)
+        if hit is not None and (days == 1 or time.monotonic() - hit[0] < EVALUATION_TTL_S):
+            return hit[1]
+        from geometry import apply_variant
+
+        loaded = [(apply_variant(self._scenario(b)), self.building(b)) for b in branches]
+        ev = evaluate_loaded(self.store_url, label, loaded, what="the hub")
+        self._evaluations[label] = (time.monotonic(), ev)
+        return ev
+
+    def whatif_now(self, branch: str, variant: str | None, *, horizon_s: float, replications: int = 3, seed: int = 0,
+                   on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
+        """Fork the branch's day from its live state now, as it is and with ``variant``, for ``horizon_s`` [s].
+
+        Raises
+        ------
+        ValueError
+            When the live state does not fit the building or the horizon is not positive.
+        """
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        from twin.indicators import device_services
+        from twin.whatif import start_state_from_branch, whatif
+
+        src = self._scenario(branch)
+        building = self.building(branch)
+        live = self.state(branch)
+        tz = self.timezone(branch)
+        from geometry import apply_variant
+
+        start = start_state_from_branch(live, building, device_services(building, apply_variant(src)), tz)
+        return whatif(src, start, variant=variant, horizon_s=horizon_s, replications=replications, seed=seed,
+                      date=dt.datetime.fromtimestamp(live.time, ZoneInfo(tz)).date(), on_run=on_run)
+
+    def dead_letters(self, branch: str | None, reason: str | None, limit: int = 200) -> pd.DataFrame:
+        with self.store() as s:
+            return s.dead_letters(branch=branch, reason=reason, limit=limit)
+
+    def rejection_counts(self) -> pd.DataFrame:
+        with self.store() as s:
+            return s.rejection_counts()
+
+    def saved_runs(self) -> list[SavedRun]:
+        """Saved simulation results under ``results_dir`` (newest first)."""
+        runs = []
+        if not self.results_dir.is_dir():
+            return runs
+        for kp in sorted(self.results_dir.glob("*/kpis.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+            try:
+                doc = json.loads(kp.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            runs.append(SavedRun(kp.parent.name, kp.parent, doc.get("kpis", {}), doc.get("meta", {})))
+        return runs
+
+
+
+
+
+def period_label(now: float, timezone: str, days: int) -> str:
+    """A period as :func:`twin.indicators.branch_period` reads it: today (0), yesterday (1) or the last ``days`` days.
+
+    ``now`` [UTC epoch s] in ``timezone`` gives today's local date.
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.fromtimestamp(now, ZoneInfo(timezone)).date()
+    if days == 0:
+        return today.isoformat()
+    if days == 1:
+        return (today - dt.timedelta(days=1)).isoformat()
+    return f"{(today - dt.timedelta(days=days - 1)).isoformat()}..{today.isoformat()}"
+
+
+def simulate_and_save(scenario: Path, variant: str | None, *, seed: int, out_dir: Path,
+                      progress: Callable[[int, int, str], None] | None = None) -> Path:
+    """Simulate a day of a branch (a variant) and evacuate it at full seat occupancy; write both into ``out_dir``.
+
+    Through the application layer (:func:`twin.app.simulate`, :func:`twin.app.evacuate`): what
+    ``smartlib simulate`` writes, and the evacuation's ``evacuation/summary.json``.
+    ``progress(step, steps, text)`` is told each step.
+    """
+    from twin import app
+
+    tell = progress or (lambda i, n, text: None)
+    tell(0, 3, "loading the scenario")
+    loaded = app.load(scenario, variant)
+    tell(1, 3, "simulating the day")
+    app.simulate(loaded, seed=seed, out_dir=out_dir)
+    tell(2, 3, "evacuating")
+    app.evacuate(loaded, seed=seed, out_dir=out_dir / "evacuation")
+    tell(3, 3, "done")
+    return out_dir
