@@ -349,6 +349,8 @@ class Subscription:
         self._lock = threading.Lock()
         self._connack = threading.Event()
         self._connack_rc: ReasonCode | None = None
+        self._suback = threading.Event()
+        self._subscribe_mid: int | None = None
         self._client: paho.Client | None = None
 
     @property
@@ -374,14 +376,23 @@ class Subscription:
             if self.connects > 1 and not flags.session_present:
                 self.session_lost += 1
                 self.last_error = "the broker had lost our session: messages sent while we were away may be lost"
+            self._suback.clear()
             if self.v5:
                 opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-                client.subscribe([(t, opts) for t in self.topics])
+                _, self._subscribe_mid = client.subscribe([(t, opts) for t in self.topics])
             else:
-                client.subscribe([(t, 1) for t in self.topics])
+                _, self._subscribe_mid = client.subscribe([(t, 1) for t in self.topics])
         else:
             self.last_error = f"connection refused: {rc}"
         self._connack.set()
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [f"{t}: {c}" for t, c in zip(self.topics, codes, strict=False) if c.is_failure]
+        if refused:
+            self.last_error = "the broker refused our subscription to " + ", ".join(refused)
+        self._suback.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
         with self._lock:
@@ -399,6 +410,7 @@ class Subscription:
         client.reconnect_delay_set(1, 30)
         client.on_message = self._on_message
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         if v5:
             props = Properties(PacketTypes.CONNECT)
@@ -410,7 +422,7 @@ class Subscription:
         return client, kwargs
 
     def start(self, *, timeout_s: float = 30.0, v5: bool | None = None) -> None:
-        """Connect and subscribe; wait until the broker accepted us.
+        """Connect and subscribe; wait until the broker accepted us and acknowledged the subscription.
 
         Parameters
         ----------
@@ -461,6 +473,12 @@ class Subscription:
                 if attempt_v5 and len(tries) > 1:
                     continue
                 raise BrokerUnavailableError(f"broker {self.settings.url} closed the connection")
+            # CONNACK is not enough: a message published before the broker has our SUBSCRIBE is not ours
+            if not self._suback.wait(timeout_s):
+                client.disconnect()
+                client.loop_stop()
+                raise BrokerUnavailableError(f"broker {self.settings.url} did not acknowledge our subscription "
+                                             f"within {timeout_s:g} s")
             self._client = client
             return
         raise BrokerUnavailableError(f"broker {self.settings.url} accepted neither MQTT 5 nor MQTT 3.1.1")

@@ -171,6 +171,29 @@ def test_mosquitto_restart_keeps_retained_status(broker: Mosquitto) -> None:
     spy.close()
 
 
+def test_a_message_published_as_soon_as_the_subscription_started_is_delivered(broker: Mosquitto) -> None:
+    # start() returns once the broker acknowledged the SUBSCRIBE, not at CONNACK: a message published
+    # right after it (by a client already connected) must reach us. Waiting only for CONNACK lost
+    # about one in ten here.
+    pub = new_client(broker.settings, client_id="early-publisher", v5=True)
+    connect_blocking(pub, broker.settings, timeout_s=10)
+    pub.loop_start()
+    try:
+        wait_for(pub.is_connected, 10, "the publisher to connect")
+        for k in range(25):
+            got: list[object] = []
+            sub = Subscription(broker.settings, client_id=f"early-{k}", topics=["smartlib/v1/#"], handler=got.append)
+            sub.start(timeout_s=10)
+            try:
+                pub.publish("smartlib/v1/small/co2-reading/telemetry", b"[]", qos=1)
+                wait_for(lambda: bool(got), 5, f"message {k}, published right after start()")  # noqa: B023
+            finally:
+                sub.stop()
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+
+
 def test_port_taken_by_someone_else_is_reported(tmp_path: Path) -> None:
     require(find_mosquitto() is not None, "Mosquitto (/usr/sbin/mosquitto)")
     import socket
