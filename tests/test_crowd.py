@@ -222,3 +222,28 @@ def test_bad_calls_say_what_is_wrong() -> None:
         CSMParameters(time_gap_s=-1)
     with pytest.raises(ValueError, match=r"at least 2\.5 cutoffs"):
         periodic_corridor(3.0, 2.0)
+
+
+def _move_in_child(queue) -> None:  # type: ignore[no-untyped-def]
+    crowd = _room_with_door(5, n=60)
+    crowd.parallel_min_walkers = 0
+    crowd.auto_threads = False
+    t, _ = crowd.advance(2.0, stop_on_arrival=False)
+    queue.put(float(t))
+
+
+def test_a_process_that_moved_a_crowd_can_fork_and_move_one_in_the_child() -> None:
+    # the dashboard forks its background runs from a process that has already run the kernel
+    import multiprocessing as mp
+
+    crowd = _room_with_door(4, n=60)
+    crowd.parallel_min_walkers = 0  # the parallel kernel, not the one-thread path
+    crowd.auto_threads = False
+    crowd.advance(1.0, stop_on_arrival=False)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_move_in_child, args=(queue,))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0, f"the forked child died (exit code {child.exitcode})"
+    assert queue.get(timeout=5) > 0

@@ -50,11 +50,21 @@ Proc. R. Soc. B 276, 2755-2762 (a preference for passing on the right).
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import njit, prange
 
 from .moves import MOVES
+
+# Numba's GNU OpenMP layer makes any later fork() fatal in the child ("fork() called from a process
+# already using GNU OpenMP"), and the dashboard forks its background runs (and Dask may fork
+# workers) from processes that have already moved a crowd. The workqueue layer is fork-safe; it
+# allows one parallel kernel at a time per process, which is how the engine calls it (Dask workers
+# run one task per process). NUMBA_THREADING_LAYER still chooses another layer when set.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 INF = np.inf
 #: Visible neighbours kept per agent between the two passes of a step (more: the second pass rescans).
