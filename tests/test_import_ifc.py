@@ -103,7 +103,7 @@ def test_duplex_evacuates(duplex) -> None:  # type: ignore[no-untyped-def]
 
     result = run_evacuation(building_of(duplex[0]), EvacuationConfig(people=12, seed=1, max_time_s=300.0))
     s = result.summary
-    assert s["people"] == 12 and s["evacuated"] == 12 and s["trapped"] == 0
+    assert s.people == 12 and s.evacuated == 12 and s.trapped == 0
 
 
 def test_fzk_haus_counts_and_areas_match_ifcopenshell() -> None:
