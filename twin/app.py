@@ -9,7 +9,6 @@ returns a frozen result. Progress goes to an optional callback; printing lives i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,11 +279,6 @@ class Comparison:
         from simulation.day.report import compare_rows
 
         return compare_rows({name: k.to_dict() for name, k in self.runs.items()})
-
-    def difference(self, variant: str, kpi: str) -> float:
-        """``variant`` minus base of one flat KPI (``a.b`` key) [its unit]."""
-        base, other = self.runs["base"].flat(), self.runs[variant].flat()
-        return other.get(kpi, math.nan) - base.get(kpi, math.nan)
 
 
 def compare(scenario: str | Path, *, variants: Sequence[str], seed: int = 0, days: int = 1, walker: str = "grid",

@@ -8,7 +8,7 @@ draws occupancy per floor and CO2 per zone over the simulated time (PNG, matplot
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +131,3 @@ def day_picture(zones: pd.DataFrame, path: str | Path, *, title: str = "") -> Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def check_variants(known: Sequence[str], asked: Sequence[str]) -> list[str]:
-    """The asked variants not in ``known`` (to refuse them before running anything)."""
-    return [v for v in asked if v not in known]
