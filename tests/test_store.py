@@ -232,3 +232,36 @@ def test_duckdb_file_held_by_another_process_is_explained(tmp_path) -> None:  # 
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)  # a DuckDB file has one writing process
+def test_two_ingests_register_the_same_branch_at_once(store_url: str) -> None:
+    """A shared subscription starts N ingests on one store; each registers the deployment's devices."""
+    import threading
+
+    stores = [open_store(store_url) for _ in range(2)]
+    table = telemetry_registry().to_arrow()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def register(s: Store) -> None:
+        try:
+            for _ in range(20):
+                barrier.wait(timeout=30)
+                s.register_devices(table)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=register, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert not errors, errors
+    with open_store(store_url) as s:  # the branch's devices once each: zone series still count each reading once
+        s.write_readings(co2([(T0 + 1, 500.0), (T0 + 2, 700.0)]))
+        assert s.series(branch="small", quantity="co2", zone="reading", every="hour")["n"].tolist() == [2]

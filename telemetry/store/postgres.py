@@ -309,6 +309,9 @@ class PostgresStore(Store):
         table = as_arrow(devices, DEVICE_SCHEMA, "device")
         rows = [tuple(r.values()) for r in table.to_pylist()]
         with self.con.transaction(), self.con.cursor() as cur:
+            # Two ingests of one deployment (a shared subscription) register the same branches at once:
+            # serialise them, or the second's INSERT meets the first's uncommitted rows.
+            cur.execute("SELECT pg_advisory_xact_lock(7510003)")
             branches = sorted(set(table.column("branch").to_pylist()))
             cur.execute("DELETE FROM devices WHERE branch = ANY(%s)", (branches,))
             cur.executemany("INSERT INTO devices (branch, device, type, floor, zone, period_s) "
