@@ -365,7 +365,7 @@ class Ingest:
         validate = self.validator.validate
         registry = self.registry
         new_dead = functools.partial(_DeadLetters, cfg.dead_letter_payload_bytes, _Sampler(cfg.dead_letters_per_minute))
-        cols, dead = Columns(), new_dead()
+        cols, dead = self.validator.columns(), new_dead()
         statuses: list[tuple[str, str, str, float]] = []
         acks: list[tuple[int, int]] = []
         topics: dict[bytes, str] = {}
@@ -416,7 +416,7 @@ class Ingest:
                     time.monotonic() - first_at >= cfg.linger_s and not self._writer_busy())):
                 if not self._hand_over(_Pending.of(cols, dead, statuses, acks, n_msgs)):
                     return
-                cols, dead, statuses, acks, n_msgs = Columns(), new_dead(), [], [], 0
+                cols, dead, statuses, acks, n_msgs = self.validator.columns(), new_dead(), [], [], 0
             if stopping and n_msgs == 0 and not q:
                 self._hand_over(None)
                 return

@@ -133,13 +133,17 @@ def test_status_messages() -> None:
         assert d.status == text.strip().decode() and d.rejections == ()
 
 
-def test_a_validator_bug_becomes_an_internal_error_dead_letter_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("part", ["_fast", "_record"])
+def test_a_validator_bug_becomes_an_internal_error_dead_letter_not_a_crash(monkeypatch: pytest.MonkeyPatch,
+                                                                          part: str) -> None:
     v = Validator(REG)
 
     def broken(*args: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(v, "_record", broken)
+    monkeypatch.setattr(v, part, broken)
+    if part == "_record":  # a good pack takes the fast path: make it decline
+        monkeypatch.setattr(v, "_fast", lambda *args: -1)
     out = Columns()
     outcome = v.validate(CO2, orjson.dumps([{"n": "co2", "u": "ppm", "v": 1, "t": NOW}]), NOW, out)
     assert [r.reason for r in outcome.rejections] == [Reason.INTERNAL_ERROR]

@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geometry.quantities import TELEMETRY_SCHEMA
 
@@ -144,6 +146,23 @@ class Batch:
         if statuses is not None:
             b.statuses = as_arrow(statuses, STATUS_SCHEMA, "status")
         return b
+
+
+SERIES_KEY_SEP = "\x1f"  # joins branch, device, quantity and unit into one key (ids never hold it)
+SERIES_KEY_COLUMNS = ("branch", "device", "quantity", "unit")
+
+
+def series_keys(readings: pa.Table) -> tuple[list[str], np.ndarray]:
+    """The distinct series of a batch and, per reading, the index of its series among them.
+
+    A series key is ``branch``, ``device``, ``quantity`` and ``unit`` joined by :data:`SERIES_KEY_SEP`;
+    a store maps the few distinct keys to its series ids and takes the ids for all readings at once
+    (``ids[index]``), with no Python work per reading.
+    """
+    keys = pc.binary_join_element_wise(*(readings.column(c) for c in SERIES_KEY_COLUMNS),
+                                       SERIES_KEY_SEP).combine_chunks().dictionary_encode()
+    index: np.ndarray = keys.indices.to_numpy(zero_copy_only=False)
+    return keys.dictionary.to_pylist(), index
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreUnavailableError, StoreURLError
 from ..registry import DEVICE_SCHEMA
-from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow
+from .base import ROLLUPS_SQL, SERIES_KEY_SEP, Batch, Store, WriteResult, as_arrow, series_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,7 +62,6 @@ CREATE TABLE IF NOT EXISTS devices (
 
 _DEAD_COLS = ("received", "topic", "branch", "device", "reason", "detail", "record", "payload", "payload_bytes")
 _DEAD_TYPES = ("float8", "text", "text", "text", "text", "text", "int4", "bytea", "int8")
-_KEY_SEP = "\x1f"  # joins branch, device, quantity and unit into one key (ids never hold it)
 
 # PostgreSQL binary COPY (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"): a signature,
 # then per row the field count (int16) and per field its length (int32, -1 for NULL) and bytes, then -1 (int16).
@@ -235,22 +234,20 @@ class PostgresStore(Store):
 
     def _series_ids(self, cur: psycopg.Cursor[Any], readings: pa.Table) -> np.ndarray:
         """The series id of each reading (new series are added; ids are cached for the session)."""
-        keys = pc.binary_join_element_wise(*(readings.column(c) for c in ("branch", "device", "quantity", "unit")),
-                                           _KEY_SEP).combine_chunks().dictionary_encode()
-        uniques = keys.dictionary.to_pylist()
+        uniques, index = series_keys(readings)
         missing = [k for k in uniques if k not in self._series]
         if missing:
-            rows = [tuple(k.split(_KEY_SEP)) for k in missing]
+            rows = [tuple(k.split(SERIES_KEY_SEP)) for k in missing]
             cur.executemany("INSERT INTO series (branch, device, quantity, unit) VALUES (%s, %s, %s, %s) "
                             "ON CONFLICT DO NOTHING", rows)
             cur.execute("SELECT id, branch, device, quantity, unit FROM series WHERE "
-                        "concat_ws(%s, branch, device, quantity, unit) = ANY(%s)", (_KEY_SEP, missing))
-            found = {_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
+                        "concat_ws(%s, branch, device, quantity, unit) = ANY(%s)", (SERIES_KEY_SEP, missing))
+            found = {SERIES_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
             self._pending_series = found
         else:
             found = {}
         ids = np.array([self._series[k] if k in self._series else found[k] for k in uniques], dtype=np.int32)
-        out: np.ndarray = ids[keys.indices.to_numpy(zero_copy_only=False)]
+        out: np.ndarray = ids[index]
         return out
 
     def write(self, batch: Batch) -> WriteResult:
