@@ -506,7 +506,8 @@ class _Pending:
         st = pa.table({"branch": [s[0] for s in statuses], "device": [s[1] for s in statuses],
                        "status": [s[2] for s in statuses], "time": [s[3] for s in statuses]}, schema=STATUS_SCHEMA)
         rejected = sum(int(c[0]) for c in dead.counts.values())
-        return cls(Batch(readings=cols.to_arrow(), dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st),
+        return cls(Batch(readings=cols.to_arrow(), dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st,
+                         series=cols.series_index()),
                    acks, n_msgs, rejected)
 
 

@@ -29,7 +29,7 @@ from msgspec import UNSET, UnsetType
 
 from geometry.quantities import QUANTITIES, TELEMETRY_SCHEMA, Quantity
 
-from .records import Reading, base_name
+from .records import SERIES_KEY_SEP, Reading, SeriesIndex, base_name
 from .registry import DeviceInfo, DeviceRegistry
 from .topics import OFFLINE, ONLINE, STATUS, parse_topic
 
@@ -147,10 +147,11 @@ class SeriesTable:
     :meth:`Columns.to_arrow` expands it to the string columns in one vectorised ``take``.
     """
 
-    __slots__ = ("_arrays", "index", "keys")
+    __slots__ = ("_arrays", "index", "joined", "keys")
 
     def __init__(self) -> None:
         self.keys: list[tuple[str, str, str, str]] = []
+        self.joined: list[str] = []  # the keys joined by SERIES_KEY_SEP, as the stores name series
         self.index: dict[tuple[str, str, str, str], int] = {}
         self._arrays: list[pa.Array] = []
 
@@ -163,6 +164,7 @@ class SeriesTable:
         if i is None:
             i = self.index[key] = len(self.keys)
             self.keys.append(key)
+            self.joined.append(SERIES_KEY_SEP.join(key))
         return i
 
     def arrays(self) -> list[pa.Array]:
@@ -226,6 +228,10 @@ class Columns:
         else:
             bool_col, text_col = pa.nulls(n, pa.bool_()), pa.nulls(n, pa.string())
         return pa.Table.from_arrays([*strings, time, value, bool_col, text_col], schema=TELEMETRY_SCHEMA)
+
+    def series_index(self) -> SeriesIndex:
+        """Each reading's series, for the store (:attr:`telemetry.store.Batch.series`)."""
+        return SeriesIndex(list(self.series.joined), np.asarray(self.key, dtype=np.int32))
 
     def readings(self) -> list[Reading]:
         return [Reading(*row.values()) for row in self.to_arrow().to_pylist()]

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..errors import StoreUnavailableError
+from ..records import SERIES_KEY_SEP
 from ..registry import DEVICE_SCHEMA
-from .base import ROLLUPS_SQL, SERIES_KEY_SEP, Batch, Store, WriteResult, as_arrow, series_keys
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow, series_ids, series_keys
 
 SCHEMA_SQL = """
 CREATE SEQUENCE IF NOT EXISTS series_ids START 1;
@@ -120,7 +120,7 @@ class DuckDBStore(Store):
         # INSERT costs DuckDB about half of INSERT OR IGNORE; redeliveries are rare, so a key conflict (a reading
         # already stored) writes the batch again skipping what is there.
         try:
-            samples = self._samples(batch.readings)
+            samples = self._samples(batch)
             try:
                 return self._write(batch, samples, skip_stored=False)
             except duckdb.ConstraintException as exc:
@@ -131,19 +131,21 @@ class DuckDBStore(Store):
         except duckdb.Error as exc:
             raise StoreUnavailableError(f"DuckDB write to {self.path} failed: {exc}") from exc
 
-    def _samples(self, readings: pa.Table) -> pa.Table:
+    def _samples(self, batch: Batch) -> pa.Table:
         """The readings as ``samples`` rows: series id, time and the three value columns."""
-        uniques, index = series_keys(readings)
-        missing = [k for k in uniques if k not in self._series]
-        if missing:  # new series are added first, outside the readings' transaction (idempotent)
-            self.con.executemany("INSERT INTO series (branch, device, quantity, unit) VALUES (?, ?, ?, ?) "
-                                 "ON CONFLICT DO NOTHING", [k.split(SERIES_KEY_SEP) for k in missing])
-            rows = self.con.execute("SELECT id, concat_ws(?, branch, device, quantity, unit) AS k FROM series "
-                                    "WHERE k IN (SELECT unnest(?))", [SERIES_KEY_SEP, missing]).fetchall()
-            self._series.update((k, int(i)) for i, k in rows)
-        ids = np.array([self._series[k] for k in uniques], dtype=np.int32)[index]
-        return pa.Table.from_arrays([pa.array(ids), *(readings.column(c) for c in _VALUE_COLUMNS)],
+        ids = series_ids(series_keys(batch), self._series, self._add_series)
+        return pa.Table.from_arrays([pa.array(ids), *(batch.readings.column(c) for c in _VALUE_COLUMNS)],
                                     names=["series", *_VALUE_COLUMNS])
+
+    def _add_series(self, keys: list[str]) -> dict[str, int]:
+        """Add series (outside the readings' transaction: idempotent) and return their ids."""
+        self.con.executemany("INSERT INTO series (branch, device, quantity, unit) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING", [k.split(SERIES_KEY_SEP) for k in keys])
+        rows = self.con.execute("SELECT id, concat_ws(?, branch, device, quantity, unit) AS k FROM series "
+                                "WHERE k IN (SELECT unnest(?))", [SERIES_KEY_SEP, keys]).fetchall()
+        found = {k: int(i) for i, k in rows}
+        self._series.update(found)
+        return found
 
     def _write(self, batch: Batch, samples: pa.Table, *, skip_stored: bool) -> WriteResult:
         con = self.con

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreUnavailableError, StoreURLError
+from ..records import SERIES_KEY_SEP
 from ..registry import DEVICE_SCHEMA
-from .base import ROLLUPS_SQL, SERIES_KEY_SEP, Batch, Store, WriteResult, as_arrow, series_keys
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow, series_ids, series_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -232,23 +233,18 @@ class PostgresStore(Store):
             self._create_partition(cur, day)
         return new
 
-    def _series_ids(self, cur: psycopg.Cursor[Any], readings: pa.Table) -> np.ndarray:
-        """The series id of each reading (new series are added; ids are cached for the session)."""
-        uniques, index = series_keys(readings)
-        missing = [k for k in uniques if k not in self._series]
-        if missing:
+    def _series_ids(self, cur: psycopg.Cursor[Any], batch: Batch) -> np.ndarray:
+        """The series id of each reading (new series are added; ids are cached once committed)."""
+        def add(missing: list[str]) -> dict[str, int]:
             rows = [tuple(k.split(SERIES_KEY_SEP)) for k in missing]
             cur.executemany("INSERT INTO series (branch, device, quantity, unit) VALUES (%s, %s, %s, %s) "
                             "ON CONFLICT DO NOTHING", rows)
             cur.execute("SELECT id, branch, device, quantity, unit FROM series WHERE "
                         "concat_ws(%s, branch, device, quantity, unit) = ANY(%s)", (SERIES_KEY_SEP, missing))
-            found = {SERIES_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
-            self._pending_series = found
-        else:
-            found = {}
-        ids = np.array([self._series[k] if k in self._series else found[k] for k in uniques], dtype=np.int32)
-        out: np.ndarray = ids[index]
-        return out
+            self._pending_series = {SERIES_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
+            return self._pending_series
+
+        return series_ids(series_keys(batch), self._series, add)
 
     def write(self, batch: Batch) -> WriteResult:
         psycopg = _psycopg()
@@ -274,7 +270,7 @@ class PostgresStore(Store):
         with con.cursor() as cur:
             if n:
                 new_days = self._ensure_partitions(cur, batch.readings.column("time"))
-                data = _copy_samples(self._series_ids(cur, batch.readings), batch.readings)
+                data = _copy_samples(self._series_ids(cur, batch), batch.readings)
                 with cur.copy("COPY samples_in FROM STDIN (FORMAT BINARY)") as cp:
                     cp.write(data)
                 cur.execute("INSERT INTO samples SELECT * FROM samples_in ON CONFLICT DO NOTHING")
