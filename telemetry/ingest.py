@@ -574,6 +574,37 @@ def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.E
             signal.signal(sig, handler)
 
 
+def status_line(s: IngestStats, last: IngestStats, dt: float) -> str:
+    """One status line: rates since ``last`` (``dt`` seconds before), counters, queue, connection, last error."""
+    mps = (s.messages - last.messages) / dt if dt > 0 else 0.0
+    rps = (s.records - last.records) / dt if dt > 0 else 0.0
+    state = "connected" if s.connected else "RECONNECTING"
+    err = f" | {s.last_error}" if s.last_error else ""
+    return (f"{state} | {mps:,.0f} msg/s {rps:,.0f} rec/s | messages {s.messages:,} stored {s.inserted:,} "
+            f"dup {s.duplicates:,} rejected {s.rejected:,} | queue {s.queue_depth:,}{err}")
+
+
+def show_status(con: Any, stats: Callable[[], IngestStats], running: Callable[[], bool], stop: threading.Event,
+                interval_s: float) -> None:
+    """Show :func:`status_line` every ``interval_s`` until ``stop`` is set or ``running()`` turns False: one
+    line updated in place on a terminal, a line each otherwise."""
+    from rich.live import Live
+    from rich.text import Text
+
+    last, last_t = stats(), time.monotonic()
+    if con.is_terminal:
+        with Live(Text("starting"), console=con, refresh_per_second=4, transient=False) as live:
+            while not stop.wait(interval_s) and running():
+                s, now = stats(), time.monotonic()
+                live.update(Text(status_line(s, last, now - last_t)))
+                last, last_t = s, now
+    else:
+        while not stop.wait(interval_s) and running():
+            s, now = stats(), time.monotonic()
+            con.print(status_line(s, last, now - last_t), highlight=False)
+            last, last_t = s, now
+
+
 def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config: IngestConfig,
                status_interval_s: float = 1.0, console: Any = None, stop: threading.Event | None = None) -> IngestStats:
     """Run the ingest until SIGINT or SIGTERM, showing a live status line; return the final counters.
@@ -596,8 +627,6 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
         Set it to stop (besides the signals).
     """
     from rich.console import Console
-    from rich.live import Live
-    from rich.text import Text
 
     from .registry import load_registry
     from .store import open_store
@@ -612,28 +641,7 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
             con.print(f"ingest {ingest.client_id}: {broker.url} ({ingest.subscription.protocol}"
                       f"{', share ' + config.share if config.share else ''}) -> {store.url}; "
                       f"{len(registry)} devices in {', '.join(registry.branches)}", highlight=False)
-            last = ingest.stats()
-            last_t = time.monotonic()
-
-            def line(s: IngestStats, dt: float) -> str:
-                mps = (s.messages - last.messages) / dt if dt > 0 else 0.0
-                rps = (s.records - last.records) / dt if dt > 0 else 0.0
-                state = "connected" if s.connected else "RECONNECTING"
-                err = f" | {s.last_error}" if s.last_error else ""
-                return (f"{state} | {mps:,.0f} msg/s {rps:,.0f} rec/s | messages {s.messages:,} stored {s.inserted:,} "
-                        f"dup {s.duplicates:,} rejected {s.rejected:,} | queue {s.queue_depth:,}{err}")
-
-            if con.is_terminal:
-                with Live(Text("starting"), console=con, refresh_per_second=4, transient=False) as live:
-                    while not stop_event.wait(status_interval_s) and ingest.running:
-                        s, now = ingest.stats(), time.monotonic()
-                        live.update(Text(line(s, now - last_t)))
-                        last, last_t = s, now
-            else:
-                while not stop_event.wait(status_interval_s) and ingest.running:
-                    s, now = ingest.stats(), time.monotonic()
-                    con.print(line(s, now - last_t), highlight=False)
-                    last, last_t = s, now
+            show_status(con, ingest.stats, lambda: ingest.running, stop_event, status_interval_s)
             ingest.stop()
             final = ingest.stats()
             if ingest.error is not None:
@@ -645,4 +653,4 @@ def run_ingest(*, broker: BrokerSettings, store_url: str, scenarios: str, config
         store.close()
 
 
-__all__ = ["Ingest", "IngestConfig", "IngestStats", "Reason", "run_ingest"]
+__all__ = ["Ingest", "IngestConfig", "IngestStats", "Reason", "run_ingest", "show_status", "status_line"]

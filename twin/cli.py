@@ -195,6 +195,8 @@ def ingest(
     status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
     retain: RetainOpt = None,
+    workers: Annotated[int, typer.Option(help="ingest processes on one MQTT 5 shared subscription (--share, default "
+                                              "group smartlib-workers); needs a PostgreSQL store")] = 1,
     username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
@@ -209,7 +211,7 @@ def ingest(
                        client_id=client_id,
                        batch_records=batch_records, linger_s=linger_s, max_past_s=max_past_s,
                        max_future_s=max_future_s, status_interval_s=status_interval,
-                       connect_timeout_s=connect_timeout_s, retain=retain, console=out)
+                       connect_timeout_s=connect_timeout_s, retain=retain, workers=workers, console=out)
 
 
 @store_app.command("stats")

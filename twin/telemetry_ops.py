@@ -117,8 +117,9 @@ def compact_store(*, store_url: str, older_than: str, keep_minutes: str | None =
 def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path, share: str | None,
                    client_id: str | None, batch_records: int, linger_s: float, max_past_s: float,
                    max_future_s: float, status_interval_s: float, console: Any,
-                   connect_timeout_s: float = 30.0, retain: str | None = None) -> IngestStats:
-    """``smartlib ingest``: MQTT to store until SIGINT/SIGTERM (``retain``: compact readings older than that)."""
+                   connect_timeout_s: float = 30.0, retain: str | None = None, workers: int = 1) -> IngestStats:
+    """``smartlib ingest``: MQTT to store until SIGINT/SIGTERM (``retain``: compact readings older than that;
+    ``workers`` > 1: that many processes on a shared subscription, :func:`telemetry.workers.run_workers`)."""
     if batch_records < 1:
         raise TelemetryError(f"--batch-records must be at least 1, got {batch_records}")
     if not linger_s > 0:
@@ -134,6 +135,13 @@ def ingest_command(*, settings: BrokerSettings, store_url: str, scenarios: Path,
     config = IngestConfig(client_id=client_id or "", share=share, batch_records=batch_records, linger_s=linger_s,
                           limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s),
                           connect_timeout_s=connect_timeout_s, retain_s=retain_s)
+    if workers < 1:
+        raise TelemetryError(f"--workers must be at least 1, got {workers}")
+    if workers > 1:
+        from telemetry.workers import run_workers
+
+        return run_workers(broker=settings, store_url=store_url, scenarios=str(scenarios), config=config,
+                           workers=workers, status_interval_s=status_interval_s, console=console)
     return run_ingest(broker=settings, store_url=store_url, scenarios=str(scenarios), config=config,
                       status_interval_s=status_interval_s, console=console)
 

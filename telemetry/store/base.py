@@ -247,6 +247,8 @@ class Store(ABC):
     """
 
     url: str
+    #: several processes may write at once (PostgreSQL); DuckDB lets one process write a file
+    shared_writers: bool = False
     #: SQL of "the value {x} at the latest time {t}" in a GROUP BY, per dialect
     _last_sql: str = "arg_max({x}, {t})"
 

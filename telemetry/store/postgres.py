@@ -154,6 +154,7 @@ class PostgresStore(Store):
     """
 
     _last_sql = "(array_agg({x} ORDER BY {t} DESC))[1]"
+    shared_writers = True
 
     def __init__(self, conninfo: str, *, schema: str | None = None, url: str | None = None) -> None:
         _psycopg()
