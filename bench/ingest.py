@@ -54,7 +54,7 @@ from telemetry.mqtt import BrokerSettings, connect_blocking, end_session, new_cl
 
 SCENARIO = ROOT / "tests" / "data" / "small-branch.yaml"
 TOPIC = "smartlib/v1/small/co2-reading/telemetry"
-console = Console(width=110)
+console = Console(width=130)
 
 
 def payloads(n: int, records: int, t0: float) -> list[bytes]:
@@ -326,7 +326,7 @@ def main() -> None:
     with Mosquitto(workdir=tmp / "mosquitto") as broker:
         table = Table(title="QoS 1 drain of a preloaded stream: bare paho subscriber vs our ingest (DuckDB)")
         for col in ("pack", "messages", "raw msg/s", "ours msg/s", "ours records/s", "ratio ours/raw",
-                    "ours records/CPU-s", "broker CPU s"):
+                    "ours rec/CPU-s", "broker CPU s"):
             table.add_column(col, justify="right")
         for records, n in ((1, n1), (10, n10)):
             msgs = payloads(n, records, t0)
@@ -345,7 +345,7 @@ def main() -> None:
                        f"{lat['max']:.1f}")
         console.print(lt)
         pg = Table(title="PostgreSQL store (local server, scratch schema), 10-record packs")
-        for col in ("messages", "msg/s", "records/s", "ours records/CPU-s"):
+        for col in ("messages", "msg/s", "records/s", "ours rec/CPU-s"):
             pg.add_column(col, justify="right")
         pg_url = None
         try:

@@ -13,6 +13,7 @@ from telemetry_fixtures import TestPublisher, good_message, require, stored_set,
 
 from telemetry import Ingest, IngestConfig, open_store
 from telemetry.broker import AUTOSAVE_CHANGES, Mosquitto
+from telemetry.ingest import status_line
 
 pytestmark = pytest.mark.broker
 
@@ -65,6 +66,8 @@ def test_broker_sigkilled_mid_stream_loses_at_most_the_autosave_window_and_doubl
     wait_for(settled, 60, "the ingest to store what came back")
     wait_for(lambda: ing.stats().connected and ing.stats().last_error is None, 30,
              "the status to forget the old disconnect reason")
+    line = status_line(ing.stats(), ing.stats(), 1.0)  # what `smartlib ingest` prints after the reconnect
+    assert line.startswith("connected |") and "disconnected" not in line and "RECONNECTING" not in line, line
     ing.stop()
     stats = ing.stats()
     got = stored_set(store)
