@@ -18,6 +18,7 @@ with the table; retention bounds it).
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing as mp
 import os
 import statistics
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
+from rich.logging import RichHandler  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -244,6 +246,9 @@ def main() -> None:
     ap.add_argument("--png", type=Path, default=ROOT / "bench" / "soak.png", help="where to draw the series")
     args = ap.parse_args()
     console = Console(width=110)
+    # the ingest's connection events (telemetry.mqtt logs each disconnect with its reason), timed
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
     console.print(f"soak: {args.minutes:g} min at {args.rate:,.0f} msg/s, {os.cpu_count()} cores, "
                   f"load average {os.getloadavg()[0]:.2f} (other processes share the cores)", highlight=False)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
