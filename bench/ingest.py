@@ -249,8 +249,9 @@ def latency(broker: Mosquitto, store_url: str, rate: float = 1000.0, seconds: fl
     if flooder is not None:
         flooder.join(120)
     n = int(rate * seconds)
+    n_garbage = int(flood_rate * seconds * 0.9)
     deadline = time.time() + 30
-    while ing.stats().messages < n and time.time() < deadline:
+    while (ing.stats().inserted < n or ing.stats().rejected < n_garbage) and time.time() < deadline:
         time.sleep(0.01)
     ing.stop()
     store.close()
