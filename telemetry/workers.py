@@ -192,7 +192,7 @@ def run_workers(*, broker: BrokerSettings, store_url: str, scenarios: str, confi
     if failures:
         raise TelemetryError("; ".join(failures))
     final = combined([latest[k] for k in sorted(latest)])
-    split = ", ".join(f"worker {k} {latest[k].messages:,}" for k in sorted(latest))
+    split = ", ".join(f"worker {k}: {latest[k].messages:,}" for k in sorted(latest))
     con.print(f"stopped: {final.messages:,} messages ({split}), {final.inserted:,} readings stored "
               f"({final.duplicates:,} already there), {final.rejected:,} rejected", highlight=False)
     return final

@@ -81,7 +81,7 @@ def test_two_workers_split_the_stream_and_store_each_reading_once(broker: Mosqui
     assert got == expected
     assert int(rejections["count"].sum()) == 1 and set(rejections["reason"]) == {"not_json"}
     assert stats.inserted == len(expected) and stats.duplicates == 0 and stats.rejected == 1  # type: ignore[attr-defined]
-    split = [int(x.replace(",", "")) for x in re.findall(r"worker \d+ ([\d,]+)", text.split("stopped:")[-1])]
+    split = [int(x.replace(",", "")) for x in re.findall(r"worker \d+: ([\d,]+)", text.split("stopped:")[-1])]
     assert len(split) == 2 and all(n > 0 for n in split), f"the broker did not share the stream: {text[-500:]}"
     assert sum(split) == len(messages) + 1
 
