@@ -87,10 +87,10 @@ def test_a_flood_of_garbage_starves_no_valid_reading_and_is_counted_exactly(brok
     from telemetry_fixtures import paced_publisher
 
     store = open_store(str(tmp_path / "flood.duckdb"))
-    commits: list[tuple[int, int]] = []  # (valid readings committed, garbage messages committed so far)
+    commits: list[tuple[list[float], int]] = []  # (times of the valid readings committed, garbage committed so far)
 
     def on_commit(batch, result, committed_at):  # type: ignore[no-untyped-def]
-        commits.append((batch.readings.num_rows, ing.stats().rejected))
+        commits.append((batch.readings.column("time").to_pylist(), ing.stats().rejected))
 
     per_minute = 120
     ing = Ingest(broker=broker.settings, store=store, registry=telemetry_registry(),
@@ -118,8 +118,10 @@ def test_a_flood_of_garbage_starves_no_valid_reading_and_is_counted_exactly(brok
                 k = due
             time.sleep(0.005)
         flood.stdin.close()
+        fed.append(time.time())
 
     sent: dict[str, int] = {}
+    fed: list[float] = []  # when the last garbage line was handed to mosquitto_pub
     valid_pub = threading.Thread(target=paced_publisher, args=(broker.port, [(valid, 1000.0, "co2")], seconds,
                                                                time.time(), sent))
     feeder = threading.Thread(target=feed)
@@ -139,11 +141,16 @@ def test_a_flood_of_garbage_starves_no_valid_reading_and_is_counted_exactly(brok
         {"device": "door-counter", "reason": "not_json", "count": sent[junk]}]
     rows = len(store.dead_letters(limit=100_000))
     assert per_minute <= rows <= 2 * per_minute  # capped per device and minute (the flood may straddle a minute)
-    assert sum(n for n, _ in commits) == sent[valid]
+    assert sum(len(times) for times, _ in commits) == sent[valid]
     # valid readings are committed while the flood goes on, in arrival order, not after it (the publish-to-commit
-    # p99 under this flood is measured by bench/ingest.py: tests assert no wall-clock times)
-    during = sum(n for n, junk_so_far in commits if junk_so_far < sent[junk])
-    assert during >= 0.9 * sent[valid], f"only {during} of {sent[valid]} valid readings were committed during the flood"
+    # p99 under this flood is measured by bench/ingest.py: tests assert no wall-clock times). Counted among the
+    # readings published while the flood was fed (a reading's time is when it was published): the valid publisher,
+    # a Python thread, may fall behind mosquitto_pub on a loaded machine, and what it sends late is not "during"
+    published_during = [t for times, _ in commits for t in times if t <= fed[0]]
+    during = sum(1 for times, junk_so_far in commits if junk_so_far < sent[junk] for t in times if t <= fed[0])
+    assert len(published_during) >= 0.5 * sent[valid], "the valid stream and the flood hardly overlapped"
+    assert during >= 0.9 * len(published_during), \
+        f"only {during} of the {len(published_during)} valid readings sent during the flood were committed during it"
     store.close()
 
 
