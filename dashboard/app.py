@@ -146,7 +146,7 @@ def _routes(data: HubData) -> dict[str, Any]:
 
 
 def create_app(data: HubData, *, login: Login | None = None, background: bool = True,
-               cache_dir: Path | None = None) -> dash.Dash:
+               cache_dir: Path | None = None, warm: bool = True) -> dash.Dash:
     """The Dash app of the hub.
 
     Parameters
@@ -160,6 +160,9 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
         False runs them in the request (tests of the pages without a worker).
     cache_dir
         Folder of the background callbacks' disk cache (a temporary one when None).
+    warm
+        Fill ``data``'s caches (busiest times, yesterday's curves, 3D meshes) in a background
+        thread, so the first visit of a page does not compute them.
     """
     import dash
     from dash import Input, Output, dcc, html
@@ -199,6 +202,10 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
     _scenario_callbacks(app, data, background=background)
     _branch_callbacks(app, data)
     _device_callbacks(app, data)
+    if warm:
+        import threading
+
+        threading.Thread(target=data.warm_up, name="dashboard-warm-up", daemon=True).start()
     return app
 
 

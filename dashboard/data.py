@@ -100,7 +100,7 @@ class HubData:
 
     def variants(self, branch: str) -> list[str]:
         """The variant names of the branch's scenario."""
-        return list(self._scenario(branch).scenario.variants)
+        return list(self.resolved(branch).scenario.variants)
 
     def _scenario(self, branch: str) -> ScenarioSource:
         from geometry import load_scenario  # the file as written, with its variants
@@ -111,9 +111,12 @@ class HubData:
             return self._scenarios[branch]
 
     def resolved(self, branch: str) -> ResolvedScenario:
-        """The branch's scenario as the twin runs it (no variant), loaded once."""
+        """The branch's scenario as the twin runs it (no variant): the twin's own, else read once."""
         from geometry import apply_variant
 
+        kept = self.registry.branch(branch).inputs.resolved
+        if kept is not None:
+            return kept
         src = self._scenario(branch)
         with self._scenario_lock:
             if branch not in self._resolved:
@@ -242,10 +245,33 @@ class HubData:
         if hit is not None and (days == 1 or time.monotonic() - hit[0] < EVALUATION_TTL_S):
             return hit[1]
         loaded = [(self.resolved(b), self.building(b)) for b in branches]
-        with self.store() as s:
-            ev = evaluate_loaded(s, label, loaded, what="the hub")
+        # on a connection of its own: a long period must not hold up the other pages' requests
+        ev = evaluate_loaded(self.store_url, label, loaded, what="the hub")
         self._evaluations[label] = (time.monotonic(), ev)
         return ev
+
+    def warm_up(self) -> None:
+        """Fill what the pages read first and what does not change: each branch's busiest times,
+        yesterday's curves and 3D meshes, and today's indicators (run in a background thread at start).
+
+        A failure here only leaves the cache cold (it is logged); the page asks again.
+        """
+        import logging
+
+        from . import figures
+
+        for branch in self.branches():
+            try:
+                self.busiest(branch)
+                for q in DAY_QUANTITIES:
+                    self.day_series(branch, q, day=1)
+                figures.building_3d(self.building(branch), {})
+            except Exception as exc:  # a cache left cold is not an error of the app
+                logging.getLogger(__name__).warning("warming the dashboard's cache of %s failed: %s", branch, exc)
+        try:
+            self.evaluation(0)
+        except Exception as exc:
+            logging.getLogger(__name__).info("no indicators of today yet: %s", exc)
 
     def whatif_now(self, branch: str, variant: str | None, *, horizon_s: float, replications: int = 3, seed: int = 0,
                    on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:

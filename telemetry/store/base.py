@@ -403,9 +403,17 @@ class Store(ABC):
             return TELEMETRY_SCHEMA.empty_table()
         return pa.Table.from_pandas(df, schema=TELEMETRY_SCHEMA, preserve_index=False)
 
-    def counts(self, *, branch: str | None = None) -> pd.DataFrame:
-        """Stored readings per branch, device and quantity, with their time range [UTC epoch s]."""
+    def counts(self, *, branch: str | None = None, start: float | None = None,
+               end: float | None = None) -> pd.DataFrame:
+        """Stored raw readings per branch, device and quantity, with their time range [UTC epoch s].
+
+        ``start`` (inclusive) and ``end`` (exclusive) [UTC epoch s] restrict the readings counted.
+        """
         where, params = _where(branch=branch)
+        for op, t in ((">=", start), ("<", end)):
+            if t is not None:
+                where += f"{' AND' if where else 'WHERE'} time {op} %s"
+                params.append(float(t))
         return self._query(
             "SELECT branch, device, quantity, count(*) AS records, min(time) AS first_time, max(time) AS last_time "
             f"FROM readings {where} GROUP BY branch, device, quantity ORDER BY branch, device, quantity", params)
