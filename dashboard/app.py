@@ -271,12 +271,10 @@ def _live_callbacks(app: Any, data: HubData) -> None:
                 patch["data"][figures.DAY_TODAY_TRACE]["y"] = xy["y"]
                 patches.append(patch)
             return [*patches, no_update]
-        busiest = data.busiest(branch)
-        kind = data.day_type(branch)
-        label = f"usual {kind} ({busiest.since:%d %b}-{busiest.until:%d %b})"
+        label, busiest = data.busiest_band(branch)
         out = []
         for q, (title, unit, _agg) in DAY_QUANTITIES.items():
-            band = busiest.day(kind) if q == "occupancy" else None  # busiest times are of people
+            band = busiest if q == "occupancy" else None  # busiest times are of people
             out.append(figures.day_profile(today[q], data.day_series(branch, q, day=1),
                                            title=f"{title}: today and yesterday", unit=unit, busiest=band,
                                            busiest_label=label, day_start=midnight, timezone=data.timezone(branch)))
@@ -308,7 +306,7 @@ def _building_callbacks(app: Any, data: HubData) -> None:
 def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
     from dash import Input, Output, State, dcc
 
-    from .report import comparison_report, evacuation_times, occupancy_series, run_label
+    from .report import comparison_report, evacuation_times, occupancy_series, run_label, wait_stats
 
     @app.callback(Output("sc-variant", "options"), Output("sc-variant", "value"), Input("sc-branch", "value"))
     def variants(branch: str | None) -> Any:
@@ -405,6 +403,9 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
         if occ:
             graphs.append(dcc.Graph(id="sc-occupancy", style={"flex": "1 1 100%"}, figure=figures.series_by_run(
                 occ, title="persons in the building", unit="persons")))
+        waits = {run_label(r): w for r in runs if (w := wait_stats(r))}
+        if waits:
+            graphs.append(dcc.Graph(id="sc-waits", style={"flex": "1 1 100%"}, figure=figures.wait_bars(waits)))
         return rows, cols, graphs
 
     @app.callback(Output("sc-export-status", "children"), Input("sc-export", "n_clicks"), State("sc-runs", "value"),

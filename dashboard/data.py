@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from geometry import Building, ResolvedScenario, ScenarioSource
     from telemetry.store import Store
     from twin.busiest import BusiestTimes
@@ -43,6 +45,8 @@ DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
 EVALUATION_TTL_S = 60.0
 #: Past local days the Live page's busiest-times band is computed over.
 BUSIEST_DAYS = 28
+#: The one day type of busiest times over all days (when the past weeks hold no day of today's type).
+ANY_DAY = "day"
 #: Width of the buckets of the Live page's day curves [s].
 DAY_BUCKET_S = 300.0
 
@@ -197,10 +201,11 @@ class HubData:
             self._past[key] = out
         return out
 
-    def busiest(self, branch: str) -> BusiestTimes:
+    def busiest(self, branch: str, *, any_day: bool = False) -> BusiestTimes:
         """Busiest times of the branch's occupancy sensors over the :data:`BUSIEST_DAYS` days before today.
 
-        Computed once per local day (:func:`twin.busiest.sensor_busiest`).
+        Computed once per local day (:func:`twin.busiest.sensor_busiest`), by the scenario's day
+        types, or with ``any_day`` all days as one type, :data:`ANY_DAY`.
         """
         import datetime as dt
         from zoneinfo import ZoneInfo
@@ -208,25 +213,45 @@ class HubData:
         from twin.busiest import sensor_busiest
 
         today = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date()
-        key = ("busiest", branch, today.isoformat())
+        key = ("busiest", branch, today.isoformat(), str(any_day))
         if key not in self._past:
             src = self.resolved(branch)
             with self.store() as s:
-                self._past[key] = sensor_busiest(s, src, self.building(branch), today=today, days=BUSIEST_DAYS)
+                self._past[key] = sensor_busiest(s, src, self.building(branch), today=today, days=BUSIEST_DAYS,
+                                                 day_type_of=(lambda d: ANY_DAY) if any_day else None)
         return self._past[key]  # type: ignore[no-any-return]
+
+    def busiest_band(self, branch: str) -> tuple[str, pd.DataFrame]:
+        """Today's busiest times of the whole building (sensed rooms), and what they are of.
+
+        By today's day type when the past weeks hold days of it, else over all past days.
+        """
+        from twin.busiest import BUILDING
+
+        kind = self.day_type(branch)
+        result = self.busiest(branch)
+        rows = result.day(kind, BUILDING)
+        if not len(rows):
+            kind = ANY_DAY
+            result = self.busiest(branch, any_day=True)
+            rows = result.day(kind, BUILDING)
+        return f"usual {kind} ({result.since:%d %b}-{result.until:%d %b})", rows
 
     def day_type(self, branch: str) -> str:
         """Today's day type at the branch (the scenario's ``weekday``, ``weekend`` ...)."""
         import datetime as dt
         from zoneinfo import ZoneInfo
 
+        return self.day_type_of(branch, dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date())
+
+    def day_type_of(self, branch: str, date: dt.date) -> str:
+        """The day type of a local date at the branch."""
         from twin.busiest import calendar
 
         key = ("calendar", branch)
         if key not in self._past:
             self._past[key] = calendar(self.resolved(branch), self.building(branch))
-        today = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date()
-        return str(self._past[key][0](today))
+        return str(self._past[key][0](date))
 
     def evaluation(self, days: int) -> Evaluation:
         """The branches' indicators over the last ``days`` local days (0: today so far, 1: yesterday), ranked.
@@ -262,7 +287,7 @@ class HubData:
 
         for branch in self.branches():
             try:
-                self.busiest(branch)
+                self.busiest_band(branch)
                 for q in DAY_QUANTITIES:
                     self.day_series(branch, q, day=1)
                 figures.building_3d(self.building(branch), {})

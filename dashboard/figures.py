@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from geometry import Building
+    from simulation.day.kpis import WaitStats
     from twin.state import DeviceHealth, QueueState, ZoneState
 
 #: Occupancy ratio -> colour: green when empty, amber at 70 % of capacity, red at capacity and above.
@@ -378,6 +379,32 @@ def evacuation_bars(times: Mapping[str, Mapping[str, float]]) -> go.Figure:
     return _layout(fig, "evacuation time per floor", height=320)
 
 
+def wait_bars(waits: Mapping[str, Mapping[str, WaitStats]]) -> go.Figure:
+    """Waits in queue per service, one bar group per run (run -> service -> its :class:`WaitStats`).
+
+    Bars are the mean wait [s]; a mark on each bar is the 90th percentile; the hover adds served
+    and gave up. Services a run has no waits for are left out of its group.
+    """
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    fig = go.Figure()
+    for i, (run, per) in enumerate(waits.items()):
+        names = sorted(per)
+        colour = qualitative.Plotly[i % len(qualitative.Plotly)]
+        text = [f"{run}<br>{s}: mean {per[s].mean_s:.0f} s, p90 {per[s].p90_s:.0f} s, served {per[s].served}, "
+                f"gave up {per[s].gave_up}" for s in names]
+        fig.add_trace(go.Bar(x=names, y=[per[s].mean_s for s in names], name=run, marker_color=colour,
+                             legendgroup=run, hovertext=text, hoverinfo="text", offsetgroup=str(i)))
+        fig.add_trace(go.Scatter(x=names, y=[per[s].p90_s for s in names], mode="markers", name=f"{run} p90",
+                                 legendgroup=run, showlegend=False, hovertext=text, hoverinfo="text",
+                                 marker={"symbol": "line-ew-open", "size": 18, "color": "#000"}))
+    fig.update_layout(barmode="group", scattermode="group")
+    fig.update_xaxes(title_text="service")
+    fig.update_yaxes(title_text="wait in queue [s] (bar: mean, mark: 90th percentile)")
+    return _layout(fig, "waits per service", height=340)
+
+
 def series_by_run(series: Mapping[str, pd.DataFrame], *, title: str, unit: str) -> go.Figure:
     """One line per run of a time series with columns ``time`` [s since the day's start] and ``value``."""
     import plotly.graph_objects as go
@@ -418,4 +445,5 @@ def device_status_bars(devices: Sequence[DeviceHealth]) -> go.Figure:
 
 __all__ = ["CO2_SCALE", "DAY_TODAY_TRACE", "HEALTH_COLOURS", "OCCUPANCY_SCALE", "branch_bars", "building_3d",
            "day_profile", "device_status_bars", "evacuation_bars", "floor_plan", "floor_plan_zone_updates", "kpi_bars",
-           "kpi_table", "occupancy_colour", "queue_bars", "scale_colour", "series_by_run", "today_xy"]
+           "kpi_table", "occupancy_colour", "queue_bars", "scale_colour", "series_by_run", "today_xy",
+           "wait_bars"]

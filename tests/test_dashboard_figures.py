@@ -114,3 +114,19 @@ def test_other_figures_on_small_inputs() -> None:
     assert list(br.data[0].x) == ["b", "a"]
     dev = figures.device_status_bars([health("a", "online"), health("b", "offline"), health("c", "online")])
     assert {t.name: list(t.y) for t in dev.data} == {"online": [2], "offline": [1]}
+
+
+def test_wait_bars_group_runs_by_service_with_the_p90_marked() -> None:
+    from simulation.day.kpis import WaitStats
+
+    def w(mean_s: float, p90_s: float) -> WaitStats:
+        return WaitStats(served=10, mean_s=mean_s, p90_s=p90_s, share_over_target=0.1, gave_up=1)
+
+    fig = figures.wait_bars({"base": {"kiosk-1": w(20.0, 50.0), "desk-G": w(120.0, 300.0)},
+                             "more staff": {"desk-G": w(60.0, 150.0)}})
+    bars = [t for t in fig.data if t.type == "bar"]
+    marks = [t for t in fig.data if t.type == "scatter"]
+    assert [b.name for b in bars] == ["base", "more staff"]
+    assert list(bars[0].x) == ["desk-G", "kiosk-1"] and list(bars[0].y) == [120.0, 20.0]
+    assert list(marks[0].y) == [300.0, 50.0] and list(bars[1].y) == [60.0] and list(marks[1].y) == [150.0]
+    assert "gave up 1" in bars[1].hovertext[0]

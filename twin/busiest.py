@@ -191,9 +191,14 @@ def calendar(src: Any, building: Any) -> tuple[Callable[[dt.date], str],
     return demand.day_type_of, lambda d: hours.intervals(d.weekday())
 
 
-def busiest_of(history: pd.DataFrame, src: Any, building: Any, first: dt.date, last: dt.date) -> BusiestTimes:
-    """:func:`busiest_times` of a branch's ``time, zone, occupancy`` history over the local days ``first..last``."""
-    day_type_of, hours = calendar(src, building)
+def busiest_of(history: pd.DataFrame, src: Any, building: Any, first: dt.date, last: dt.date, *,
+               day_type_of: Callable[[dt.date], str] | None = None) -> BusiestTimes:
+    """:func:`busiest_times` of a branch's ``time, zone, occupancy`` history over the local days ``first..last``.
+
+    ``day_type_of`` replaces the scenario's day types (e.g. one type for all days).
+    """
+    kind_of, hours = calendar(src, building)
+    day_type_of = day_type_of or kind_of
     table = busiest_times(history, timezone=src.scenario.branch.timezone, day_type_of=day_type_of, hours=hours)
     cap = {k: float(v) for k, v in building.seats_per_zone().items()}
     cap[BUILDING] = float(building.seat_count)
@@ -218,17 +223,20 @@ def sensor_occupancy(store: Any, building: Any, start: float, end: float, *, ste
     return out.rename(columns={"value": "occupancy"})[["time", "zone", "occupancy"]]
 
 
-def sensor_busiest(store: Any, src: Any, building: Any, *, today: dt.date, days: int = 28) -> BusiestTimes:
+def sensor_busiest(store: Any, src: Any, building: Any, *, today: dt.date, days: int = 28,
+                   day_type_of: Callable[[dt.date], str] | None = None) -> BusiestTimes:
     """Busiest times of the ``days`` local days before ``today`` from the occupancy sensors (:func:`sensor_occupancy`).
 
     What the dashboard draws behind today's sensed occupancy: cheap (one resampled query), unlike
-    the twin's estimates replayed over the period (:func:`branch_busiest`).
+    the twin's estimates replayed over the period (:func:`branch_busiest`). ``day_type_of`` as in
+    :func:`busiest_of`.
     """
     tz = ZoneInfo(src.scenario.branch.timezone)
     first, last = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
     start = dt.datetime.combine(first, dt.time(0), tzinfo=tz).timestamp()
     end = dt.datetime.combine(today, dt.time(0), tzinfo=tz).timestamp()
-    return busiest_of(sensor_occupancy(store, building, start, end), src, building, first, last)
+    return busiest_of(sensor_occupancy(store, building, start, end), src, building, first, last,
+                      day_type_of=day_type_of)
 
 
 def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | None,
