@@ -235,7 +235,8 @@ class HubData:
             kind = ANY_DAY
             result = self.busiest(branch, any_day=True)
             rows = result.day(kind, BUILDING)
-        return f"usual {kind} ({result.since:%d %b}-{result.until:%d %b})", rows
+        days = int(rows["days"].max()) if len(rows) else 0
+        return f"usual {kind} ({days} past day{'s' if days != 1 else ''})", rows
 
     def day_type(self, branch: str) -> str:
         """Today's day type at the branch (the scenario's ``weekday``, ``weekend`` ...)."""

@@ -401,8 +401,8 @@ def wait_bars(waits: Mapping[str, Mapping[str, WaitStats]]) -> go.Figure:
                                  marker={"symbol": "line-ew-open", "size": 18, "color": "#000"}))
     fig.update_layout(barmode="group", scattermode="group")
     fig.update_xaxes(title_text="service")
-    fig.update_yaxes(title_text="wait in queue [s] (bar: mean, mark: 90th percentile)")
-    return _layout(fig, "waits per service", height=340)
+    fig.update_yaxes(title_text="wait in queue [s]")
+    return _layout(fig, "waits per service: mean (bars) and 90th percentile (marks)", height=340)
 
 
 def series_by_run(series: Mapping[str, pd.DataFrame], *, title: str, unit: str) -> go.Figure:
