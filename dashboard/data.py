@@ -198,8 +198,14 @@ class HubData:
             total = per.assign(group=group).groupby(["time", "group"])["value"].max().groupby("time").sum()
             out = pd.DataFrame({"time": total.index.to_numpy(float), "value": total.to_numpy(float)})
         if day > 0:
-            self._past[key] = out
+            self._keep(key, out)
         return out
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        """Keep ``value`` under ``key`` (its last part a day), dropping what was kept for other days."""
+        for old in [k for k in self._past if k[:-1] == key[:-1] and k != key]:
+            self._past.pop(old, None)
+        self._past[key] = value
 
     def busiest(self, branch: str, *, any_day: bool = False) -> BusiestTimes:
         """Busiest times of the branch's occupancy sensors over the :data:`BUSIEST_DAYS` days before today.
@@ -213,12 +219,12 @@ class HubData:
         from twin.busiest import sensor_busiest
 
         today = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date()
-        key = ("busiest", branch, today.isoformat(), str(any_day))
+        key = ("busiest", branch, str(any_day), today.isoformat())
         if key not in self._past:
             src = self.resolved(branch)
             with self.store() as s:
-                self._past[key] = sensor_busiest(s, src, self.building(branch), today=today, days=BUSIEST_DAYS,
-                                                 day_type_of=(lambda d: ANY_DAY) if any_day else None)
+                self._keep(key, sensor_busiest(s, src, self.building(branch), today=today, days=BUSIEST_DAYS,
+                                               day_type_of=(lambda d: ANY_DAY) if any_day else None))
         return self._past[key]  # type: ignore[no-any-return]
 
     def busiest_band(self, branch: str) -> tuple[str, pd.DataFrame]:
