@@ -481,8 +481,15 @@ def test_run_hub_follows_a_store_prints_its_status_and_stops(tmp_path: Path) -> 
     with open_store(url) as store:
         store.write_readings(_small_readings(t0, 30))
     stop = threading.Event()
-    threading.Timer(1.5, stop.set).start()
     console = Console(record=True, width=200)
+
+    def stop_after_a_status_line() -> None:  # not after a fixed time: a loaded machine may print nothing in 1.5 s
+        deadline = time.monotonic() + 120
+        while "occupancy small" not in console.export_text(clear=False) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+
+    threading.Thread(target=stop_after_a_status_line, daemon=True).start()
     stats = run_hub(scenarios=str(DATA / "small-branch.yaml"), broker=None, store_url=url,
                     config=HubConfig(follow=True, clock="data", publish_alerts=False), status_interval_s=0.2,
                     console=console, stop=stop)
