@@ -79,6 +79,10 @@ def run(workdir: Path, autosave: str, rate: float, kill_at_s: float, down_s: flo
     deadline = time.monotonic() + 120
     while not all(i._published for i in infos) and time.monotonic() < deadline:
         time.sleep(0.05)
+    # the ingest's reconnect backs off (1, 2, 4 ... 30 s): after a long outage it may come back well after the
+    # publisher; what waits for it in its session is not lost, so judge only once it is connected again
+    while not ing.stats().connected and time.monotonic() < deadline + 60:
+        time.sleep(0.05)
     last, last_t = -1, time.monotonic()
     while time.monotonic() - last_t < 5.0:
         s = ing.stats().inserted

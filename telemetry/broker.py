@@ -234,6 +234,7 @@ class Mosquitto:
         self.password = password
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        self.stderr_path = self.workdir / "mosquitto.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -268,8 +269,11 @@ class Mosquitto:
                                          f"(leave out --port to get a free one)")
         for attempt in range(3):
             self._write_config()
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, start_new_session=True)
+            # stderr to a file, never a pipe: nobody reads a pipe while the broker runs, and a config that logs
+            # to stderr (Mosquitto's default) filled its 64 KiB and froze the broker mid-write
+            with self.stderr_path.open("wb") as err_file:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,
+                                             stderr=err_file, start_new_session=True)
             proc = self.proc
             if wait_listening(self.host, self.port, timeout_s, alive=lambda p=proc: p.poll() is None):
                 return self
@@ -283,8 +287,8 @@ class Mosquitto:
 
     def _failure_text(self) -> str:
         text = ""
-        if self.proc is not None and self.proc.poll() is not None and self.proc.stderr is not None:
-            text = self.proc.stderr.read().decode("utf-8", "replace")
+        if self.stderr_path.exists():
+            text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
         if self.log_path.exists():
             text += self.log_path.read_text(encoding="utf-8", errors="replace")
         lines = [x for x in text.splitlines() if x.strip()]
@@ -301,8 +305,6 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
         self.proc = None
 
     def stop(self) -> None:

@@ -483,10 +483,10 @@ def test_run_hub_follows_a_store_prints_its_status_and_stops(tmp_path: Path) -> 
     stop = threading.Event()
     console = Console(record=True, width=200)
 
-    def stop_after_a_status_line() -> None:  # not after a fixed time: a loaded machine may take longer to get there
-        deadline = time.monotonic() + 60.0
+    def stop_after_a_status_line() -> None:  # not after a fixed time: a loaded machine may print nothing in 1.5 s
+        deadline = time.monotonic() + 120
         while "occupancy small" not in console.export_text(clear=False) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.1)
         stop.set()
 
     threading.Thread(target=stop_after_a_status_line, daemon=True).start()
