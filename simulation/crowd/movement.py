@@ -514,12 +514,14 @@ class Crowd:
         old = self._cost.get(threads)
         self._cost[threads] = rate if old is None else 0.7 * old + 0.3 * rate
 
-    def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool) -> int:
+    def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool, threads: int = 0) -> int:
+        """One call of the CSM kernel; the serial build when it runs on one thread (``threads == 1``)."""
         p = self.params
         nav = self.navigator
         start, items, bx0, by0, bsize, bnx, bny = self._bk
         cx0, cy0, cnx, cny = self._cl
-        return int(kernels.csm_advance(
+        kernel = kernels.csm_advance_serial if threads == 1 else kernels.csm_advance
+        return int(kernel(
             self._pos[:n], self._orient[:n], self._vel[:n], self._active[:n], self._floor[:n], self._base[:n],
             self._v0[:n], self._radius[:n], self._tgap[:n], self._stuck[:n], self._best[:n], self._agoal[:n],
             self._astep[:n],
@@ -554,13 +556,14 @@ class Crowd:
         t0_steps = self._steps
         threads = kernels.get_threads()
         use = self._pick_threads(int(was.sum()), threads)
-        if use != threads:
+        switch = use != threads and use != 1  # one thread runs the serial build: no thread setting
+        if switch:
             kernels.set_threads(use)
         clock = time.perf_counter()
         try:
-            steps = self._kernel_call(n, n_steps, stop_on_arrival)
+            steps = self._kernel_call(n, n_steps, stop_on_arrival, use)
         finally:
-            if use != threads:
+            if switch:
                 kernels.set_threads(threads)
         elapsed = time.perf_counter() - clock
         arrived = np.flatnonzero(was & ~self._active[:n])

@@ -28,7 +28,6 @@ import numpy as np
 import shapely
 import simpy
 
-from ..crowd import kernels
 from ..crowd.movement import Crowd
 from ..crowd.navigation import POINT_RADIUS_M, Target
 from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
@@ -102,6 +101,9 @@ class CrowdWalker:
         self.max_chunk_s = float(max_chunk_s)
         self.parallel_from = int(parallel_from)
         self.recorder = recorder
+        # a parallel region per time step costs far more than moving a handful of readers, and a
+        # library day mostly has a few walkers at a time: one thread below ``parallel_from``
+        crowd.parallel_min_walkers = self.parallel_from
         self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         self._wake: simpy.Event | None = None
@@ -134,9 +136,14 @@ class CrowdWalker:
         if g.inside(i, j) and g.walkable[i, j] and sp.clearance_m[i, j] >= clear_m:
             return (x, y)
         if clear_m > 0:
-            gx, gy = g.centers()
+            i0, j0 = g.cell_of(x - max_m, y - max_m)
+            i1, j1 = g.cell_of(x + max_m, y + max_m)
+            i0, j0 = max(i0, 0), max(j0, 0)
+            i1, j1 = min(i1 + 1, g.shape[0]), min(j1 + 1, g.shape[1])
+            jj, ii = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
+            gx, gy = g.x0 + (jj + 0.5) * g.cell_m, g.y0 + (ii + 0.5) * g.cell_m
             d = np.hypot(gx - x, gy - y)
-            ok = g.walkable & (sp.clearance_m >= clear_m) & (d <= max_m)
+            ok = g.walkable[i0:i1, j0:j1] & (sp.clearance_m[i0:i1, j0:j1] >= clear_m) & (d <= max_m)
             if ok.any():
                 k = int(np.argmin(np.where(ok, d, np.inf)))
                 return float(gx.flat[k]), float(gy.flat[k])
@@ -159,9 +166,16 @@ class CrowdWalker:
             return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
         sp = self.nav.spaces[place.floor_id]
         g = sp.grid
-        gx, gy = g.centers()
-        near = np.asarray(shapely.dwithin(shapely.union_all(shelves), shapely.points(gx, gy), 1.0)) & g.walkable
-        for ok in (near & (sp.clearance_m >= CLEAR_M), near):
+        geom = shapely.union_all(shelves)
+        x0, y0, x1, y1 = geom.bounds  # only cells within 1 m of the shelves' bounding box can be near
+        i0, j0 = g.cell_of(x0 - 1.0, y0 - 1.0)
+        i1, j1 = g.cell_of(x1 + 1.0, y1 + 1.0)
+        i0, j0 = max(i0, 0), max(j0, 0)
+        i1, j1 = min(i1 + 1, g.shape[0]), min(j1 + 1, g.shape[1])
+        jw, iw = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
+        gx, gy = g.x0 + (jw + 0.5) * g.cell_m, g.y0 + (iw + 0.5) * g.cell_m
+        near = np.asarray(shapely.dwithin(geom, shapely.points(gx, gy), 1.0)) & g.walkable[i0:i1, j0:j1]
+        for ok in (near & (sp.clearance_m[i0:i1, j0:j1] >= CLEAR_M), near):
             ii, jj = np.nonzero(ok)
             if ii.size:
                 k = int(np.argmin(np.hypot(gx[ii, jj] - place.x, gy[ii, jj] - place.y)))
@@ -389,22 +403,10 @@ class CrowdWalker:
             self.crowd.advance(self.env.now)
 
     def _advance(self, until_s: float) -> tuple[float, list[int]]:
-        """One kernel call; on one thread unless at least ``parallel_from`` people walk.
-
-        A parallel region per time step costs far more than moving a handful of readers (about
-        0.1-20 ms a step on two busy cores against 5-20 us on one thread, measured), and a library
-        day mostly has a few walkers at a time.
-        """
+        """One kernel call (the crowd runs its one-thread build unless ``parallel_from`` people walk)."""
         self.stats["advances"] += 1
         try:
-            if len(self._waiting) >= self.parallel_from:
-                return self.crowd.advance(until_s, stop_on_arrival=True)
-            before = kernels.get_threads()
-            kernels.set_threads(1)
-            try:
-                return self.crowd.advance(until_s, stop_on_arrival=True)
-            finally:
-                kernels.set_threads(before)
+            return self.crowd.advance(until_s, stop_on_arrival=True)
         finally:
             self.stats["agent_steps"] = self.crowd.agent_steps
 
