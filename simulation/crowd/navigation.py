@@ -310,6 +310,7 @@ class _Slot:
     size: int
     labels: tuple[str, ...]
     pins: int = 0
+    local: bool = False
 
 
 class Navigator:
@@ -514,8 +515,15 @@ class Navigator:
         return off
 
     def _evict(self) -> None:
+        """Drop the least recently used unfollowed fields beyond ``max_fields``, local ones first.
+
+        A seat's local field costs a few percent of a whole field to make again; the whole fields
+        (zones, tiles, stops, doors) are few and shared, so they stay while local ones can go.
+        """
         while len(self._slots) > self.max_fields:
-            victim = next((t for t, s in self._slots.items() if s.pins == 0), None)
+            victim = next((t for t, s in self._slots.items() if s.pins == 0 and s.local), None)
+            if victim is None:
+                victim = next((t for t, s in self._slots.items() if s.pins == 0), None)
             if victim is None:
                 return
             s = self._slots.pop(victim)
@@ -523,12 +531,12 @@ class Navigator:
             self._free.setdefault(s.size, []).append(s.offset)
 
     def _store(self, target: Target, dist: NDArray[np.float64], goal: NDArray[np.int32],
-               labels: tuple[str, ...]) -> _Slot:
+               labels: tuple[str, ...], *, local: bool = False) -> _Slot:
         size = dist.size
         off = self._alloc(size)
         self.dist[off: off + size] = dist.ravel()
         self.goal[off: off + size] = goal.ravel()
-        slot = _Slot(off, self.floor_index[target.floor_id], size, labels)
+        slot = _Slot(off, self.floor_index[target.floor_id], size, labels, local=local)
         self._slots[target] = slot
         self._by_offset[off] = target
         self._evict()
@@ -557,7 +565,8 @@ class Navigator:
         goals = self.goals(target)
         got = self.local_field(target, goals) if self.local_fields else None
         dist, goal = got if got is not None else self.compute(target.floor_id, goals)
-        return self._store(target, dist, goal, tuple(g.label for g in goals))
+        slot = self._store(target, dist, goal, tuple(g.label for g in goals), local=got is not None)
+        return slot
 
     def local_field(self, target: Target, goals: Sequence[Goal] | None = None, *, tile_m: float = LOCAL_TILE_M,
                     margin_m: float = LOCAL_MARGIN_M) -> tuple[NDArray[np.float64], NDArray[np.int32]] | None:

@@ -109,6 +109,8 @@ class CrowdWalker:
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
+        #: (time [s], floor, x [m], y [m], target) of each walker the watchdog put at its target.
+        self.rescues: list[tuple[float, str, float, float, Target]] = []
         self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
                       "agent_steps": 0}
         self.process = env.process(self._run())
@@ -393,6 +395,7 @@ class CrowdWalker:
             for i, t, ev in events:
                 if not ev.triggered:
                     self._waiting.pop(i, None)
+                    self.rescues.append((env.now, *self.crowd.location(i), t))
                     self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
                     self.stats["rescued"] += 1
 
