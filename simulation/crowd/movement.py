@@ -554,8 +554,10 @@ class Crowd:
         was = self._active[:n].copy()
         nav = self.navigator
         t0_steps = self._steps
-        threads = kernels.get_threads()
-        use = self._pick_threads(int(was.sum()), threads)
+        walkers = int(was.sum())
+        # small crowds run the one-thread build: no need to ask numba for its threads (tens of us a call)
+        threads = kernels.get_threads() if walkers >= self.parallel_min_walkers else 1
+        use = self._pick_threads(walkers, threads)
         switch = use != threads and use != 1  # one thread runs the serial build: no thread setting
         if switch:
             kernels.set_threads(use)

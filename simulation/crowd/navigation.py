@@ -448,23 +448,23 @@ class Navigator:
         ident = str(ref[0])
         if kind == "tile":  # the cells of a zone in one square of a tiling of its bounding box
             z = fl.zone(ident)
-            cells = self._zone_cells.get(target)
-            if cells is None:
-                ti, tj, size = int(ref[1]), int(ref[2]), float(ref[3])  # type: ignore[call-overload]
+            ti, tj, size = int(str(ref[1])), int(str(ref[2])), float(str(ref[3]))
+            got = self._zone_cells.get(target)
+            if got is None:
                 zx0, zy0, _, _ = z.polygon.bounds
                 sq = box(zx0 + tj * size, zy0 + ti * size, zx0 + (tj + 1) * size, zy0 + (ti + 1) * size)
-                cells = self._zone_cells[target] = self._cells_in(g, z.polygon.intersection(sq))
-            if cells.size == 0:
+                got = self._zone_cells[target] = self._cells_in(g, z.polygon.intersection(sq))
+            if got.size == 0:
                 raise NoRouteError(f"tile ({ti}, {tj}) of zone '{ident}' holds no walkable cell")
-            return [Goal(ident, cells)]
+            return [Goal(ident, got)]
         if kind == "zone":
             z = fl.zone(ident)
-            cells = self._zone_cells.get(target)
-            if cells is None:
-                cells = self._zone_cells[target] = self._cells_in(g, z.polygon)
-            if cells.size == 0:
+            zc = self._zone_cells.get(target)
+            if zc is None:
+                zc = self._zone_cells[target] = self._cells_in(g, z.polygon)
+            if zc.size == 0:
                 raise NoRouteError(f"zone '{ident}' holds no walkable cell")
-            return [Goal(ident, cells)]
+            return [Goal(ident, zc)]
         if kind == "seat":
             s = next((s for s in fl.seats if s.id == ident), None)
             if s is None:
@@ -620,7 +620,7 @@ class Navigator:
         ny, nx = g.shape
         tcells = self.goals(tile)[0].cells
         ti, tj = tcells // nx, tcells % nx
-        pad = int(math.ceil(margin_m / g.cell_m))
+        pad = math.ceil(margin_m / g.cell_m)
         i0, j0 = max(int(ti.min()) - pad, 0), max(int(tj.min()) - pad, 0)
         i1, j1 = min(int(ti.max()) + pad + 1, ny), min(int(tj.max()) + pad + 1, nx)
         if (i1 - i0) * (j1 - j0) >= 0.6 * nx * ny:
