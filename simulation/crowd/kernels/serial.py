@@ -34,3 +34,8 @@ def _renamed(fn: Any, name: str) -> Callable[..., Any]:
 
 #: :func:`~simulation.crowd.kernels.csm.csm_advance` on one thread (same arguments, same results).
 csm_advance_serial = njit(cache=True)(_renamed(csm.csm_advance, "csm_advance_serial"))
+
+# The step asks ``numba.get_thread_id()`` for its scratch row, which reads the threading layer's state:
+# a process that never ran a parallel kernel has not started that layer, and the call crashed it
+# (SIGSEGV). Asking for the number of threads starts the layer.
+csm.get_threads()
