@@ -392,7 +392,14 @@ class Crowd:
         f = self.navigator.floor_index[floor_id]
         nx_, ny_ = int(self._fl_nx[f]), int(self._fl_ny[f])
         h = self.navigator.cell_m
-        field = self.navigator.dist[off: off + nx_ * ny_].reshape(ny_, nx_)
+        dist = self.navigator.dist
+        if len(xy) == 1:  # one start (a walk of a library day): plain Python is ten times quicker
+            gj = math.floor((float(xy[0, 0]) - float(self._fl_x0[f])) / h - 0.5)
+            gi = math.floor((float(xy[0, 1]) - float(self._fl_y0[f])) / h - 0.5)
+            if any(0 <= gi + di < ny_ and 0 <= gj + dj < nx_ and math.isfinite(dist[off + (gi + di) * nx_ + gj + dj])
+                   for di in (0, 1) for dj in (0, 1)):
+                return
+        field = dist[off: off + nx_ * ny_].reshape(ny_, nx_)
         j0 = np.floor((xy[:, 0] - self._fl_x0[f]) / h - 0.5).astype(np.int64)
         i0 = np.floor((xy[:, 1] - self._fl_y0[f]) / h - 0.5).astype(np.int64)
         ok = np.zeros(len(xy), bool)
