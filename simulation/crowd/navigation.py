@@ -55,6 +55,9 @@ STOP_RADIUS_M = 0.5
 #: exact inside a window of their tile of the zone (tiles of ``LOCAL_TILE_M`` [m]) grown by
 #: ``LOCAL_MARGIN_M`` [m], and the tile's shared field outside it.
 LOCAL_TILE_M = 8.0
+#: Cells of a ``shelves`` target need this much room to the nearest blocked cell centre [m] (a body
+#: of radius 0.2 m fits; where no cell has it, every cell near the shelves counts).
+SHELF_CLEAR_M = 0.45
 LOCAL_MARGIN_M = 2.5
 
 
@@ -183,7 +186,7 @@ class Target:
     """Where someone goes, on one floor. Build with the class methods; hashable (a cache key).
 
     ``kind`` is one of ``point``, ``box``, ``zone``, ``seat``, ``opening``, ``exit``, ``exits``,
-    ``stop``, ``evacuation`` and ``tile`` (part of a zone, see :meth:`Navigator.local_field`);
+    ``stop``, ``shelves``, ``evacuation`` and ``tile`` (part of a zone, see :meth:`Navigator.local_field`);
     ``ref`` holds what identifies it.
     """
 
@@ -225,6 +228,11 @@ class Target:
     def exits(cls, floor_id: str, blocked: Iterable[str] = ()) -> Target:
         """The nearest of the floor's exits, except ``blocked`` ones; the goal label says which."""
         return cls("exits", floor_id, tuple(sorted(blocked)))
+
+    @classmethod
+    def shelves(cls, floor_id: str, subject: str, reach_m: float = 0.75) -> Target:
+        """The shelves of a subject: reached on entering an aisle cell within ``reach_m`` [m] of one of them."""
+        return cls("shelves", floor_id, (subject, float(reach_m)))
 
     @classmethod
     def stop(cls, floor_id: str, link_id: str) -> Target:
@@ -446,6 +454,19 @@ class Navigator:
         b = self._need_building(target)
         fl = b.floor(target.floor_id)
         ident = str(ref[0])
+        if kind == "shelves":
+            got = self._zone_cells.get(target)
+            if got is None:
+                shelves = [o.polygon for o in fl.obstacles if ident in o.subjects]
+                if not shelves:
+                    raise NoRouteError(f"no shelves of subject '{ident}' on floor '{fl.id}'")
+                near = self._cells_in(g, shapely.union_all(shelves).buffer(float(str(ref[1]))))
+                roomy = near[self.spaces[fl.id].clearance_m.ravel()[near] >= SHELF_CLEAR_M]
+                got = self._zone_cells[target] = roomy if roomy.size else near
+            if got.size == 0:
+                raise NoRouteError(f"the shelves of subject '{ident}' on floor '{fl.id}' have no walkable cell "
+                                   "near them")
+            return [Goal(ident, got)]
         if kind == "tile":  # the cells of a zone in one square of a tiling of its bounding box
             z = fl.zone(ident)
             ti, tj, size = int(str(ref[1])), int(str(ref[2])), float(str(ref[3]))

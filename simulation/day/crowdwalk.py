@@ -25,7 +25,6 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import shapely
 import simpy
 
 from ..crowd.movement import Crowd
@@ -154,43 +153,15 @@ class CrowdWalker:
             raise NoRouteError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
         return g.center(*c)
 
-    def _subject_xy(self, place: Place) -> XY:
-        """A point in an aisle beside the shelves of a subject, the closest to their centre [m] (cached)."""
-        got = self._points.get(place)
-        if got is None:
-            got = self._points[place] = self._aisle_xy(place)
-        return got
-
-    def _aisle_xy(self, place: Place) -> XY:
-        floor = self.nav.building.floor(place.floor_id) if self.nav.building is not None else None
-        shelves = [o.polygon for o in floor.obstacles if place.ref in o.subjects] if floor is not None else []
-        if not shelves:
-            return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
-        sp = self.nav.spaces[place.floor_id]
-        g = sp.grid
-        geom = shapely.union_all(shelves)
-        x0, y0, x1, y1 = geom.bounds  # only cells within 1 m of the shelves' bounding box can be near
-        i0, j0 = g.cell_of(x0 - 1.0, y0 - 1.0)
-        i1, j1 = g.cell_of(x1 + 1.0, y1 + 1.0)
-        i0, j0 = max(i0, 0), max(j0, 0)
-        i1, j1 = min(i1 + 1, g.shape[0]), min(j1 + 1, g.shape[1])
-        jw, iw = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
-        gx, gy = g.x0 + (jw + 0.5) * g.cell_m, g.y0 + (iw + 0.5) * g.cell_m
-        near = np.asarray(shapely.dwithin(geom, shapely.points(gx, gy), 1.0)) & g.walkable[i0:i1, j0:j1]
-        for ok in (near & (sp.clearance_m[i0:i1, j0:j1] >= CLEAR_M), near):
-            ii, jj = np.nonzero(ok)
-            if ii.size:
-                k = int(np.argmin(np.hypot(gx[ii, jj] - place.x, gy[ii, jj] - place.y)))
-                return float(gx[ii[k], jj[k]]), float(gy[ii[k], jj[k]])
-        return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
-
     def target(self, place: Place, party_size: int = 1) -> Target:
         """The navigation target of a place (cached): seat, point, zone, opening, stop.
 
-        Point-like places (desks, kiosks, shelves) are reached within a radius that grows with the
-        party, so a party does not have to squeeze into one spot.
+        Point-like places (desks, kiosks) are reached within a radius that grows with the party, so
+        a party does not have to squeeze into one spot; the shelves of a subject on entering an
+        aisle beside any of them (as the grid walker counts them), so browsers stop at the first
+        shelf of their subject instead of pushing deep into a 1 m aisle against those leaving it.
         """
-        key = (place, party_size if place.kind in ("service", "point", "subject") else 1)
+        key = (place, party_size if place.kind in ("service", "point") else 1)
         got = self._targets.get(key)
         if got is not None:
             return got
@@ -203,8 +174,8 @@ class CrowdWalker:
             t = Target.opening(place.floor_id, place.ref)
         elif place.kind == "stop":
             t = Target.stop(place.floor_id, place.ref)
-        elif place.kind == "subject":
-            t = Target.point(place.floor_id, *self._subject_xy(place), radius_m=radius)
+        elif place.kind == "subject":  # any aisle cell beside the subject's shelves, as on the grid
+            t = Target.shelves(place.floor_id, place.ref)
         else:  # service, point
             xy = self._points.get(place)
             if xy is None:
@@ -219,6 +190,9 @@ class CrowdWalker:
             return float(target.ref[0]), float(target.ref[1])  # type: ignore[arg-type]
         if target.kind == "stop":
             return self.nav.stop_xy(str(target.ref[0]), target.floor_id)
+        if target.kind == "shelves":
+            g = self.nav.spaces[target.floor_id].grid
+            return g.center(*divmod(int(self.nav.goals(target)[0].cells[0]), g.shape[1]))
         if target.kind == "seat" and self.nav.building is not None:
             s = next((s for s in self.nav.building.floor(target.floor_id).seats if s.id == target.ref[0]), None)
             if s is not None:
