@@ -670,6 +670,10 @@ class Crowd:
         """Label of the goal the person last arrived at (an exit id, a seat id...), or None."""
         return self._reached[self._id(agent_id)]
 
+    def stuck_time_s(self, agent_id: int) -> float:
+        """How long the person has walked without coming ``progress_m`` closer to their target [s]."""
+        return float(self._stuck[self._id(agent_id)])
+
     def arrival_time_s(self, agent_id: int) -> float:
         """When the person last arrived [s] (NaN while walking or never)."""
         return float(self._arrival_s[self._id(agent_id)])

@@ -39,10 +39,13 @@ XY = tuple[float, float]
 #: a step of 0.05 s (five times JuPedSim's 0.01 s) keeps the speed model stable (time gap 0.7 s)
 #: and makes a day five times cheaper.
 DAY_DT_S = 0.05
-#: A walk leg still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time plus
-#: ``WATCHDOG_EXTRA_S`` counts as stuck; the walker is put at its target (counted in ``stats``).
+#: A walker whose walk leg is still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time
+#: plus ``WATCHDOG_EXTRA_S`` ...
 WATCHDOG_FACTOR = 4.0
 WATCHDOG_EXTRA_S = 120.0
+#: ... and has not come 0.25 m closer to its target for this long [s] (a walker in a moving queue is
+#: late but not stuck, and is left to walk on; checked again every half of this).
+STUCK_S = 60.0
 #: Room a point target needs around it to be reachable by a body (radius 0.2 m) [m], measured
 #: from the cell centre to the nearest blocked cell centre.
 CLEAR_M = 0.5
@@ -364,14 +367,21 @@ class CrowdWalker:
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         done = env.all_of([ev for _, _, ev in events])
-        yield done | env.timeout(WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S)
-        if not done.triggered:
+        wait = WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
+        while True:
+            yield done | env.timeout(wait)
+            if done.triggered:
+                return
+            # late: those still getting closer are in a queue (a gate at closing time), not stuck
+            # (the crowd process has advanced to this very event: the times are current)
             for i, t, ev in events:
-                if not ev.triggered:
+                if not ev.triggered and self.crowd.stuck_time_s(i) >= STUCK_S:
                     self._waiting.pop(i, None)
                     self.rescues.append((env.now, *self.crowd.location(i), t))
                     self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
                     self.stats["rescued"] += 1
+                    ev.succeed()
+            wait = STUCK_S / 2
 
     # ------------------------------------------------------------------ the crowd process
     def _sync(self) -> None:
