@@ -46,6 +46,8 @@ WATCHDOG_EXTRA_S = 120.0
 #: ... and has not come 0.25 m closer to its target for this long [s] (a walker in a moving queue is
 #: late but not stuck, and is left to walk on; checked again every half of this).
 STUCK_S = 60.0
+#: Members of a party set off this long one after another [s] (single file through a door).
+PARTY_GAP_S = 1.0
 #: Room a point target needs around it to be reachable by a body (radius 0.2 m) [m], measured
 #: from the cell centre to the nearest blocked cell centre.
 CLEAR_M = 0.5
@@ -344,28 +346,48 @@ class CrowdWalker:
         for i, spot in zip(ids, self._spots(floor_id, xy, len(ids)), strict=True):
             self.crowd.place(i, floor_id, *spot)
 
-    def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
-                  fallback: XY) -> Generator[simpy.Event, Any, None]:
-        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there)."""
-        env = self.env
-        events = []
-        for i, t in zip(ids, targets, strict=True):
+    def _start(self, i: int, t: Target, speed: float, fallback: XY, ev: simpy.Event) -> bool:
+        """Send walker ``i`` to ``t``; ``ev`` fires on arrival. False when they had to be put there."""
+        try:
+            self.crowd.set_target(i, t, speed)
+        except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
+            fl, x, y = self.crowd.location(i)
+            self.crowd.place(i, fl, *self._snap(fl, x, y, clear_m=CLEAR_M))
             try:
                 self.crowd.set_target(i, t, speed)
-            except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
-                fl, x, y = self.crowd.location(i)
-                self.crowd.place(i, fl, *self._snap(fl, x, y, clear_m=CLEAR_M))
-                try:
-                    self.crowd.set_target(i, t, speed)
-                except NoRouteError:  # still no way: put them there (counted as rescued)
-                    self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
-                    self.stats["rescued"] += 1
-                    continue
-            ev = env.event()
-            self._waiting[i] = ev
-            events.append((i, t, ev))
+            except NoRouteError:  # still no way: put them there (counted as rescued)
+                self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
+                self.stats["rescued"] += 1
+                return False
+        self._waiting[i] = ev
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
+        return True
+
+    def _start_later(self, delay_s: float, i: int, t: Target, speed: float, fallback: XY,
+                     ev: simpy.Event) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay_s)
+        self._sync()
+        if not self._start(i, t, speed, fallback, ev):
+            ev.succeed()
+
+    def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
+                  fallback: XY) -> Generator[simpy.Event, Any, None]:
+        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there).
+
+        The members of a party set off ``PARTY_GAP_S`` apart, in single file, as a group leaves a room:
+        five people reaching a 1 m door at the same instant wedge in its frame for good.
+        """
+        env = self.env
+        events = []
+        for k, (i, t) in enumerate(zip(ids, targets, strict=True)):
+            ev = env.event()
+            if k == 0:
+                if not self._start(i, t, speed, fallback, ev):
+                    continue
+            else:
+                env.process(self._start_later(k * PARTY_GAP_S, i, t, speed, fallback, ev))
+            events.append((i, t, ev))
         done = env.all_of([ev for _, _, ev in events])
         wait = WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
         while True:
