@@ -18,6 +18,7 @@ Numbers depend on the machine and its load; nothing here is asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -128,6 +129,8 @@ def main() -> None:
     port = free_port()
     server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", port)
     base = f"http://127.0.0.1:{port}"
+    con.print("load average (1, 5, 15 min) at start: {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()),
+              highlight=False)
     try:
         pages = Table(title=f"time to first render, {args.days:g} days x 3 branches (median of {args.repeat})")
         for col in ("page", "median s", "max s", "target s", "ratio to target"):
@@ -172,6 +175,8 @@ def main() -> None:
             med = statistics.median(times)
             calls.add_row(name[:70], f"{med:.0f}", f"{max(times):.0f}", "300", f"{med / 300.0:.2f}")
         con.print(calls)
+        con.print("load average (1, 5, 15 min) at end: {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()),
+                  highlight=False)
     finally:
         server.shutdown()
         hub.stop()

@@ -60,6 +60,7 @@ def live_layout(data: HubData) -> Any:
                             dcc.Graph(id="live-queues")], style={"flex": "2 1 360px"})], style=ROW),
         html.Div([dcc.Graph(id=f"live-{q}", style={"flex": "1 1 460px"}) for q in DAY_QUANTITIES], style=ROW),
         dcc.Interval(id="live-tick", interval=LIVE_INTERVAL_MS),
+        dcc.Store(id="live-plan-drawn"), dcc.Store(id="live-day-drawn"),  # what the figures show, for patches
     ])
 
 
@@ -145,7 +146,7 @@ def _routes(data: HubData) -> dict[str, Any]:
 
 
 def create_app(data: HubData, *, login: Login | None = None, background: bool = True,
-               cache_dir: Path | None = None) -> dash.Dash:
+               cache_dir: Path | None = None, warm: bool = True) -> dash.Dash:
     """The Dash app of the hub.
 
     Parameters
@@ -159,6 +160,9 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
         False runs them in the request (tests of the pages without a worker).
     cache_dir
         Folder of the background callbacks' disk cache (a temporary one when None).
+    warm
+        Fill ``data``'s caches (busiest times, yesterday's curves, 3D meshes) in a background
+        thread, so the first visit of a page does not compute them.
     """
     import dash
     from dash import Input, Output, dcc, html
@@ -198,6 +202,10 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
     _scenario_callbacks(app, data, background=background)
     _branch_callbacks(app, data)
     _device_callbacks(app, data)
+    if warm:
+        import threading
+
+        threading.Thread(target=data.warm_up, name="dashboard-warm-up", daemon=True).start()
     return app
 
 
@@ -223,14 +231,14 @@ def _live_callbacks(app: Any, data: HubData) -> None:
         return _floor_options(data, branch)
 
     @app.callback(Output("live-plan", "figure"), Output("live-summary", "children"), Output("live-alerts", "children"),
-                  Output("live-queues", "figure"), Input("live-branch", "value"), Input("live-floor", "value"),
-                  Input("live-tick", "n_intervals"), State("live-plan", "figure"))
-    def live_now(branch: str | None, floor: str | None, _tick: int | None, current: Any) -> Any:
+                  Output("live-queues", "figure"), Output("live-plan-drawn", "data"), Input("live-branch", "value"),
+                  Input("live-floor", "value"), Input("live-tick", "n_intervals"), State("live-plan-drawn", "data"))
+    def live_now(branch: str | None, floor: str | None, _tick: int | None, drawn: str | None) -> Any:
         if not branch or not floor:
-            return no_update, "", [], no_update
+            return no_update, "", [], no_update, no_update
         building = data.building(branch)
         if floor not in {f.id for f in building.floors}:
-            return no_update, "", [], no_update
+            return no_update, "", [], no_update, no_update
         state = data.state(branch)
         seats = data.seats(building, state)
         summary = (f"{state.occupancy:.0f} ± {state.occupancy_std:.0f} persons of {state.capacity} · "
@@ -238,27 +246,39 @@ def _live_callbacks(app: Any, data: HubData) -> None:
                    f"at {_local(state.time, data.timezone(branch))}")
         alerts = [html.Li(a.message or f"{a.kind} {a.subject}") for a in state.alerts] or [html.Li("none")]
         queues = figures.queue_bars(state.queues)
-        if ctx.triggered_id == "live-tick" and current is not None:
+        if ctx.triggered_id == "live-tick" and drawn == f"{branch}/{floor}":  # the zones' colours and texts only
             patch = Patch()
             for i, colour, text in figures.floor_plan_zone_updates(building, floor, state.zones):
                 patch["data"][i]["fillcolor"] = colour
                 patch["data"][i]["text"] = text
-            return patch, summary, alerts, queues
+            return patch, summary, alerts, queues, no_update
         plan = figures.floor_plan(building, floor, state.zones, state.devices, seats)
-        return plan, summary, alerts, queues
+        return plan, summary, alerts, queues, f"{branch}/{floor}"
 
-    for q, (title, unit, _agg) in DAY_QUANTITIES.items():
-        def make(q: str = q, title: str = title, unit: str = unit) -> None:
-            @app.callback(Output(f"live-{q}", "figure"), Input("live-branch", "value"),
-                          Input("live-tick", "n_intervals"))
-            def day_curve(branch: str | None, _tick: int | None) -> Any:
-                if not branch:
-                    return no_update
-                today, yday, midnight = data.day_series(branch, q)
-                return figures.day_profile(today, yday, title=f"{title}: today and yesterday", unit=unit,
-                                           band=figures.usual_band(yday, midnight - 86_400.0), day_start=midnight,
-                                           timezone=data.timezone(branch))
-        make()
+    @app.callback([Output(f"live-{q}", "figure") for q in DAY_QUANTITIES], Output("live-day-drawn", "data"),
+                  Input("live-branch", "value"), Input("live-tick", "n_intervals"), State("live-day-drawn", "data"))
+    def day_curves(branch: str | None, _tick: int | None, drawn: str | None) -> Any:
+        if not branch:
+            return [no_update] * (len(DAY_QUANTITIES) + 1)
+        midnight = data.midnight(branch)
+        today = {q: data.day_series(branch, q) for q in DAY_QUANTITIES}
+        if ctx.triggered_id == "live-tick" and drawn == f"{branch}@{midnight}":  # only today's line moves
+            patches = []
+            for q in DAY_QUANTITIES:
+                patch = Patch()
+                xy = figures.today_xy(today[q], midnight)
+                patch["data"][figures.DAY_TODAY_TRACE]["x"] = xy["x"]
+                patch["data"][figures.DAY_TODAY_TRACE]["y"] = xy["y"]
+                patches.append(patch)
+            return [*patches, no_update]
+        label, busiest = data.busiest_band(branch)
+        out = []
+        for q, (title, unit, _agg) in DAY_QUANTITIES.items():
+            band = busiest if q == "occupancy" else None  # busiest times are of people
+            out.append(figures.day_profile(today[q], data.day_series(branch, q, day=1),
+                                           title=f"{title}: today and yesterday", unit=unit, busiest=band,
+                                           busiest_label=label, day_start=midnight, timezone=data.timezone(branch)))
+        return [*out, f"{branch}@{midnight}"]
 
 
 def _building_callbacks(app: Any, data: HubData) -> None:
@@ -286,7 +306,7 @@ def _building_callbacks(app: Any, data: HubData) -> None:
 def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
     from dash import Input, Output, State, dcc
 
-    from .report import comparison_report, evacuation_times, occupancy_series, run_label
+    from .report import comparison_report, evacuation_times, occupancy_series, run_label, wait_stats
 
     @app.callback(Output("sc-variant", "options"), Output("sc-variant", "value"), Input("sc-branch", "value"))
     def variants(branch: str | None) -> Any:
@@ -383,6 +403,9 @@ def _scenario_callbacks(app: Any, data: HubData, *, background: bool) -> None:
         if occ:
             graphs.append(dcc.Graph(id="sc-occupancy", style={"flex": "1 1 100%"}, figure=figures.series_by_run(
                 occ, title="persons in the building", unit="persons")))
+        waits = {run_label(r): w for r in runs if (w := wait_stats(r))}
+        if waits:
+            graphs.append(dcc.Graph(id="sc-waits", style={"flex": "1 1 100%"}, figure=figures.wait_bars(waits)))
         return rows, cols, graphs
 
     @app.callback(Output("sc-export-status", "children"), Input("sc-export", "n_clicks"), State("sc-runs", "value"),

@@ -3,8 +3,10 @@
 One :class:`HubData` per app, built from the hub's twins, a store URL and a results folder.
 Callbacks ask it; it asks the twins (buildings, live states), the store (history, dead letters)
 and the result files.
-The store is opened per request with a short-lived connection guarded by a lock, so Dash's
-threads never share a DuckDB connection.
+The store connection is opened once and shared by Dash's threads under a lock (a DuckDB
+connection is not used by two threads at once); it is reopened after an error.
+What does not change while the app runs is kept: each branch's resolved scenario, yesterday's
+series, the busiest times of the past weeks (per local day) and the indicators of past periods.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from geometry import Building, ScenarioSource
+    import datetime as dt
+
+    from geometry import Building, ResolvedScenario, ScenarioSource
     from telemetry.store import Store
+    from twin.busiest import BusiestTimes
     from twin.evaluate import Evaluation
     from twin.registry import TwinRegistry
     from twin.state import BranchState
@@ -39,6 +43,12 @@ DAY_QUANTITIES: dict[str, tuple[str, str, str]] = {
 
 #: How long an evaluation of a period that includes today is reused [s].
 EVALUATION_TTL_S = 60.0
+#: Past local days the Live page's busiest-times band is computed over.
+BUSIEST_DAYS = 28
+#: The one day type of busiest times over all days (when the past weeks hold no day of today's type).
+ANY_DAY = "day"
+#: Width of the buckets of the Live page's day curves [s].
+DAY_BUCKET_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,10 @@ class HubData:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _scenario_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _scenarios: dict[str, ScenarioSource] = field(default_factory=dict, repr=False)
+    _resolved: dict[str, ResolvedScenario] = field(default_factory=dict, repr=False)
     _evaluations: dict[str, tuple[float, Evaluation]] = field(default_factory=dict, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+    _past: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
 
     @property
     def sources(self) -> dict[str, Path]:
@@ -91,7 +104,7 @@ class HubData:
 
     def variants(self, branch: str) -> list[str]:
         """The variant names of the branch's scenario."""
-        return list(self._scenario(branch).scenario.variants)
+        return list(self.resolved(branch).scenario.variants)
 
     def _scenario(self, branch: str) -> ScenarioSource:
         from geometry import load_scenario  # the file as written, with its variants
@@ -101,17 +114,44 @@ class HubData:
                 self._scenarios[branch] = load_scenario(self.sources[branch])
             return self._scenarios[branch]
 
+    def resolved(self, branch: str) -> ResolvedScenario:
+        """The branch's scenario as the twin runs it (no variant): the twin's own, else read once."""
+        from geometry import apply_variant
+
+        kept = self.registry.branch(branch).inputs.resolved
+        if kept is not None:
+            return kept
+        src = self._scenario(branch)
+        with self._scenario_lock:
+            if branch not in self._resolved:
+                self._resolved[branch] = apply_variant(src)
+            return self._resolved[branch]
+
     @contextmanager
     def store(self) -> Iterator[Store]:
-        """A connection to the store for one request (serialised: DuckDB connections are not shared)."""
+        """The app's store connection, for one request at a time (opened on first use, reopened after an error)."""
         from telemetry.store import open_store
 
-        with self._lock, open_store(self.store_url) as s:
-            yield s
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.store_url)
+            try:
+                yield self._store
+            except Exception:
+                self._store.close()
+                self._store = None
+                raise
+
+    def close(self) -> None:
+        """Close the store connection (the next request opens it again)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def state(self, branch: str) -> BranchState:
         """The live state of a branch now (the hub's twin, at the dashboard's clock)."""
-        return self.registry.states(self.clock())[branch]
+        return self.registry.state(branch, self.clock())
 
     @staticmethod
     def seats(building: Building, state: BranchState) -> dict[str, bool]:
@@ -132,32 +172,93 @@ class HubData:
         local = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch)))
         return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
-    def day_series(self, branch: str, quantity: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-        """Today's and yesterday's series of a quantity (5-minute buckets), and today's local midnight [UTC s]."""
-        now = self.clock()
-        midnight = self.midnight(branch)
+    def day_series(self, branch: str, quantity: str, *, day: int = 0) -> pd.DataFrame:
+        """A quantity over one local day of the branch in 5-minute buckets (``time`` [UTC s], ``value``).
+
+        ``day`` 0 is today so far, 1 yesterday (kept once read: past days do not change). Quantities
+        summed over devices (:data:`DAY_QUANTITIES`) add each device's bucket mean; meters of one
+        circuit (a main meter and its sub-meters) count once, by the largest.
+        """
+        midnight = self.midnight(branch) - day * 86_400.0
+        key = ("day", branch, quantity, str(midnight))
+        if day > 0 and key in self._past:
+            return self._past[key]  # type: ignore[no-any-return]
+        end = self.clock() + 1 if day == 0 else midnight + 86_400.0
         agg = DAY_QUANTITIES[quantity][2]
-        circuit = {d.id: d.circuit for d in self.building(branch).devices if d.circuit}
         with self.store() as s:
-            if agg == "sum":  # total over devices: sum of each device's bucket mean
-                frames = []
-                for start, end in ((midnight, now + 1), (midnight - 86_400.0, midnight)):
-                    raw = s.series(branch=branch, quantity=quantity, start=start, end=end)
-                    if len(raw):
-                        raw = raw.assign(bucket=np.floor(raw["time"] / 300.0) * 300.0)
-                        # meters of one circuit: a main meter and sub-meters; the circuit reads the largest
-                        group = raw["device"].map(circuit).fillna(raw["device"])
-                        raw = raw.assign(group=group)
-                        per = (raw.groupby(["bucket", "group", "device"])["value"].mean()
-                               .groupby(["bucket", "group"]).max().groupby("bucket").sum())
-                        frames.append(pd.DataFrame({"time": per.index.to_numpy(float), "value": per.to_numpy()}))
-                    else:
-                        frames.append(pd.DataFrame({"time": [], "value": []}))
-                return frames[0], frames[1], midnight
-            today = s.series(branch=branch, quantity=quantity, start=midnight, end=now + 1, every=300.0, agg=agg)
-            yday = s.series(branch=branch, quantity=quantity, start=midnight - 86_400.0, end=midnight, every=300.0,
-                            agg=agg)
-        return today, yday, midnight
+            if agg == "sum":
+                per = s.series(branch=branch, quantity=quantity, start=midnight, end=end, every=DAY_BUCKET_S,
+                               per_device=True)
+            else:
+                out = s.series(branch=branch, quantity=quantity, start=midnight, end=end, every=DAY_BUCKET_S,
+                               agg=agg)[["time", "value"]]
+        if agg == "sum":
+            circuit = {d.id: d.circuit for d in self.building(branch).devices if d.circuit}
+            group = per["device"].map(circuit).fillna(per["device"])
+            total = per.assign(group=group).groupby(["time", "group"])["value"].max().groupby("time").sum()
+            out = pd.DataFrame({"time": total.index.to_numpy(float), "value": total.to_numpy(float)})
+        if day > 0:
+            self._keep(key, out)
+        return out
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        """Keep ``value`` under ``key`` (its last part a day), dropping what was kept for other days."""
+        for old in [k for k in self._past if k[:-1] == key[:-1] and k != key]:
+            self._past.pop(old, None)
+        self._past[key] = value
+
+    def busiest(self, branch: str, *, any_day: bool = False) -> BusiestTimes:
+        """Busiest times of the branch's occupancy sensors over the :data:`BUSIEST_DAYS` days before today.
+
+        Computed once per local day (:func:`twin.busiest.sensor_busiest`), by the scenario's day
+        types, or with ``any_day`` all days as one type, :data:`ANY_DAY`.
+        """
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        from twin.busiest import sensor_busiest
+
+        today = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date()
+        key = ("busiest", branch, str(any_day), today.isoformat())
+        if key not in self._past:
+            src = self.resolved(branch)
+            with self.store() as s:
+                self._keep(key, sensor_busiest(s, src, self.building(branch), today=today, days=BUSIEST_DAYS,
+                                               day_type_of=(lambda d: ANY_DAY) if any_day else None))
+        return self._past[key]  # type: ignore[no-any-return]
+
+    def busiest_band(self, branch: str) -> tuple[str, pd.DataFrame]:
+        """Today's busiest times of the whole building (sensed rooms), and what they are of.
+
+        By today's day type when the past weeks hold days of it, else over all past days.
+        """
+        from twin.busiest import BUILDING
+
+        kind = self.day_type(branch)
+        result = self.busiest(branch)
+        rows = result.day(kind, BUILDING)
+        if not len(rows):
+            kind = ANY_DAY
+            result = self.busiest(branch, any_day=True)
+            rows = result.day(kind, BUILDING)
+        days = int(rows["days"].max()) if len(rows) else 0
+        return f"usual {kind} ({days} past day{'s' if days != 1 else ''})", rows
+
+    def day_type(self, branch: str) -> str:
+        """Today's day type at the branch (the scenario's ``weekday``, ``weekend`` ...)."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        return self.day_type_of(branch, dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.timezone(branch))).date())
+
+    def day_type_of(self, branch: str, date: dt.date) -> str:
+        """The day type of a local date at the branch."""
+        from twin.busiest import calendar
+
+        key = ("calendar", branch)
+        if key not in self._past:
+            self._past[key] = calendar(self.resolved(branch), self.building(branch))
+        return str(self._past[key][0](date))
 
     def evaluation(self, days: int) -> Evaluation:
         """The branches' indicators over the last ``days`` local days (0: today so far, 1: yesterday), ranked.
@@ -175,12 +276,34 @@ class HubData:
         hit = self._evaluations.get(label)
         if hit is not None and (days == 1 or time.monotonic() - hit[0] < EVALUATION_TTL_S):
             return hit[1]
-        from geometry import apply_variant
-
-        loaded = [(apply_variant(self._scenario(b)), self.building(b)) for b in branches]
+        loaded = [(self.resolved(b), self.building(b)) for b in branches]
+        # on a connection of its own: a long period must not hold up the other pages' requests
         ev = evaluate_loaded(self.store_url, label, loaded, what="the hub")
         self._evaluations[label] = (time.monotonic(), ev)
         return ev
+
+    def warm_up(self) -> None:
+        """Fill what the pages read first and what does not change: each branch's busiest times,
+        yesterday's curves and 3D meshes, and today's indicators (run in a background thread at start).
+
+        A failure here only leaves the cache cold (it is logged); the page asks again.
+        """
+        import logging
+
+        from . import figures
+
+        for branch in self.branches():
+            try:
+                self.busiest_band(branch)
+                for q in DAY_QUANTITIES:
+                    self.day_series(branch, q, day=1)
+                figures.building_3d(self.building(branch), {})
+            except Exception as exc:  # a cache left cold is not an error of the app
+                logging.getLogger(__name__).warning("warming the dashboard's cache of %s failed: %s", branch, exc)
+        try:
+            self.evaluation(0)
+        except Exception as exc:
+            logging.getLogger(__name__).info("no indicators of today yet: %s", exc)
 
     def whatif_now(self, branch: str, variant: str | None, *, horizon_s: float, replications: int = 3, seed: int = 0,
                    on_run: Callable[[int, int], None] | None = None) -> WhatIfResult:
@@ -201,9 +324,7 @@ class HubData:
         building = self.building(branch)
         live = self.state(branch)
         tz = self.timezone(branch)
-        from geometry import apply_variant
-
-        start = start_state_from_branch(live, building, device_services(building, apply_variant(src)), tz)
+        start = start_state_from_branch(live, building, device_services(building, self.resolved(branch)), tz)
         return whatif(src, start, variant=variant, horizon_s=horizon_s, replications=replications, seed=seed,
                       date=dt.datetime.fromtimestamp(live.time, ZoneInfo(tz)).date(), on_run=on_run)
 
@@ -227,9 +348,6 @@ class HubData:
                 continue
             runs.append(SavedRun(kp.parent.name, kp.parent, doc.get("kpis", {}), doc.get("meta", {})))
         return runs
-
-
-
 
 
 def period_label(now: float, timezone: str, days: int) -> str:

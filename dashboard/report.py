@@ -10,9 +10,12 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .data import SavedRun
+
+if TYPE_CHECKING:
+    from simulation.day.kpis import WaitStats
 
 HEADLINE_KPIS = ("visits", "mean_stay_s", "peak_occupancy", "seat_occupancy_rate", "turned_away",
                  "energy_total_kwh", "kwh_per_visit")
@@ -59,6 +62,17 @@ def evacuation_times(run: SavedRun) -> dict[str, float] | None:
     return None
 
 
+def wait_stats(run: SavedRun) -> dict[str, WaitStats] | None:
+    """Service -> its waits (:class:`simulation.day.kpis.WaitStats`) from the run's KPIs; None when
+    its ``kpis.json`` is not a full day's KPIs (an older or foreign file)."""
+    from simulation.day.kpis import DayKpis
+
+    try:
+        return dict(DayKpis.from_dict(run.kpis).waits)
+    except (KeyError, TypeError):
+        return None
+
+
 def occupancy_series(run: SavedRun) -> Any:
     """Persons in the building over the day (``zones.parquet`` summed over zones): columns time [s], value."""
     import pandas as pd
@@ -88,6 +102,9 @@ def comparison_report(runs: Sequence[SavedRun], *, title: str = "Smartlib scenar
     occ = {run_label(r): s for r in runs if (s := occupancy_series(r)) is not None}
     if occ:
         figs.append(figures.series_by_run(occ, title="persons in the building", unit="persons"))
+    waits = {run_label(r): w for r in runs if (w := wait_stats(r))}
+    if waits:
+        figs.append(figures.wait_bars(waits))
     evac = {run_label(r): t for r in runs if (t := evacuation_times(r)) is not None}
     if evac:
         figs.append(figures.evacuation_bars(evac))
@@ -111,4 +128,4 @@ def write_report(paths: Sequence[Path], out: Path) -> Path:
 
 
 __all__ = ["ReportError", "comparison_report", "evacuation_times", "load_run", "occupancy_series", "run_label",
-           "write_report"]
+           "wait_stats", "write_report"]

@@ -25,9 +25,11 @@ from typing import Any, Protocol
 from .errors import BrokerUnavailableError, TelemetryError
 from .mqtt import ENV_PASSWORD, ENV_USERNAME, BrokerSettings
 
-#: Mosquitto saves its persistence database after this many changes (sessions, subscriptions, retained and
-#: queued messages) instead of once a minute; what a SIGKILL can lose is bounded by it (docs/telemetry.md)
-AUTOSAVE_CHANGES = 100
+#: Mosquitto saves its whole persistence database this often [s] instead of once a minute: what a SIGKILL
+#: can lose is what arrived in that time and was not yet delivered. Saving after every N changes instead
+#: costs a write of the whole database per N messages, which grows with a backlog until the broker cannot
+#: keep up and never recovers (bench/broker_backlog.py; docs/telemetry.md, "Broker crashes")
+AUTOSAVE_INTERVAL_S = 1
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
@@ -88,7 +90,7 @@ class TLSFiles:
 def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str | None = None,
                      password_file: str | None = None, acl_file: str | None = None, tls: TLSFiles | None = None,
                      log_file: str | None = None, max_queued_messages: int = 1_000_000,
-                     autosave_changes: int = AUTOSAVE_CHANGES) -> str:
+                     autosave_interval_s: int = AUTOSAVE_INTERVAL_S) -> str:
     """Text of a Mosquitto 2 configuration for a private broker.
 
     Parameters
@@ -105,8 +107,8 @@ def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str
     max_queued_messages
         Messages the broker keeps per disconnected persistent session: an ingest that is down for a
         while must find everything on its return, so this is far above Mosquitto's default of 1000.
-    autosave_changes
-        With persistence: save the database after this many changes (``autosave_on_changes``).
+    autosave_interval_s
+        With persistence: save the database this often [s] (``autosave_interval``).
     """
     lines = [
         "# written by smartlib (telemetry/broker.py)",
@@ -129,10 +131,10 @@ def mosquitto_config(*, port: int, host: str = "127.0.0.1", persistence_dir: str
     if acl_file:
         lines.append(f"acl_file {acl_file}")
     if persistence_dir:
-        # save after every AUTOSAVE_CHANGES changes (sessions, subscriptions, queued messages), not once a
-        # minute: a SIGKILLed broker then loses at most that many changes (docs/telemetry.md, "Broker crashes")
+        # save every AUTOSAVE_INTERVAL_S seconds, not once a minute: a SIGKILLed broker then loses at most what
+        # arrived in that time and was not yet delivered (docs/telemetry.md, "Broker crashes")
         lines += ["persistence true", f"persistence_location {persistence_dir.rstrip('/')}/",
-                  "autosave_on_changes true", f"autosave_interval {autosave_changes}"]
+                  f"autosave_interval {autosave_interval_s}"]
     else:
         lines.append("persistence false")
     if tls is not None:
@@ -232,6 +234,7 @@ class Mosquitto:
         self.password = password
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        self.stderr_path = self.workdir / "mosquitto.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -266,8 +269,11 @@ class Mosquitto:
                                          f"(leave out --port to get a free one)")
         for attempt in range(3):
             self._write_config()
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, start_new_session=True)
+            # stderr to a file, never a pipe: nobody reads a pipe while the broker runs, and a config that logs
+            # to stderr (Mosquitto's default) filled its 64 KiB and froze the broker mid-write
+            with self.stderr_path.open("wb") as err_file:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL,
+                                             stderr=err_file, start_new_session=True)
             proc = self.proc
             if wait_listening(self.host, self.port, timeout_s, alive=lambda p=proc: p.poll() is None):
                 return self
@@ -281,8 +287,8 @@ class Mosquitto:
 
     def _failure_text(self) -> str:
         text = ""
-        if self.proc is not None and self.proc.poll() is not None and self.proc.stderr is not None:
-            text = self.proc.stderr.read().decode("utf-8", "replace")
+        if self.stderr_path.exists():
+            text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
         if self.log_path.exists():
             text += self.log_path.read_text(encoding="utf-8", errors="replace")
         lines = [x for x in text.splitlines() if x.strip()]
@@ -299,8 +305,6 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
         self.proc = None
 
     def stop(self) -> None:

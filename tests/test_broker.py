@@ -194,6 +194,24 @@ def test_a_message_published_as_soon_as_the_subscription_started_is_delivered(br
         pub.loop_stop()
 
 
+def test_a_broker_logging_to_stderr_keeps_running_past_a_full_pipe(tmp_path: Path) -> None:
+    """Mosquitto logs to stderr unless told otherwise; a pipe nobody reads holds 64 KiB, then froze the broker."""
+    require(find_mosquitto() is not None, "Mosquitto (/usr/sbin/mosquitto)")
+    config = "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n"
+    with Mosquitto(workdir=tmp_path / "m", config_text=config) as b:
+        pub = new_client(b.settings, client_id="chatty-publisher")
+        connect_blocking(pub, b.settings, timeout_s=10)
+        pub.loop_start()
+        try:
+            for i in range(3000):  # each logs a 'Received PUBLISH' line: well over 64 KiB in all
+                pub.publish(f"smartlib/v1/small/co2-reading/telemetry/{i}", b"[]", qos=1)
+            wait_for(lambda: (b.workdir / "mosquitto.stderr").stat().st_size > 2**17, 30, "128 KiB of broker log")
+            pub.publish("smartlib/v1/small/co2-reading/telemetry", b"[]", qos=1).wait_for_publish(10)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+
+
 def test_port_taken_by_someone_else_is_reported(tmp_path: Path) -> None:
     require(find_mosquitto() is not None, "Mosquitto (/usr/sbin/mosquitto)")
     import socket

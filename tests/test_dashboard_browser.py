@@ -8,11 +8,14 @@ each page are saved in a folder this module prints.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -158,6 +161,28 @@ def test_every_page_loads_with_real_numbers(hub: RunningHub, page: Any, shots: P
     zones = {t["name"]: t for t in plot_data(page, "live-plan")}
     assert {"lobby", "reading"} <= set(zones)
     assert "occupancy" in zones["reading"]["text"]
+    # the busiest-times band behind today's occupancy: twin.busiest over the stored days before today
+    occupancy = plot_data(page, "live-occupancy")
+    band, median = occupancy[0], occupancy[1]
+    assert band["name"].startswith("usual ") and "(10-90 %)" in band["name"]
+    assert band["n"] >= 2 * 6 and median["n"] >= 6  # yesterday's opening hours, there and back
+    assert [t["name"] for t in occupancy][2:] == ["yesterday", "today"]
+    from dashboard.data import HubData
+    from twin.busiest import BUILDING, sensor_busiest
+    from twin.registry import TwinRegistry
+
+    data = HubData(registry=TwinRegistry.from_dir(SCENARIO), store_url=hub.store_url, results_dir=hub.results)
+    today = dt.datetime.now(ZoneInfo(data.timezone(BRANCH))).date()
+    with data.store() as s:  # the store holds yesterday only: by its day type if today's is the same, else any day
+        same = data.day_type(BRANCH) == data.day_type_of(BRANCH, today - dt.timedelta(days=1))
+        want = sensor_busiest(s, data.resolved(BRANCH), data.building(BRANCH), today=today,
+                              day_type_of=None if same else lambda d: "day")
+    data.close()
+    rows = want.day(data.day_type(BRANCH) if same else "day", BUILDING)
+    assert len(rows) >= 6
+    drawn = page.evaluate("() => Array.from(document.querySelector('#live-occupancy .js-plotly-plot')"
+                          "._fullData[1].y)")
+    assert drawn == pytest.approx(rows["median"].tolist())
     open_page(page, hub, "/devices")
     assert page.locator("#dev-table td").count() > 10
     devices = page.locator("#dev-table").inner_text()
@@ -209,6 +234,13 @@ def test_a_small_scenario_runs_from_the_scenarios_page(hub: RunningHub, page: An
     assert "visits" in table and "seat_occupancy_rate" in table
     evac = plot_data(page, "sc-evac")
     assert evac and evac[0]["n"] >= 1
+    # waits per service of each chosen run: the new run's desk and kiosks, mean bars and p90 marks
+    waits = plot_data(page, "sc-waits")
+    assert len(waits) == 4 and all(t["n"] >= 1 for t in waits)  # two runs, a bar and a mark trace each
+    kpis = json.loads((hub.results / saved / "kpis.json").read_text(encoding="utf-8"))["kpis"]["waits"]
+    bars = page.evaluate("() => { const t = document.querySelector('#sc-waits .js-plotly-plot')._fullData[0];"
+                         " return {x: Array.from(t.x), y: Array.from(t.y)}; }")
+    assert bars["y"] == pytest.approx([kpis[s]["mean_s"] for s in bars["x"]])
     assert_no_errors(page)
     # a what-if from the live state now, half an hour ahead
     page.fill("#wi-hours", "0.5")

@@ -59,28 +59,41 @@ def test_zone_updates_address_the_zone_traces_of_the_plan(building) -> None:  # 
     assert [c for _, c, _ in updates] == ["#d7191c", "#2ca25f"]
 
 
-def test_day_profile_puts_today_and_yesterday_on_one_clock() -> None:
+def test_day_profile_puts_today_and_yesterday_on_one_clock_with_the_busiest_band() -> None:
     midnight = 1_790_000_000.0 - 1_790_000_000.0 % 86_400.0
     today = pd.DataFrame({"time": [midnight + 3600.0, midnight + 7200.0], "value": [1.0, 2.0]})
     yday = pd.DataFrame({"time": [midnight - 86_400.0 + 3600.0], "value": [5.0]})
-    band = figures.usual_band(pd.DataFrame({"time": [midnight - 86_400.0 + 3600.0 + s for s in (0, 600, 1200)],
-                                            "value": [1.0, 2.0, 3.0]}), midnight - 86_400.0)
-    assert band["hour"].tolist() == [1.5]
-    assert band["low"].iloc[0] == pytest.approx(1.2) and band["high"].iloc[0] == pytest.approx(2.8)
-    fig = figures.day_profile(today, yday, title="t", unit="persons", band=band, day_start=midnight)
-    by_name = {t.name: t for t in fig.data}
-    assert list(by_name["today"].x) == [1.0, 2.0]
-    assert list(by_name["yesterday"].x) == [1.0]
-    assert "usual range" in by_name
+    busiest = pd.DataFrame({"hour": [9, 10], "days": [4, 4], "p10": [1.0, 3.0], "median": [2.0, 5.0],
+                            "p90": [4.0, 8.0]})
+    fig = figures.day_profile(today, yday, title="t", unit="persons", busiest=busiest, busiest_label="usual",
+                              day_start=midnight)
+    assert [t.name for t in fig.data] == ["usual (10-90 %)", "usual (median)", "yesterday", "today"]
+    assert fig.data[figures.DAY_TODAY_TRACE].name == "today"
+    assert list(fig.data[3].x) == [1.0, 2.0] and list(fig.data[2].x) == [1.0]
+    # the band: p90 along the hours' middles, back along p10
+    assert list(fig.data[0].x) == [9.5, 10.5, 10.5, 9.5] and list(fig.data[0].y) == [4.0, 8.0, 3.0, 1.0]
+    assert list(fig.data[1].y) == [2.0, 5.0]
+    later = figures.today_xy(pd.DataFrame({"time": [midnight + 1800.0], "value": [7.0]}), midnight)
+    assert later["x"].tolist() == [0.5] and later["y"].tolist() == [7.0]
+    bare = figures.day_profile(today, yday.iloc[:0], title="t", unit="persons", day_start=midnight)
+    assert len(bare.data) == 4 and len(bare.data[0].x) == 0 and len(bare.data[2].x) == 0
 
 
-def test_building_3d_has_a_mesh_per_zone_and_toggles_floors(building) -> None:  # type: ignore[no-untyped-def]
+def test_building_3d_colours_each_zone_and_toggles_floors(building) -> None:  # type: ignore[no-untyped-def]
     fig = figures.building_3d(building, {"reading": 1.0})
     meshes = {t.name: t for t in fig.data}
-    assert set(meshes) == {"G slab", "hall", "reading"}
-    assert meshes["reading"].color == "#d7191c" and meshes["hall"].color == figures.NO_DATA
-    z = meshes["reading"].z
+    assert set(meshes) == {"G slab", "G zones"}
+    zones = meshes["G zones"]
+    texts = list(zones.hovertext)
+    colour = {}
+    for a, b, c, fc in zip(zones.i, zones.j, zones.k, zones.facecolor, strict=True):
+        names = {texts[v].split(" ")[0] for v in (a, b, c)}
+        assert len(names) == 1  # a face belongs to one zone
+        colour.setdefault(names.pop(), set()).add(fc)
+    assert colour == {"reading": {"#d7191c"}, "hall": {figures.NO_DATA}}
+    z = [zz for zz, t in zip(zones.z, texts, strict=True) if t.startswith("reading")]
     assert min(z) == pytest.approx(0.0) and max(z) == pytest.approx(1.0)
+    assert "no data" in next(t for t in texts if t.startswith("hall"))
     assert len(figures.building_3d(building, {}, floors=[]).data) == 0
 
 
@@ -101,3 +114,19 @@ def test_other_figures_on_small_inputs() -> None:
     assert list(br.data[0].x) == ["b", "a"]
     dev = figures.device_status_bars([health("a", "online"), health("b", "offline"), health("c", "online")])
     assert {t.name: list(t.y) for t in dev.data} == {"online": [2], "offline": [1]}
+
+
+def test_wait_bars_group_runs_by_service_with_the_p90_marked() -> None:
+    from simulation.day.kpis import WaitStats
+
+    def w(mean_s: float, p90_s: float) -> WaitStats:
+        return WaitStats(served=10, mean_s=mean_s, p90_s=p90_s, share_over_target=0.1, gave_up=1)
+
+    fig = figures.wait_bars({"base": {"kiosk-1": w(20.0, 50.0), "desk-G": w(120.0, 300.0)},
+                             "more staff": {"desk-G": w(60.0, 150.0)}})
+    bars = [t for t in fig.data if t.type == "bar"]
+    marks = [t for t in fig.data if t.type == "scatter"]
+    assert [b.name for b in bars] == ["base", "more staff"]
+    assert list(bars[0].x) == ["desk-G", "kiosk-1"] and list(bars[0].y) == [120.0, 20.0]
+    assert list(marks[0].y) == [300.0, 50.0] and list(bars[1].y) == [60.0] and list(marks[1].y) == [150.0]
+    assert "gave up 1" in bars[1].hovertext[0]

@@ -92,6 +92,25 @@ def test_resampling_per_minute_and_hour_by_hand(store: Store) -> None:
         store.series(branch="small", quantity="co2", every="hour", agg="median")  # type: ignore[arg-type]
 
 
+def test_resampling_per_device_keeps_devices_apart_across_compacted_hours(store: Store) -> None:
+    # co2-reading: 400 and 600 in the first hour (compacted below), 800 in the second; co2-hall: 1000 then 1200
+    store.write_readings(readings([
+        ("co2-reading", "co2", "ppm", T0 + 10, 400.0, None, None),
+        ("co2-reading", "co2", "ppm", T0 + 70, 600.0, None, None),
+        ("co2-hall", "co2", "ppm", T0 + 20, 1000.0, None, None),
+        ("co2-reading", "co2", "ppm", T0 + 3610, 800.0, None, None),
+        ("co2-hall", "co2", "ppm", T0 + 3620, 1200.0, None, None),
+    ]))
+    store.compact(older_than_s=3600.0, now=T0 + 3600.0 + 3600.0)  # the first hour becomes aggregates
+    per = store.series(branch="small", quantity="co2", every="hour", per_device=True)
+    assert per.columns.tolist() == ["device", "time", "value", "n"]
+    got = {(r.device, r.time): (r.value, r.n) for r in per.itertuples(index=False)}
+    assert got == {("co2-hall", T0): (1000.0, 1), ("co2-reading", T0): (500.0, 2),
+                   ("co2-hall", T0 + 3600): (1200.0, 1), ("co2-reading", T0 + 3600): (800.0, 1)}
+    # over all devices the first hour's mean weighs each reading: (400 + 600 + 1000) / 3
+    assert store.series(branch="small", quantity="co2", every="hour")["value"].iloc[0] == pytest.approx(2000 / 3)
+
+
 def test_zone_series_uses_the_registered_devices(store: Store) -> None:
     store.register_devices(telemetry_registry().to_arrow())
     # co2-reading and em-1 are in zone 'reading'; kiosk-1 in 'hall'; seats count as 0/1

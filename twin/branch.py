@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from geometry.model import OUTSIDE, Building, Device
 from geometry.scenario.hours import OpeningHours
+from geometry.scenario.source import ResolvedScenario
 from simulation.day.physics import END_USES, PhysicsSpec, ZonePhysics
 from telemetry.records import Reading
 
@@ -151,13 +152,18 @@ class ZonePrior:
 
 @dataclass(frozen=True, kw_only=True)
 class TwinInputs:
-    """What a twin needs from a scenario: the building, its physics, opening hours and time zone."""
+    """What a twin needs from a scenario: the building, its physics, opening hours and time zone.
+
+    ``resolved`` keeps the scenario they were read from, so readers of the hub (the dashboard's
+    indicators and busiest times) need not parse the file again.
+    """
 
     building: Building
     physics: PhysicsSpec
     hours: OpeningHours
     timezone: str
     source: str = ""
+    resolved: ResolvedScenario | None = None
 
 
 def load_twin_inputs(path: str | Path, variant: str | None = None) -> TwinInputs:
@@ -177,7 +183,7 @@ def load_twin_inputs(path: str | Path, variant: str | None = None) -> TwinInputs
     building = build_building(resolved, check_reach=False)
     return TwinInputs(building=building, physics=load_physics(resolved, building),
                       hours=load_services(resolved).hours, timezone=resolved.scenario.branch.timezone,
-                      source=str(path))
+                      source=str(path), resolved=resolved)
 
 
 @dataclass

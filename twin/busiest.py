@@ -43,6 +43,12 @@ class BusiestTimes:
         """Rows of one zone (default: the building)."""
         return self.table.loc[self.table["zone"] == zone]
 
+    def day(self, day_type: str, zone: str = BUILDING) -> pd.DataFrame:
+        """Rows of one day type and zone, by hour (``hour, days, p10, median, p90``)."""
+        t = self.table
+        rows = t.loc[(t["day_type"] == day_type) & (t["zone"] == zone)].sort_values("hour")
+        return rows[["hour", "days", "p10", "median", "p90"]].reset_index(drop=True)
+
 
 def busiest_times(history: pd.DataFrame, *, timezone: str, day_type_of: Callable[[dt.date], str],
                   hours: Callable[[dt.date], Sequence[tuple[float, float]]]) -> pd.DataFrame:
@@ -175,16 +181,71 @@ def branch_busiest(scenario: str | Path, store_url: str, *, since: str, until: s
     return result, paths
 
 
+def calendar(src: Any, building: Any) -> tuple[Callable[[dt.date], str],
+                                                Callable[[dt.date], Sequence[tuple[float, float]]]]:
+    """The branch's day type of a local date and its opening intervals that day [s after midnight]."""
+    from simulation.day.demand import load_demand
+    from simulation.day.services import load_services
+
+    demand, hours = load_demand(src, building), load_services(src).hours
+    return demand.day_type_of, lambda d: hours.intervals(d.weekday())
+
+
+def busiest_of(history: pd.DataFrame, src: Any, building: Any, first: dt.date, last: dt.date, *,
+               day_type_of: Callable[[dt.date], str] | None = None) -> BusiestTimes:
+    """:func:`busiest_times` of a branch's ``time, zone, occupancy`` history over the local days ``first..last``.
+
+    ``day_type_of`` replaces the scenario's day types (e.g. one type for all days).
+    """
+    kind_of, hours = calendar(src, building)
+    day_type_of = day_type_of or kind_of
+    table = busiest_times(history, timezone=src.scenario.branch.timezone, day_type_of=day_type_of, hours=hours)
+    cap = {k: float(v) for k, v in building.seats_per_zone().items()}
+    cap[BUILDING] = float(building.seat_count)
+    return BusiestTimes(branch=building.branch_id, since=first, until=last, table=table, capacity=cap)
+
+
+def sensor_occupancy(store: Any, building: Any, start: float, end: float, *, step_s: float = 300.0) -> pd.DataFrame:
+    """People counted by the branch's occupancy sensors over ``[start, end)``, as ``time, zone, occupancy`` rows.
+
+    Each sensor's mean per ``step_s`` bucket [s] (resampled in the store, raw and compacted periods
+    alike), summed over the sensors of a zone. Zones without an occupancy sensor are absent, so the
+    building total of :func:`busiest_times` is the sensed rooms' total.
+    """
+    zone_of = {d.id: d.zone_id for d in building.devices if "occupancy" in d.quantities and d.zone_id}
+    per = store.series(branch=building.branch_id, quantity="occupancy", start=start, end=end, every=step_s,
+                       per_device=True)
+    per = per.loc[per["device"].isin(list(zone_of))]
+    if not len(per):
+        return pd.DataFrame({"time": [], "zone": [], "occupancy": []})
+    per = per.assign(zone=per["device"].map(zone_of))
+    out = per.groupby(["time", "zone"], as_index=False)["value"].sum()
+    return out.rename(columns={"value": "occupancy"})[["time", "zone", "occupancy"]]
+
+
+def sensor_busiest(store: Any, src: Any, building: Any, *, today: dt.date, days: int = 28,
+                   day_type_of: Callable[[dt.date], str] | None = None) -> BusiestTimes:
+    """Busiest times of the ``days`` local days before ``today`` from the occupancy sensors (:func:`sensor_occupancy`).
+
+    What the dashboard draws behind today's sensed occupancy: cheap (one resampled query), unlike
+    the twin's estimates replayed over the period (:func:`branch_busiest`). ``day_type_of`` as in
+    :func:`busiest_of`.
+    """
+    tz = ZoneInfo(src.scenario.branch.timezone)
+    first, last = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=tz).timestamp()
+    end = dt.datetime.combine(today, dt.time(0), tzinfo=tz).timestamp()
+    return busiest_of(sensor_occupancy(store, building, start, end), src, building, first, last,
+                      day_type_of=day_type_of)
+
+
 def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | None,
                     out_dir: Path | None) -> tuple[BusiestTimes, list[Path]]:
     from geometry import apply_variant, build_building, load_scenario
-    from simulation.day.demand import load_demand
-    from simulation.day.services import load_services
     from telemetry.store import open_store
 
     src = apply_variant(load_scenario(scenario))
-    tzname = src.scenario.branch.timezone
-    tz = ZoneInfo(tzname)
+    tz = ZoneInfo(src.scenario.branch.timezone)
     from .indicators import day_range
 
     first, last = day_range(since, until, tz)
@@ -192,18 +253,12 @@ def _branch_busiest(scenario: Path, store_url: str, *, since: str, until: str | 
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
     with open_store(store_url) as store:
         hist = occupancy_history(scenario, store, start, end)
-    building = build_building(src, check_reach=False)
-    demand, hours = load_demand(src, building), load_services(src).hours
-    table = busiest_times(hist, timezone=tzname, day_type_of=demand.day_type_of,
-                          hours=lambda d: hours.intervals(d.weekday()))
-    cap = {k: float(v) for k, v in building.seats_per_zone().items()}
-    cap[BUILDING] = float(building.seat_count)
-    result = BusiestTimes(branch=building.branch_id, since=first, until=last, table=table, capacity=cap)
+    result = busiest_of(hist, src, build_building(src, check_reach=False), first, last)
     paths: list[Path] = []
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         csv = out_dir / "busiest.csv"
-        table.to_csv(csv, index=False)
+        result.table.to_csv(csv, index=False)
         paths = [csv, busiest_picture(result, out_dir / "busiest.png")]
     return result, paths
 

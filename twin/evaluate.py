@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from .indicators import INDICATORS, Indicators, branch_period, indicators, obser
 
 if TYPE_CHECKING:
     from geometry import Building, ResolvedScenario
+    from telemetry.store import Store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,9 +78,11 @@ def rank(values: dict[str, float], better: int) -> dict[str, int | None]:
     return out
 
 
-def evaluate_loaded(store_url: str, period: str, loaded: Sequence[tuple[ResolvedScenario, Building]], *,
+def evaluate_loaded(store_url: str | Store, period: str, loaded: Sequence[tuple[ResolvedScenario, Building]], *,
                     what: str = "the scenarios") -> Evaluation:
     """:func:`evaluate` on scenarios already loaded (source and building of each branch).
+
+    ``store_url`` may also be an open store (left open), as the dashboard keeps one.
 
     Raises
     ------
@@ -91,7 +95,7 @@ def evaluate_loaded(store_url: str, period: str, loaded: Sequence[tuple[Resolved
 
     found: list[tuple[str, Indicators]] = []
     empty: list[str] = []
-    with open_store(store_url) as store:
+    with open_store(store_url) if isinstance(store_url, str) else nullcontext(store_url) as store:
         for src, building in loaded:
             try:
                 p = branch_period(src, period)

@@ -294,11 +294,19 @@ def availability(readings: pd.DataFrame, building: Building, start: float, end: 
     """
     got = readings.loc[(readings["time"] >= start) & (readings["time"] < end)].groupby(
         ["device", "quantity"]).size() if len(readings) else pd.Series(dtype=float)
+    return availability_of_counts({k: float(v) for k, v in got.items()}, building, end - start)
+
+
+def availability_of_counts(got: Mapping[tuple[str, str], float], building: Building, span_s: float) -> float:
+    """Readings received / readings expected over ``span_s`` [s], from counts per (device, quantity).
+
+    A device quantity is expected every ``period_s`` of its device; surplus readings of one do not
+    make up for another's missing ones.
+    """
     expected = received = 0.0
-    span = end - start
     for d in building.devices:
         for q in d.quantities:
-            n = math.floor(span / d.period_s)
+            n = math.floor(span_s / d.period_s)
             expected += n
             received += min(float(got.get((d.id, q), 0)), n)
     return received / expected if expected else math.nan
@@ -342,23 +350,31 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
     """What the branch's devices recorded over ``period``, read from a telemetry store.
 
     Readers in the building are the gate counts in minus out since the day's midnight (local);
-    seat use is the share of seat sensors reporting occupied; queues and transactions come from
-    kiosks and queue counters (a ``kiosk``-type device with a desk's id reports the desk's
+    seat use is the share of seat sensors reporting occupied (per minute); queues and transactions
+    come from kiosks and queue counters (a ``kiosk``-type device with a desk's id reports the desk's
     transactions); energy is the rise of the building-wide meters' cumulative ``energy``.
+
+    The store does the heavy part: only the gate counters' readings come back raw; seats, queues,
+    transactions, energy, CO2 and the availability counts come back aggregated (per minute, per
+    device or per hour), so a month of minute data is read in a few small answers.
     """
     branch = building.branch_id
     a, b = period.start, period.end
-
-    def raw(q: str) -> pd.DataFrame:
-        df = store.series(branch=branch, quantity=q, start=a, end=b)
-        return df.assign(quantity=q)
-
-    quantities = sorted({q for d in building.devices for q in d.quantities})
-    data = {q: raw(q) for q in quantities}
     gates = _gate_openings(building)
     counters = {d.id for d in building.devices if d.type == "people_counter" and d.opening_id in gates}
-    ins = data.get("people_in", pd.DataFrame(columns=["device", "time", "value"]))
-    outs = data.get("people_out", pd.DataFrame(columns=["device", "time", "value"]))
+    quantities = {q for d in building.devices for q in d.quantities}
+
+    def raw(q: str) -> pd.DataFrame:
+        if q not in quantities:
+            return pd.DataFrame({"device": [], "time": [], "value": []})
+        return store.series(branch=branch, quantity=q, start=a, end=b)
+
+    def per_device(q: str, every: float, agg: str = "mean") -> pd.DataFrame:
+        if q not in quantities:
+            return pd.DataFrame({"device": [], "time": [], "value": [], "n": []})
+        return store.series(branch=branch, quantity=q, start=a, end=b, every=every, agg=agg, per_device=True)
+
+    ins, outs = raw("people_in"), raw("people_out")
     ins = ins.loc[ins["device"].isin(counters)]
     outs = outs.loc[outs["device"].isin(counters)]
     visits = float(ins["value"].sum())
@@ -370,15 +386,14 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
     t_in = inside.index.to_numpy(float)
     readers_in = np.clip(inside.to_numpy(float)[_in_open(t_in, period.open_intervals)], 0.0, None)
 
-    seats = data.get("seat_occupied", pd.DataFrame(columns=["time", "bool_value"]))
-    share = seats.assign(v=seats["bool_value"].astype(float)).groupby("time")["v"].mean() if len(seats) else \
-        pd.Series(dtype=float)
-    seats_in_use = share.to_numpy(float)[_in_open(share.index.to_numpy(float), period.open_intervals)]
+    share = (store.series(branch=branch, quantity="seat_occupied", start=a, end=b, every=RUN_SAMPLE_S, agg="mean")
+             if "seat_occupied" in quantities else pd.DataFrame({"time": [], "value": []}))
+    seats_in_use = share["value"].to_numpy(float)[_in_open(share["time"].to_numpy(float), period.open_intervals)]
 
     kinds = {d: k for d, (_, k) in device_services(building, src).items()}
     queues: dict[str, QueueObs] = {}
-    ql = data.get("queue_length", pd.DataFrame(columns=["device", "time", "value"]))
-    tr = data.get("transactions", pd.DataFrame(columns=["device", "time", "value"]))
+    ql = per_device("queue_length", RUN_SAMPLE_S)
+    tr = per_device("transactions", 86_400.0, "sum")
     for kind in ("desk", "kiosk"):
         devs = {d for d, k in kinds.items() if k == kind}
         q = ql.loc[ql["device"].isin(devs)]
@@ -388,22 +403,32 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
         if len(q) or len(t):
             queues[kind] = QueueObs(lengths=lengths, served=float(t["value"].sum()) if len(t) else math.nan)
 
-    energy_kwh = _meter_kwh(data.get("energy"), building, src)
-    co2 = data.get("co2", pd.DataFrame(columns=["device", "time", "value"]))
-    periods = {d.id: d.period_s for d in building.devices}
-    step = float(min((periods[d] for d in set(co2["device"])), default=300.0))
-    co2_h = _hours_any_above(co2["time"].to_numpy(float), co2["value"].to_numpy(float), step, co2_limit_ppm)
-    all_readings = pd.concat([df[["device", "quantity", "time"]] for df in data.values()], ignore_index=True)
+    energy = None
+    if "energy" in quantities:  # cumulative meters: the rise is the largest minus the smallest reading
+        lo, hi = per_device("energy", 3600.0, "min"), per_device("energy", 3600.0, "max")
+        if len(hi):
+            rise = hi.groupby("device")["value"].max() - lo.groupby("device")["value"].min()
+            energy = rise
+    energy_kwh = _meter_kwh(energy, building, src)
+    co2_devs = [d for d in building.devices if "co2" in d.quantities]
+    step = float(min((d.period_s for d in co2_devs), default=300.0))
+    co2_h = 0.0
+    if co2_devs:  # an interval is above the limit when any sensor's reading in it is
+        top = store.series(branch=branch, quantity="co2", start=a, end=b, every=step, agg="max")
+        co2_h = float((top["value"].to_numpy(float) > co2_limit_ppm).sum()) * step / 3600.0
+    counts = store.counts(branch=branch, start=a, end=b)
+    got = {(r.device, r.quantity): float(r.records) for r in counts.itertuples(index=False)}
     user_area, gross = _areas(building)
     return Observations(branch=branch, period=period, seats=building.seat_count, user_area_m2=user_area,
                         gross_area_m2=gross, visits=visits, readers_in=readers_in, seats_in_use=seats_in_use,
                         queues=queues, energy_kwh=energy_kwh, co2_hours_above=co2_h,
-                        device_availability=availability(all_readings, building, a, b), co2_limit_ppm=co2_limit_ppm)
+                        device_availability=availability_of_counts(got, building, b - a),
+                        co2_limit_ppm=co2_limit_ppm)
 
 
-def _meter_kwh(energy: pd.DataFrame | None, building: Building, src: ResolvedScenario) -> float:
+def _meter_kwh(energy: pd.Series | None, building: Building, src: ResolvedScenario) -> float:
     """Electricity over the period from building-wide meters: a ``total`` meter, else the sum of
-    the end-use circuits (each meter's last minus first cumulative reading) [kWh]."""
+    the end-use circuits (each meter's rise of its cumulative reading over the period, [Wh] per device) [kWh]."""
     if energy is None or not len(energy):
         return math.nan
     from simulation.day.physics import load_physics, meter_scopes
@@ -411,7 +436,7 @@ def _meter_kwh(energy: pd.DataFrame | None, building: Building, src: ResolvedSce
     scope = meter_scopes(building, load_physics(src, building))
     meters = {d.id: d.circuit or "total" for d in building.devices
               if d.type == "energy_meter" and scope.get(d.id) is None}
-    rise = energy.sort_values("time").groupby("device")["value"].agg(lambda v: float(v.iloc[-1] - v.iloc[0]))
+    rise = energy
     totals = [m for m, c in meters.items() if c in ("total", "main") and m in rise.index]
     use = totals[:1] or [m for m in meters if m in rise.index]
     return float(sum(rise[m] for m in use)) / 1000.0

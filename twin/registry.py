@@ -137,6 +137,12 @@ class TwinRegistry:
         with self.lock:
             return {b: self._twins[b].state(now) for b in self.branches}
 
+    def state(self, branch_id: str, now: float | None = None) -> BranchState:
+        """One branch's state (at ``now``, default its twin's newest reading time)."""
+        twin = self.branch(branch_id)
+        with self.lock:
+            return twin.state(now)
+
     def take_alert_changes(self) -> list[Alert]:
         """Alerts raised or ended since the last call, over all branches (for the store and MQTT)."""
         out: list[Alert] = []

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geometry.quantities import TELEMETRY_SCHEMA
 
+from ..records import SERIES_KEY_SEP, SeriesIndex
 from ..registry import DEVICE_SCHEMA
 
 DEAD_LETTER_SCHEMA = pa.schema([
@@ -128,6 +131,8 @@ class Batch:
     dead_letters: pa.Table = field(default_factory=lambda: empty(DEAD_LETTER_SCHEMA))
     rejection_counts: pa.Table = field(default_factory=lambda: empty(REJECTION_COUNT_SCHEMA))
     statuses: pa.Table = field(default_factory=lambda: empty(STATUS_SCHEMA))
+    #: the readings' series as the ingest's validator numbered them (None: found from the string columns)
+    series: SeriesIndex | None = None
 
     @classmethod
     def of(cls, readings: pa.Table | pd.DataFrame | None = None, dead_letters: pa.Table | pd.DataFrame | None = None,
@@ -144,6 +149,43 @@ class Batch:
         if statuses is not None:
             b.statuses = as_arrow(statuses, STATUS_SCHEMA, "status")
         return b
+
+
+SERIES_KEY_COLUMNS = ("branch", "device", "quantity", "unit")
+
+
+def series_keys(batch: Batch) -> SeriesIndex:
+    """Each reading's series: the batch's own :attr:`Batch.series` (the ingest's validator gives it), else
+    found from the four string columns (joined and dictionary-encoded by Arrow, no Python per reading)."""
+    if batch.series is not None:
+        return batch.series
+    keys = pc.binary_join_element_wise(*(batch.readings.column(c) for c in SERIES_KEY_COLUMNS),
+                                       SERIES_KEY_SEP).combine_chunks().dictionary_encode()
+    return SeriesIndex(keys.dictionary.to_pylist(), keys.indices.to_numpy(zero_copy_only=False))
+
+
+def series_ids(series: SeriesIndex, known: Mapping[str, int],
+               add: Callable[[list[str]], Mapping[str, int]]) -> np.ndarray:
+    """The store's series id of each reading [int32].
+
+    Parameters
+    ----------
+    series
+        The readings' series (:func:`series_keys`).
+    known
+        Series key -> id the store has cached.
+    add
+        Called with the keys not in ``known`` (when there are any); adds them to the store and returns
+        their ids.
+    """
+    used = np.flatnonzero(np.bincount(series.index, minlength=len(series.keys)))
+    keys = [series.keys[i] for i in used.tolist()]
+    missing = [k for k in keys if k not in known]
+    found = add(missing) if missing else {}
+    lookup = np.zeros(len(series.keys), dtype=np.int32)
+    lookup[used] = [known[k] if k in known else found[k] for k in keys]
+    ids: np.ndarray = lookup[series.index]
+    return ids
 
 
 @dataclass(frozen=True)
@@ -250,7 +292,7 @@ class Store(ABC):
 
     def series(self, *, branch: str, quantity: str, device: str | None = None, zone: str | None = None,
                start: float | None = None, end: float | None = None, every: str | float | None = None,
-               agg: Agg = "mean") -> pd.DataFrame:
+               agg: Agg = "mean", per_device: bool = False) -> pd.DataFrame:
         """Readings of one quantity over time, raw or resampled, for a device, a zone or a branch.
 
         Parameters
@@ -266,12 +308,15 @@ class Store(ABC):
         agg
             How a bucket is summarised over its readings (and over the devices of a zone):
             ``mean``, ``sum``, ``min``, ``max``, ``last`` or ``count``. Booleans count as 0/1.
+        per_device
+            Resampled only: one row per bucket and device (a ``device`` column first) instead of one
+            per bucket over all devices; summing devices' means is then up to the caller.
 
         Returns
         -------
         pandas.DataFrame
             Raw: ``device, time, value, bool_value, string_value``. Resampled: ``time`` (bucket start
-            [UTC epoch s]), ``value``, ``n`` (readings in the bucket).
+            [UTC epoch s]), ``value``, ``n`` (readings in the bucket); with ``per_device`` also ``device``.
         """
         if device is not None and zone is not None:
             raise ValueError("give a device or a zone, not both")
@@ -305,21 +350,22 @@ class Store(ABC):
         # raw readings and, for periods that were compacted, the aggregates of the widest width that divides
         # the bucket (a bucket of whole hours reads the hourly ones): each part gives its sums, counts, extremes
         x = "COALESCE(r.value, CAST(r.bool_value AS INTEGER))"
-        parts = (f"SELECT r.time AS t, {x} AS sum_x, CASE WHEN {x} IS NULL THEN 0 ELSE 1 END AS n_x, 1 AS n, "
-                 f"{x} AS min_x, {x} AS max_x, {x} AS last_x, r.time AS lt FROM readings r {join} {where}")
+        parts = (f"SELECT r.device AS dev, r.time AS t, {x} AS sum_x, CASE WHEN {x} IS NULL THEN 0 ELSE 1 END AS n_x, "
+                 f"1 AS n, {x} AS min_x, {x} AS max_x, {x} AS last_x, r.time AS lt FROM readings r {join} {where}")
         rollup = max((w for w in ROLLUP_WIDTHS_S if width % w == 0), default=None)
         all_params = list(params)
         if rollup is not None:
             a_where = where.replace("r.time", "r.start")
-            parts += (f" UNION ALL SELECT r.start AS t, r.mean * r.n AS sum_x, r.n AS n_x, r.n AS n, "
+            parts += (f" UNION ALL SELECT r.device AS dev, r.start AS t, r.mean * r.n AS sum_x, r.n AS n_x, r.n AS n, "
                       f"r.min AS min_x, r.max AS max_x, r.last AS last_x, r.last_time AS lt "
                       f"FROM (SELECT a.*, s.branch, s.device, s.quantity FROM rollups a JOIN series s "
                       f"ON s.id = a.series WHERE a.width_s = {rollup!r}) r {join} "
                       f"{a_where}")
             all_params += params
         bucket = f"floor(p.t / {width!r}) * {width!r}"
-        return self._query(f"SELECT {bucket} AS time, CAST({exprs[agg]} AS DOUBLE PRECISION) AS value, "
-                           f"CAST(sum(p.n) AS BIGINT) AS n FROM ({parts}) p GROUP BY 1 ORDER BY 1", all_params)
+        dev, by = ("p.dev AS device, ", "GROUP BY 1, 2 ORDER BY 2, 1") if per_device else ("", "GROUP BY 1 ORDER BY 1")
+        return self._query(f"SELECT {dev}{bucket} AS time, CAST({exprs[agg]} AS DOUBLE PRECISION) AS value, "
+                           f"CAST(sum(p.n) AS BIGINT) AS n FROM ({parts}) p {by}", all_params)
 
     # ------------------------------------------------------------------ retention
     def compact(self, *, older_than_s: float, now: float | None = None,
@@ -399,9 +445,17 @@ class Store(ABC):
             return TELEMETRY_SCHEMA.empty_table()
         return pa.Table.from_pandas(df, schema=TELEMETRY_SCHEMA, preserve_index=False)
 
-    def counts(self, *, branch: str | None = None) -> pd.DataFrame:
-        """Stored readings per branch, device and quantity, with their time range [UTC epoch s]."""
+    def counts(self, *, branch: str | None = None, start: float | None = None,
+               end: float | None = None) -> pd.DataFrame:
+        """Stored raw readings per branch, device and quantity, with their time range [UTC epoch s].
+
+        ``start`` (inclusive) and ``end`` (exclusive) [UTC epoch s] restrict the readings counted.
+        """
         where, params = _where(branch=branch)
+        for op, t in ((">=", start), ("<", end)):
+            if t is not None:
+                where += f"{' AND' if where else 'WHERE'} time {op} %s"
+                params.append(float(t))
         return self._query(
             "SELECT branch, device, quantity, count(*) AS records, min(time) AS first_time, max(time) AS last_time "
             f"FROM readings {where} GROUP BY branch, device, quantity ORDER BY branch, device, quantity", params)
