@@ -35,11 +35,7 @@ def test_everyone_came_in_and_left_through_balanced_counters(day: DayResult) -> 
     _conserved(day, max(b for _, b in day.meta["open_intervals_s"]))
 
 
-def test_nobody_was_rescued(day: DayResult, request: pytest.FixtureRequest) -> None:
-    if day.meta["branch"] == "central-library":
-        # a few readers a day still lock up facing each other in the 1.1 m stack aisles or a 1 m group
-        # room door (issue 13, open): the rescue counter says how many
-        request.applymarker(pytest.mark.xfail(reason="counterflow lock-ups in 1 m aisles and doors", strict=False))
+def test_nobody_was_rescued(day: DayResult) -> None:
     stats = day.meta["walker_stats"]
     assert stats["rescued"] == 0, f"{stats['rescued']} walkers stuck for good in {day.meta['branch']}"
 
