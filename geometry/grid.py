@@ -115,9 +115,13 @@ def floor_walls(floor: Floor, wall_thickness_m: float = 0.2) -> BaseGeometry:
     """Centre lines of the floor's walls: zone boundaries and outline minus door gaps and open sides."""
     lines = shapely.union_all([floor.outline.exterior] + [z.polygon.exterior for z in floor.zones])
     cuts = []
+    half = max(wall_thickness_m / 2.0, 0.75 * DEFAULT_CELL_M)
     for o in floor.openings:
         if o.kind == "open":
-            cuts.append(o.segment.buffer(wall_thickness_m, cap_style="flat"))
+            # the open side only: walls meeting it at its ends keep their ends (cutting them short
+            # left a gap at the junction where a zone's corner cell was a pocket no one fits in)
+            ends = shapely.union_all([Point(c).buffer(half) for c in (o.segment.coords[0], o.segment.coords[-1])])
+            cuts.append(o.segment.buffer(wall_thickness_m, cap_style="flat").difference(ends))
         else:
             cuts.append(Point(o.center).buffer(o.width_m / 2.0))
     if cuts:

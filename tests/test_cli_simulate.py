@@ -29,7 +29,7 @@ def test_simulate_writes_the_tables_the_picture_and_prints_kpis(tmp_path: Path) 
         assert (tmp_path / name).stat().st_size > 0, name
     assert (tmp_path / "day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads((tmp_path / "kpis.json").read_text())
-    assert doc["kpis"]["visits"] > 0 and doc["meta"]["seed"] == 5 and doc["meta"]["walker"] == "GridWalker"
+    assert doc["kpis"]["visits"] > 0 and doc["meta"]["seed"] == 5 and doc["meta"]["walker"] == "CrowdWalker"
     events = pd.read_parquet(tmp_path / "events.parquet")
     assert (events["event"] == "arrive").sum() == doc["kpis"]["visits"]
     visits = next(line for line in r.stdout.splitlines() if line.strip("│ ").startswith("visits "))

@@ -57,7 +57,7 @@ def test_cli_option_reaches_the_application_layer(tmp_path: Path, monkeypatch: p
     from twin.cli import main
 
     monkeypatch.setattr(sys, "argv", ["smartlib", "simulate", str(DATA / "day-small.yaml"), "--out",
-                                      str(tmp_path), "--trajectories", "10:00-10:10"])
+                                      str(tmp_path), "--walker", "grid", "--trajectories", "10:00-10:10"])
     with pytest.raises(SystemExit) as exc:
         main()
     err = capsys.readouterr().err

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 Progress = Callable[[float, float, str], None]
 
 WALKERS = ("grid", "crowd")
+#: How readers walk unless told: the crowd walker (everyone walking moves in the crowd kernel and meets);
+#: ``grid`` (shortest path / speed, nobody meets) is the quick screening option.
+DEFAULT_WALKER = "crowd"
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -204,7 +207,7 @@ def _check_day_options(days: int, walker: str) -> None:
         raise UserError(f"--walker must be one of {', '.join(WALKERS)}, got '{walker}'")
 
 
-def run_library_day(loaded: Loaded, *, seed: int, days: int = 1, walker: str = "grid",
+def run_library_day(loaded: Loaded, *, seed: int, days: int = 1, walker: str = DEFAULT_WALKER,
                     progress: Progress | None = None, recorder: Any = None) -> DayResult:
     """The library-day engine on a loaded scenario (the one place the application layer calls it).
 
@@ -235,7 +238,7 @@ def trajectory_window_s(text: str) -> tuple[float, float]:
 
 
 def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed: int = 0, days: int = 1,
-             walker: str = "grid", out_dir: Path | None = None, progress: Progress | None = None,
+             walker: str = DEFAULT_WALKER, out_dir: Path | None = None, progress: Progress | None = None,
              trajectories: str | None = None) -> SimulationRun:
     """Simulate library days of a branch; with ``out_dir``, write ``kpis.json``, the tables and ``day.png``.
 
@@ -281,7 +284,8 @@ class Comparison:
         return compare_rows({name: k.to_dict() for name, k in self.runs.items()})
 
 
-def compare(scenario: str | Path, *, variants: Sequence[str], seed: int = 0, days: int = 1, walker: str = "grid",
+def compare(scenario: str | Path, *, variants: Sequence[str], seed: int = 0, days: int = 1,
+            walker: str = DEFAULT_WALKER,
             progress: Progress | None = None) -> Comparison:
     """Run the base scenario and each variant with the same seed; their KPIs side by side."""
     names = [v.strip() for v in variants if v.strip()]

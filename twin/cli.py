@@ -14,6 +14,7 @@ import typer
 from geometry.errors import ScenarioError
 
 from . import printing
+from .app import DEFAULT_WALKER
 from .errors import UserError
 from .printing import err, out
 
@@ -250,8 +251,9 @@ def evacuate(
 
 # --------------------------------------------------------------------------- library day
 
-WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: grid (shortest path / speed, fast) or "
-                                                         "crowd (the crowd kernel, everyone walking at once)")]
+WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: crowd (the default: the crowd kernel, "
+                                                         "everyone walking at once, readers meet) or grid (shortest "
+                                                         "path / speed, a quicker screening)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: the same seed gives the same day")]
 DaysOpt = Annotated[int, typer.Option("--days", help="days to simulate from the scenario's start date")]
 
@@ -264,7 +266,7 @@ def simulate(
     days: DaysOpt = 1,
     out_dir: Annotated[Path, typer.Option("--out", help="where to write kpis.json, the tables and day.png")] = Path(
         "out/simulate"),
-    walker: WalkerOpt = "grid",
+    walker: WalkerOpt = DEFAULT_WALKER,
     trajectories: Annotated[str | None, typer.Option(
         "--trajectories", help="also write PedPy trajectories per floor for a window, e.g. 10:00-10:15 "
                                "(with --walker crowd)")] = None,
@@ -284,7 +286,7 @@ def compare(
     variants: Annotated[str, typer.Option("--variants", help="comma-separated variant names, e.g. A,B")],
     seed: SeedOpt = 0,
     days: DaysOpt = 1,
-    walker: WalkerOpt = "grid",
+    walker: WalkerOpt = DEFAULT_WALKER,
 ) -> None:
     """KPIs of the base scenario and each variant side by side, with the differences (same seed)."""
     from .app import compare as run

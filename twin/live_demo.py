@@ -85,7 +85,8 @@ def branch_days(out_dir: Path, *, seed: int, reuse: dict[str, Path] | None = Non
             continue
         if progress is not None:
             progress(f"simulating a day at {branch}")
-        day = app.run_library_day(loaded, seed=seed)
+        # the hub's feed needs each branch's telemetry, not who met whom: the quick screening walker
+        day = app.run_library_day(loaded, seed=seed, walker="grid")
         day.write(out_dir / branch)
         out[branch] = load_telemetry(out_dir / branch)
     return out

@@ -392,7 +392,14 @@ class Crowd:
         f = self.navigator.floor_index[floor_id]
         nx_, ny_ = int(self._fl_nx[f]), int(self._fl_ny[f])
         h = self.navigator.cell_m
-        field = self.navigator.dist[off: off + nx_ * ny_].reshape(ny_, nx_)
+        dist = self.navigator.dist
+        if len(xy) == 1:  # one start (a walk of a library day): plain Python is ten times quicker
+            gj = math.floor((float(xy[0, 0]) - float(self._fl_x0[f])) / h - 0.5)
+            gi = math.floor((float(xy[0, 1]) - float(self._fl_y0[f])) / h - 0.5)
+            if any(0 <= gi + di < ny_ and 0 <= gj + dj < nx_ and math.isfinite(dist[off + (gi + di) * nx_ + gj + dj])
+                   for di in (0, 1) for dj in (0, 1)):
+                return
+        field = dist[off: off + nx_ * ny_].reshape(ny_, nx_)
         j0 = np.floor((xy[:, 0] - self._fl_x0[f]) / h - 0.5).astype(np.int64)
         i0 = np.floor((xy[:, 1] - self._fl_y0[f]) / h - 0.5).astype(np.int64)
         ok = np.zeros(len(xy), bool)
@@ -514,12 +521,14 @@ class Crowd:
         old = self._cost.get(threads)
         self._cost[threads] = rate if old is None else 0.7 * old + 0.3 * rate
 
-    def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool) -> int:
+    def _kernel_call(self, n: int, n_steps: int, stop_on_arrival: bool, threads: int = 0) -> int:
+        """One call of the CSM kernel; the serial build when it runs on one thread (``threads == 1``)."""
         p = self.params
         nav = self.navigator
         start, items, bx0, by0, bsize, bnx, bny = self._bk
         cx0, cy0, cnx, cny = self._cl
-        return int(kernels.csm_advance(
+        kernel = kernels.csm_advance_serial if threads == 1 else kernels.csm_advance
+        return int(kernel(
             self._pos[:n], self._orient[:n], self._vel[:n], self._active[:n], self._floor[:n], self._base[:n],
             self._v0[:n], self._radius[:n], self._tgap[:n], self._stuck[:n], self._best[:n], self._agoal[:n],
             self._astep[:n],
@@ -552,15 +561,18 @@ class Crowd:
         was = self._active[:n].copy()
         nav = self.navigator
         t0_steps = self._steps
-        threads = kernels.get_threads()
-        use = self._pick_threads(int(was.sum()), threads)
-        if use != threads:
+        walkers = int(was.sum())
+        # small crowds run the one-thread build: no need to ask numba for its threads (tens of us a call)
+        threads = kernels.get_threads() if walkers >= self.parallel_min_walkers else 1
+        use = self._pick_threads(walkers, threads)
+        switch = use != threads and use != 1  # one thread runs the serial build: no thread setting
+        if switch:
             kernels.set_threads(use)
         clock = time.perf_counter()
         try:
-            steps = self._kernel_call(n, n_steps, stop_on_arrival)
+            steps = self._kernel_call(n, n_steps, stop_on_arrival, use)
         finally:
-            if use != threads:
+            if switch:
                 kernels.set_threads(threads)
         elapsed = time.perf_counter() - clock
         arrived = np.flatnonzero(was & ~self._active[:n])
@@ -657,6 +669,10 @@ class Crowd:
     def reached(self, agent_id: int) -> str | None:
         """Label of the goal the person last arrived at (an exit id, a seat id...), or None."""
         return self._reached[self._id(agent_id)]
+
+    def stuck_time_s(self, agent_id: int) -> float:
+        """How long the person has walked without coming ``progress_m`` closer to their target [s]."""
+        return float(self._stuck[self._id(agent_id)])
 
     def arrival_time_s(self, agent_id: int) -> float:
         """When the person last arrived [s] (NaN while walking or never)."""

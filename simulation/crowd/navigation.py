@@ -51,6 +51,14 @@ STAIR_SPEED_M_S = 0.6
 POINT_RADIUS_M = 0.35
 #: A stop of a stair or lift is reached within this distance [m].
 STOP_RADIUS_M = 0.5
+#: Seat and point targets inside a zone get a *local* field (see :meth:`Navigator.local_field`):
+#: exact inside a window of their tile of the zone (tiles of ``LOCAL_TILE_M`` [m]) grown by
+#: ``LOCAL_MARGIN_M`` [m], and the tile's shared field outside it.
+LOCAL_TILE_M = 8.0
+#: Cells of a ``shelves`` target need this much room to the nearest blocked cell centre [m] (a body
+#: of radius 0.2 m fits; where no cell has it, every cell near the shelves counts).
+SHELF_CLEAR_M = 0.45
+LOCAL_MARGIN_M = 2.5
 
 
 # --------------------------------------------------------------------------- spaces
@@ -178,7 +186,8 @@ class Target:
     """Where someone goes, on one floor. Build with the class methods; hashable (a cache key).
 
     ``kind`` is one of ``point``, ``box``, ``zone``, ``seat``, ``opening``, ``exit``, ``exits``,
-    ``stop`` and ``evacuation``; ``ref`` holds what identifies it.
+    ``stop``, ``shelves``, ``evacuation`` and ``tile`` (part of a zone, see :meth:`Navigator.local_field`);
+    ``ref`` holds what identifies it.
     """
 
     kind: str
@@ -219,6 +228,11 @@ class Target:
     def exits(cls, floor_id: str, blocked: Iterable[str] = ()) -> Target:
         """The nearest of the floor's exits, except ``blocked`` ones; the goal label says which."""
         return cls("exits", floor_id, tuple(sorted(blocked)))
+
+    @classmethod
+    def shelves(cls, floor_id: str, subject: str, reach_m: float = 0.75) -> Target:
+        """The shelves of a subject: reached on entering an aisle cell within ``reach_m`` [m] of one of them."""
+        return cls("shelves", floor_id, (subject, float(reach_m)))
 
     @classmethod
     def stop(cls, floor_id: str, link_id: str) -> Target:
@@ -304,6 +318,7 @@ class _Slot:
     size: int
     labels: tuple[str, ...]
     pins: int = 0
+    local: bool = False
 
 
 class Navigator:
@@ -320,10 +335,15 @@ class Navigator:
         times more to cross (0 turns this off).
     max_fields
         Fields kept; least recently used ones that no walker follows are dropped beyond this.
+    local_fields
+        Seat and point targets inside a zone of ``building`` get a local field (see
+        :meth:`local_field`): a library day sends readers to a thousand seats, and a field over a
+        room costs a fraction of one over the floor.
     """
 
     def __init__(self, spaces: Mapping[str, FloorSpace] | Sequence[FloorSpace], *, building: Building | None = None,
-                 wall_clearance_m: float = 0.3, wall_penalty: float = 1.0, max_fields: int = 256) -> None:
+                 wall_clearance_m: float = 0.3, wall_penalty: float = 1.0, max_fields: int = 256,
+                 local_fields: bool = True) -> None:
         if not isinstance(spaces, Mapping):
             spaces = {s.floor_id: s for s in spaces}
         if not spaces:
@@ -354,6 +374,10 @@ class Navigator:
         self._slots: OrderedDict[Target, _Slot] = OrderedDict()
         self._by_offset: dict[int, Target] = {}
         self.fields_computed = 0
+        self.local_fields = bool(local_fields)
+        self._zone_cells: dict[Target, NDArray[np.int64]] = {}  # zones' and tiles' cells
+        #: Fields computed as local fields (also counted in ``fields_computed``).
+        self.local_fields_computed = 0
         self._stops: StopGraph | None = None
 
     # ---------------------------------------------------------------- goals
@@ -371,9 +395,21 @@ class Navigator:
 
     @staticmethod
     def _cells_in(grid: WalkableGrid, geom: BaseGeometry) -> NDArray[np.int64]:
-        gx, gy = grid.centers()
-        inside = np.asarray(shapely.intersects_xy(geom, gx, gy), bool) & grid.walkable
-        return np.flatnonzero(inside).astype(np.int64)
+        """Flat indices of the walkable cells whose centre is in ``geom`` (only its bounding box is tested)."""
+        ny, nx = grid.shape
+        if geom.is_empty:
+            return np.zeros(0, np.int64)
+        x0, y0, x1, y1 = geom.bounds
+        i0, j0 = grid.cell_of(x0, y0)
+        i1, j1 = grid.cell_of(x1, y1)
+        i0, j0, i1, j1 = max(i0, 0), max(j0, 0), min(i1 + 1, ny), min(j1 + 1, nx)
+        if i0 >= i1 or j0 >= j1:
+            return np.zeros(0, np.int64)
+        jj, ii = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
+        gx = grid.x0 + (jj + 0.5) * grid.cell_m
+        gy = grid.y0 + (ii + 0.5) * grid.cell_m
+        inside = np.asarray(shapely.intersects_xy(geom, gx, gy), bool) & grid.walkable[i0:i1, j0:j1]
+        return (ii[inside] * nx + jj[inside]).astype(np.int64)
 
     def _near_point(self, grid: WalkableGrid, x: float, y: float, radius_m: float, what: str) -> NDArray[np.int64]:
         cells = self._cells_in(grid, Point(x, y).buffer(radius_m))
@@ -418,12 +454,38 @@ class Navigator:
         b = self._need_building(target)
         fl = b.floor(target.floor_id)
         ident = str(ref[0])
+        if kind == "shelves":
+            got = self._zone_cells.get(target)
+            if got is None:
+                shelves = [o.polygon for o in fl.obstacles if ident in o.subjects]
+                if not shelves:
+                    raise NoRouteError(f"no shelves of subject '{ident}' on floor '{fl.id}'")
+                near = self._cells_in(g, shapely.union_all(shelves).buffer(float(str(ref[1]))))
+                roomy = near[self.spaces[fl.id].clearance_m.ravel()[near] >= SHELF_CLEAR_M]
+                got = self._zone_cells[target] = roomy if roomy.size else near
+            if got.size == 0:
+                raise NoRouteError(f"the shelves of subject '{ident}' on floor '{fl.id}' have no walkable cell "
+                                   "near them")
+            return [Goal(ident, got)]
+        if kind == "tile":  # the cells of a zone in one square of a tiling of its bounding box
+            z = fl.zone(ident)
+            ti, tj, size = int(str(ref[1])), int(str(ref[2])), float(str(ref[3]))
+            got = self._zone_cells.get(target)
+            if got is None:
+                zx0, zy0, _, _ = z.polygon.bounds
+                sq = box(zx0 + tj * size, zy0 + ti * size, zx0 + (tj + 1) * size, zy0 + (ti + 1) * size)
+                got = self._zone_cells[target] = self._cells_in(g, z.polygon.intersection(sq))
+            if got.size == 0:
+                raise NoRouteError(f"tile ({ti}, {tj}) of zone '{ident}' holds no walkable cell")
+            return [Goal(ident, got)]
         if kind == "zone":
             z = fl.zone(ident)
-            cells = self._cells_in(g, z.polygon)
-            if cells.size == 0:
+            zc = self._zone_cells.get(target)
+            if zc is None:
+                zc = self._zone_cells[target] = self._cells_in(g, z.polygon)
+            if zc.size == 0:
                 raise NoRouteError(f"zone '{ident}' holds no walkable cell")
-            return [Goal(ident, cells)]
+            return [Goal(ident, zc)]
         if kind == "seat":
             s = next((s for s in fl.seats if s.id == ident), None)
             if s is None:
@@ -474,8 +536,15 @@ class Navigator:
         return off
 
     def _evict(self) -> None:
+        """Drop the least recently used unfollowed fields beyond ``max_fields``, local ones first.
+
+        A seat's local field costs a few percent of a whole field to make again; the whole fields
+        (zones, tiles, stops, doors) are few and shared, so they stay while local ones can go.
+        """
         while len(self._slots) > self.max_fields:
-            victim = next((t for t, s in self._slots.items() if s.pins == 0), None)
+            victim = next((t for t, s in self._slots.items() if s.pins == 0 and s.local), None)
+            if victim is None:
+                victim = next((t for t, s in self._slots.items() if s.pins == 0), None)
             if victim is None:
                 return
             s = self._slots.pop(victim)
@@ -483,12 +552,12 @@ class Navigator:
             self._free.setdefault(s.size, []).append(s.offset)
 
     def _store(self, target: Target, dist: NDArray[np.float64], goal: NDArray[np.int32],
-               labels: tuple[str, ...]) -> _Slot:
+               labels: tuple[str, ...], *, local: bool = False) -> _Slot:
         size = dist.size
         off = self._alloc(size)
         self.dist[off: off + size] = dist.ravel()
         self.goal[off: off + size] = goal.ravel()
-        slot = _Slot(off, self.floor_index[target.floor_id], size, labels)
+        slot = _Slot(off, self.floor_index[target.floor_id], size, labels, local=local)
         self._slots[target] = slot
         self._by_offset[off] = target
         self._evict()
@@ -515,8 +584,88 @@ class Navigator:
             self._evacuation(target)
             return self._slots[target]
         goals = self.goals(target)
-        dist, goal = self.compute(target.floor_id, goals)
-        return self._store(target, dist, goal, tuple(g.label for g in goals))
+        got = self.local_field(target, goals) if self.local_fields else None
+        dist, goal = got if got is not None else self.compute(target.floor_id, goals)
+        slot = self._store(target, dist, goal, tuple(g.label for g in goals), local=got is not None)
+        return slot
+
+    def local_field(self, target: Target, goals: Sequence[Goal] | None = None, *, tile_m: float = LOCAL_TILE_M,
+                    margin_m: float = LOCAL_MARGIN_M) -> tuple[NDArray[np.float64], NDArray[np.int32]] | None:
+        """The field of a seat or point target from a local field and a shared one, or None.
+
+        The zone holding the target is cut into square tiles of ``tile_m`` [m]; the target's tile
+        ``S`` (the zone's cells in it) has a shared field ``Z`` (cached like any other). Inside the
+        window ``W`` (the tile grown by ``margin_m`` [m]) the field is the exact travel cost ``L``
+        to the goal computed on the window alone; elsewhere it is ``Z + max(L)``. So someone far
+        away walks towards the tile and, once in the window, to the seat. The field has no pit: a
+        cell with ``L`` descends along ``L``; a cell without it descends along ``Z`` to a cell of
+        ``S``, and every cell of ``S`` has ``L`` (checked; else the whole zone is tried as the tile,
+        and failing that None: the caller computes the whole field). A window is a few percent of
+        a floor, so the thousand seats of a library day cost about as much as a few dozen whole
+        fields.
+
+        Returns None for other kinds of target, without a building, or when the target is in no zone.
+        """
+        if target.kind not in ("seat", "point") or self.building is None:
+            return None
+        fid = target.floor_id
+        fl = self.building.floor(fid)
+        if target.kind == "point":
+            x, y = float(target.ref[0]), float(target.ref[1])  # type: ignore[arg-type]
+        else:
+            st = next((s for s in fl.seats if s.id == target.ref[0]), None)
+            if st is None:
+                return None
+            x, y = st.x, st.y
+        zone = fl.zone_at(x, y)
+        if zone is None:
+            return None
+        goals = list(goals) if goals is not None else self.goals(target)
+        zx0, zy0, _, _ = zone.polygon.bounds
+        ti, tj = int((y - zy0) // tile_m), int((x - zx0) // tile_m)
+        for tile in (Target("tile", fid, (zone.id, ti, tj, float(tile_m))), Target.zone(fid, zone.id)):
+            try:
+                got = self._local(tile, goals, margin_m)
+            except NoRouteError:  # no walkable cell of the zone in the tile
+                continue
+            if got is not None:
+                self.fields_computed += 1
+                self.local_fields_computed += 1
+                return got
+        return None
+
+    def _local(self, tile: Target, goals: Sequence[Goal],
+               margin_m: float) -> tuple[NDArray[np.float64], NDArray[np.int32]] | None:
+        fid = tile.floor_id
+        g = self.spaces[fid].grid
+        ny, nx = g.shape
+        tcells = self.goals(tile)[0].cells
+        ti, tj = tcells // nx, tcells % nx
+        pad = math.ceil(margin_m / g.cell_m)
+        i0, j0 = max(int(ti.min()) - pad, 0), max(int(tj.min()) - pad, 0)
+        i1, j1 = min(int(ti.max()) + pad + 1, ny), min(int(tj.max()) + pad + 1, nx)
+        if (i1 - i0) * (j1 - j0) >= 0.6 * nx * ny:
+            return None  # the window is most of the floor: the whole field is as cheap
+        cells = np.concatenate([gl.cells for gl in goals])
+        ci, cj = cells // nx, cells % nx
+        if not ((ci >= i0) & (ci < i1) & (cj >= j0) & (cj < j1)).all():
+            return None
+        wnx = j1 - j0
+        walk = np.ascontiguousarray(g.walkable[i0:i1, j0:j1])
+        cost = np.ascontiguousarray(self._cost[fid][i0:i1, j0:j1])
+        values = np.concatenate([np.full(gl.cells.size, gl.value_m) for gl in goals])
+        labels = np.concatenate([np.full(gl.cells.size, k, np.int32) for k, gl in enumerate(goals)])
+        ld, lq = kernels.dijkstra16(walk, cost, ((ci - i0) * wnx + (cj - j0)).astype(np.int64),
+                                    values.astype(np.float64), labels, float(g.cell_m), MOVES)
+        if not np.isfinite(ld[ti - i0, tj - j0]).all():
+            return None  # part of the tile is cut off from the target inside the window
+        zd, _ = self._view(self._slot(tile))
+        top = float(ld[np.isfinite(ld)].max())
+        dist = zd.astype(np.float64) + top
+        dist[i0:i1, j0:j1] = np.where(np.isfinite(ld), ld, dist[i0:i1, j0:j1])
+        goal = np.full((ny, nx), -1, np.int32)
+        goal[i0:i1, j0:j1] = lq
+        return dist, goal
 
     def offset(self, target: Target) -> int:
         """Where the target's field starts in :attr:`dist` / :attr:`goal` (computing it if needed)."""

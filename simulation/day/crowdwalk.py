@@ -25,10 +25,8 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import shapely
 import simpy
 
-from ..crowd import kernels
 from ..crowd.movement import Crowd
 from ..crowd.navigation import POINT_RADIUS_M, Target
 from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
@@ -41,10 +39,15 @@ XY = tuple[float, float]
 #: a step of 0.05 s (five times JuPedSim's 0.01 s) keeps the speed model stable (time gap 0.7 s)
 #: and makes a day five times cheaper.
 DAY_DT_S = 0.05
-#: A walk leg still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time plus
-#: ``WATCHDOG_EXTRA_S`` counts as stuck; the walker is put at its target (counted in ``stats``).
+#: A walker whose walk leg is still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time
+#: plus ``WATCHDOG_EXTRA_S`` ...
 WATCHDOG_FACTOR = 4.0
 WATCHDOG_EXTRA_S = 120.0
+#: ... and has not come 0.25 m closer to its target for this long [s] (a walker in a moving queue is
+#: late but not stuck, and is left to walk on; checked again every half of this).
+STUCK_S = 60.0
+#: Members of a party set off this long one after another [s] (single file through a door).
+PARTY_GAP_S = 1.0
 #: Room a point target needs around it to be reachable by a body (radius 0.2 m) [m], measured
 #: from the cell centre to the nearest blocked cell centre.
 CLEAR_M = 0.5
@@ -102,11 +105,16 @@ class CrowdWalker:
         self.max_chunk_s = float(max_chunk_s)
         self.parallel_from = int(parallel_from)
         self.recorder = recorder
+        # a parallel region per time step costs far more than moving a handful of readers, and a
+        # library day mostly has a few walkers at a time: one thread below ``parallel_from``
+        crowd.parallel_min_walkers = self.parallel_from
         self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
+        #: (time [s], floor, x [m], y [m], target) of each walker the watchdog put at its target.
+        self.rescues: list[tuple[float, str, float, float, Target]] = []
         self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
                       "agent_steps": 0}
         self.process = env.process(self._run())
@@ -134,9 +142,14 @@ class CrowdWalker:
         if g.inside(i, j) and g.walkable[i, j] and sp.clearance_m[i, j] >= clear_m:
             return (x, y)
         if clear_m > 0:
-            gx, gy = g.centers()
+            i0, j0 = g.cell_of(x - max_m, y - max_m)
+            i1, j1 = g.cell_of(x + max_m, y + max_m)
+            i0, j0 = max(i0, 0), max(j0, 0)
+            i1, j1 = min(i1 + 1, g.shape[0]), min(j1 + 1, g.shape[1])
+            jj, ii = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
+            gx, gy = g.x0 + (jj + 0.5) * g.cell_m, g.y0 + (ii + 0.5) * g.cell_m
             d = np.hypot(gx - x, gy - y)
-            ok = g.walkable & (sp.clearance_m >= clear_m) & (d <= max_m)
+            ok = g.walkable[i0:i1, j0:j1] & (sp.clearance_m[i0:i1, j0:j1] >= clear_m) & (d <= max_m)
             if ok.any():
                 k = int(np.argmin(np.where(ok, d, np.inf)))
                 return float(gx.flat[k]), float(gy.flat[k])
@@ -145,36 +158,15 @@ class CrowdWalker:
             raise NoRouteError(f"({x:.2f}, {y:.2f}) on floor '{floor_id}' is not within {max_m} m of a walkable cell")
         return g.center(*c)
 
-    def _subject_xy(self, place: Place) -> XY:
-        """A point in an aisle beside the shelves of a subject, the closest to their centre [m] (cached)."""
-        got = self._points.get(place)
-        if got is None:
-            got = self._points[place] = self._aisle_xy(place)
-        return got
-
-    def _aisle_xy(self, place: Place) -> XY:
-        floor = self.nav.building.floor(place.floor_id) if self.nav.building is not None else None
-        shelves = [o.polygon for o in floor.obstacles if place.ref in o.subjects] if floor is not None else []
-        if not shelves:
-            return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
-        sp = self.nav.spaces[place.floor_id]
-        g = sp.grid
-        gx, gy = g.centers()
-        near = np.asarray(shapely.dwithin(shapely.union_all(shelves), shapely.points(gx, gy), 1.0)) & g.walkable
-        for ok in (near & (sp.clearance_m >= CLEAR_M), near):
-            ii, jj = np.nonzero(ok)
-            if ii.size:
-                k = int(np.argmin(np.hypot(gx[ii, jj] - place.x, gy[ii, jj] - place.y)))
-                return float(gx[ii[k], jj[k]]), float(gy[ii[k], jj[k]])
-        return self._snap(place.floor_id, place.x, place.y, clear_m=CLEAR_M)
-
     def target(self, place: Place, party_size: int = 1) -> Target:
         """The navigation target of a place (cached): seat, point, zone, opening, stop.
 
-        Point-like places (desks, kiosks, shelves) are reached within a radius that grows with the
-        party, so a party does not have to squeeze into one spot.
+        Point-like places (desks, kiosks) are reached within a radius that grows with the party, so
+        a party does not have to squeeze into one spot; the shelves of a subject on entering an
+        aisle beside any of them (as the grid walker counts them), so browsers stop at the first
+        shelf of their subject instead of pushing deep into a 1 m aisle against those leaving it.
         """
-        key = (place, party_size if place.kind in ("service", "point", "subject") else 1)
+        key = (place, party_size if place.kind in ("service", "point") else 1)
         got = self._targets.get(key)
         if got is not None:
             return got
@@ -187,8 +179,8 @@ class CrowdWalker:
             t = Target.opening(place.floor_id, place.ref)
         elif place.kind == "stop":
             t = Target.stop(place.floor_id, place.ref)
-        elif place.kind == "subject":
-            t = Target.point(place.floor_id, *self._subject_xy(place), radius_m=radius)
+        elif place.kind == "subject":  # any aisle cell beside the subject's shelves, as on the grid
+            t = Target.shelves(place.floor_id, place.ref)
         else:  # service, point
             xy = self._points.get(place)
             if xy is None:
@@ -203,6 +195,9 @@ class CrowdWalker:
             return float(target.ref[0]), float(target.ref[1])  # type: ignore[arg-type]
         if target.kind == "stop":
             return self.nav.stop_xy(str(target.ref[0]), target.floor_id)
+        if target.kind == "shelves":
+            g = self.nav.spaces[target.floor_id].grid
+            return g.center(*divmod(int(self.nav.goals(target)[0].cells[0]), g.shape[1]))
         if target.kind == "seat" and self.nav.building is not None:
             s = next((s for s in self.nav.building.floor(target.floor_id).seats if s.id == target.ref[0]), None)
             if s is not None:
@@ -351,36 +346,64 @@ class CrowdWalker:
         for i, spot in zip(ids, self._spots(floor_id, xy, len(ids)), strict=True):
             self.crowd.place(i, floor_id, *spot)
 
-    def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
-                  fallback: XY) -> Generator[simpy.Event, Any, None]:
-        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there)."""
-        env = self.env
-        events = []
-        for i, t in zip(ids, targets, strict=True):
+    def _start(self, i: int, t: Target, speed: float, fallback: XY, ev: simpy.Event) -> bool:
+        """Send walker ``i`` to ``t``; ``ev`` fires on arrival. False when they had to be put there."""
+        try:
+            self.crowd.set_target(i, t, speed)
+        except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
+            fl, x, y = self.crowd.location(i)
+            self.crowd.place(i, fl, *self._snap(fl, x, y, clear_m=CLEAR_M))
             try:
                 self.crowd.set_target(i, t, speed)
-            except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
-                fl, x, y = self.crowd.location(i)
-                self.crowd.place(i, fl, *self._snap(fl, x, y, clear_m=CLEAR_M))
-                try:
-                    self.crowd.set_target(i, t, speed)
-                except NoRouteError:  # still no way: put them there (counted as rescued)
-                    self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
-                    self.stats["rescued"] += 1
-                    continue
-            ev = env.event()
-            self._waiting[i] = ev
-            events.append((i, t, ev))
+            except NoRouteError:  # still no way: put them there (counted as rescued)
+                self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
+                self.stats["rescued"] += 1
+                return False
+        self._waiting[i] = ev
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
+        return True
+
+    def _start_later(self, delay_s: float, i: int, t: Target, speed: float, fallback: XY,
+                     ev: simpy.Event) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay_s)
+        self._sync()
+        if not self._start(i, t, speed, fallback, ev):
+            ev.succeed()
+
+    def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
+                  fallback: XY) -> Generator[simpy.Event, Any, None]:
+        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there).
+
+        The members of a party set off ``PARTY_GAP_S`` apart, in single file, as a group leaves a room:
+        five people reaching a 1 m door at the same instant wedge in its frame for good.
+        """
+        env = self.env
+        events = []
+        for k, (i, t) in enumerate(zip(ids, targets, strict=True)):
+            ev = env.event()
+            if k == 0:
+                if not self._start(i, t, speed, fallback, ev):
+                    continue
+            else:
+                env.process(self._start_later(k * PARTY_GAP_S, i, t, speed, fallback, ev))
+            events.append((i, t, ev))
         done = env.all_of([ev for _, _, ev in events])
-        yield done | env.timeout(WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S)
-        if not done.triggered:
+        wait = WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
+        while True:
+            yield done | env.timeout(wait)
+            if done.triggered:
+                return
+            # late: those still getting closer are in a queue (a gate at closing time), not stuck
+            # (the crowd process has advanced to this very event: the times are current)
             for i, t, ev in events:
-                if not ev.triggered:
+                if not ev.triggered and self.crowd.stuck_time_s(i) >= STUCK_S:
                     self._waiting.pop(i, None)
+                    self.rescues.append((env.now, *self.crowd.location(i), t))
                     self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
                     self.stats["rescued"] += 1
+                    ev.succeed()
+            wait = STUCK_S / 2
 
     # ------------------------------------------------------------------ the crowd process
     def _sync(self) -> None:
@@ -389,22 +412,10 @@ class CrowdWalker:
             self.crowd.advance(self.env.now)
 
     def _advance(self, until_s: float) -> tuple[float, list[int]]:
-        """One kernel call; on one thread unless at least ``parallel_from`` people walk.
-
-        A parallel region per time step costs far more than moving a handful of readers (about
-        0.1-20 ms a step on two busy cores against 5-20 us on one thread, measured), and a library
-        day mostly has a few walkers at a time.
-        """
+        """One kernel call (the crowd runs its one-thread build unless ``parallel_from`` people walk)."""
         self.stats["advances"] += 1
         try:
-            if len(self._waiting) >= self.parallel_from:
-                return self.crowd.advance(until_s, stop_on_arrival=True)
-            before = kernels.get_threads()
-            kernels.set_threads(1)
-            try:
-                return self.crowd.advance(until_s, stop_on_arrival=True)
-            finally:
-                kernels.set_threads(before)
+            return self.crowd.advance(until_s, stop_on_arrival=True)
         finally:
             self.stats["agent_steps"] = self.crowd.agent_steps
 

@@ -9,6 +9,7 @@ tests compare it with.
 ========================  ==========================================================
 ``dijkstra16``            distance field on a walkable grid, 16-neighbourhood
 ``csm_advance``           collision-free speed model, many steps per call
+``csm_advance_serial``    the same, compiled for one thread (no parallel region per step)
 ``field_direction``       walking direction down a distance field at one point
 ========================  ==========================================================
 """
@@ -21,6 +22,7 @@ from typing import Any
 _WHERE = {
     "dijkstra16": "navfield",
     "csm_advance": "csm",
+    "csm_advance_serial": "serial",
     "field_direction": "csm",
     "set_threads": "csm",
     "get_threads": "csm",

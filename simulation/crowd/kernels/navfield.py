@@ -1,5 +1,9 @@
 """Distance fields on a walkable grid: multi-source Dijkstra over a 16-neighbourhood.
 
+The queue is Dial's ring of buckets rather than a binary heap: every move costs at least one cell
+width, so with buckets narrower than that the cells of the lowest bucket are final in any order,
+and taking a cell costs O(1) instead of O(log n) (about twice as fast on a library floor).
+
 The 16-neighbourhood (8 neighbours plus the 8 "knight" moves (1, 2)) gives 16 directions, so
 shortest grid paths are within 2.7 % of the straight line instead of the 8.2 % of an
 8-neighbourhood, and agents following the field do not zig-zag. A diagonal step needs both
@@ -17,45 +21,6 @@ from numba import njit
 from .moves import MOVES, MOVES8
 
 __all__ = ["MOVES", "MOVES8", "dijkstra16"]
-
-
-@njit(cache=True)
-def _heap_push(hd, hc, size, d, c):
-    i = size
-    hd[i] = d
-    hc[i] = c
-    while i > 0:
-        p = (i - 1) >> 1
-        if hd[p] < hd[i] or (hd[p] == hd[i] and hc[p] <= hc[i]):
-            break
-        hd[p], hd[i] = hd[i], hd[p]
-        hc[p], hc[i] = hc[i], hc[p]
-        i = p
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(hd, hc, size):
-    d = hd[0]
-    c = hc[0]
-    size -= 1
-    hd[0] = hd[size]
-    hc[0] = hc[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        m = left
-        r = left + 1
-        if r < size and (hd[r] < hd[left] or (hd[r] == hd[left] and hc[r] < hc[left])):
-            m = r
-        if hd[i] < hd[m] or (hd[i] == hd[m] and hc[i] <= hc[m]):
-            break
-        hd[m], hd[i] = hd[i], hd[m]
-        hc[m], hc[i] = hc[i], hc[m]
-        i = m
-    return d, c, size
 
 
 @njit(cache=True)
@@ -88,12 +53,27 @@ def dijkstra16(walkable, cost, seed_cells, seed_values, seed_labels, cell_m, mov
     """
     ny, nx = walkable.shape
     n = ny * nx
+    nm = moves.shape[0]
+    lengths = np.empty(nm)
+    for m in range(nm):
+        lengths[m] = cell_m * np.sqrt(moves[m, 0] ** 2 + moves[m, 1] ** 2)
+    # Dial's buckets of a width below the cheapest move (one cell straight): a cell taken from the
+    # lowest bucket can be improved by no other cell of that bucket, so its cost is final. The
+    # buckets form a ring longer than the dearest move, so a new entry never wraps onto a live one.
+    cmax = 1.0
+    cmin = np.inf
+    for i in range(ny):
+        for j in range(nx):
+            if walkable[i, j]:
+                cmax = max(cmax, cost[i, j])
+                cmin = min(cmin, cost[i, j])
+    if not cmin < np.inf:
+        cmin = 1.0
+    width = 0.999 * cell_m * min(cmin, 1.0)
+    nb = int(np.ceil(lengths.max() * cmax / width)) + 2
+    head = np.full(nb, -1, np.int64)
     dist = np.full(n, np.inf)
     src = np.full(n, -1, np.int32)
-    cap = 4 * n + 16
-    hd = np.empty(cap)
-    hc = np.empty(cap, np.int64)
-    size = 0
     for s in range(seed_cells.shape[0]):
         c = seed_cells[s]
         i = c // nx
@@ -103,39 +83,88 @@ def dijkstra16(walkable, cost, seed_cells, seed_values, seed_labels, cell_m, mov
         if seed_values[s] < dist[c]:
             dist[c] = seed_values[s]
             src[c] = seed_labels[s]
-            size = _heap_push(hd, hc, size, seed_values[s], c)
     seed_val = dist.copy()
+    # seeds enter when the sweep reaches their bucket (a seed may lie far above the lowest one)
+    seeds = np.flatnonzero(dist < np.inf)
+    seeds = seeds[np.argsort(dist[seeds], kind="mergesort")]
+    ns = seeds.shape[0]
+    cap = n + 16
+    ent_cell = np.empty(cap, np.int64)
+    ent_next = np.empty(cap, np.int64)
+    free = -1
+    used = 0
+    pending = 0
     done = np.zeros(n, np.bool_)
-    nm = moves.shape[0]
-    lengths = np.empty(nm)
-    for m in range(nm):
-        lengths[m] = cell_m * np.sqrt(moves[m, 0] ** 2 + moves[m, 1] ** 2)
-    while size > 0:
-        d, c, size = _heap_pop(hd, hc, size)
-        if done[c] or d > dist[c]:
+    k = 0
+    cur = 0
+    if ns > 0:
+        cur = int(np.floor(seed_val[seeds[0]] / width))
+    while pending > 0 or k < ns:
+        slot = cur % nb
+        while k < ns and int(np.floor(seed_val[seeds[k]] / width)) <= cur:
+            c = seeds[k]
+            k += 1
+            if free >= 0:
+                e = free
+                free = ent_next[e]
+            else:
+                if used >= cap:
+                    ent_cell = np.concatenate((ent_cell, np.empty(cap, np.int64)))
+                    ent_next = np.concatenate((ent_next, np.empty(cap, np.int64)))
+                    cap *= 2
+                e = used
+                used += 1
+            ent_cell[e] = c
+            ent_next[e] = head[slot]
+            head[slot] = e
+            pending += 1
+        if pending == 0 and k < ns:  # nothing on the way: jump to the next seed's bucket
+            cur = int(np.floor(seed_val[seeds[k]] / width))
             continue
-        done[c] = True
-        i = c // nx
-        j = c - i * nx
-        ci = cost[i, j]
-        for m in range(nm):
-            ii = i + moves[m, 0]
-            jj = j + moves[m, 1]
-            if ii < 0 or ii >= ny or jj < 0 or jj >= nx or not walkable[ii, jj]:
+        while head[slot] >= 0:
+            e = head[slot]
+            head[slot] = ent_next[e]
+            ent_next[e] = free
+            free = e
+            pending -= 1
+            c = ent_cell[e]
+            if done[c]:
                 continue
-            if not walkable[i + moves[m, 2], j + moves[m, 3]] or not walkable[i + moves[m, 4], j + moves[m, 5]]:
-                continue
-            cc = ii * nx + jj
-            if done[cc]:
-                continue
-            nd = d + lengths[m] * 0.5 * (ci + cost[ii, jj])
-            if nd < dist[cc]:
-                dist[cc] = nd
-                src[cc] = src[c]
-                if size >= hd.shape[0]:
-                    hd = np.concatenate((hd, np.empty(hd.shape[0])))
-                    hc = np.concatenate((hc, np.empty(hc.shape[0], np.int64)))
-                size = _heap_push(hd, hc, size, nd, cc)
+            done[c] = True
+            d = dist[c]
+            i = c // nx
+            j = c - i * nx
+            ci = cost[i, j]
+            for m in range(nm):
+                ii = i + moves[m, 0]
+                jj = j + moves[m, 1]
+                if ii < 0 or ii >= ny or jj < 0 or jj >= nx or not walkable[ii, jj]:
+                    continue
+                cc = ii * nx + jj
+                if done[cc]:
+                    continue
+                if not walkable[i + moves[m, 2], j + moves[m, 3]] or not walkable[i + moves[m, 4], j + moves[m, 5]]:
+                    continue
+                nd = d + lengths[m] * 0.5 * (ci + cost[ii, jj])
+                if nd < dist[cc]:
+                    dist[cc] = nd
+                    src[cc] = src[c]
+                    b = int(np.floor(nd / width)) % nb
+                    if free >= 0:
+                        e2 = free
+                        free = ent_next[e2]
+                    else:
+                        if used >= cap:
+                            ent_cell = np.concatenate((ent_cell, np.empty(cap, np.int64)))
+                            ent_next = np.concatenate((ent_next, np.empty(cap, np.int64)))
+                            cap *= 2
+                        e2 = used
+                        used += 1
+                    ent_cell[e2] = cc
+                    ent_next[e2] = head[b]
+                    head[b] = e2
+                    pending += 1
+        cur += 1
     goal = np.full(n, -1, np.int32)
     for c in range(n):
         if np.isfinite(seed_val[c]) and dist[c] == seed_val[c]:
