@@ -23,7 +23,7 @@ def smartlib(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_simulate_writes_the_tables_the_picture_and_prints_kpis(tmp_path: Path) -> None:
-    r = smartlib("simulate", SMALL, "--seed", "5", "--out", str(tmp_path))
+    r = smartlib("simulate", SMALL, "--seed", "5", "--walker", "crowd", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     for name in ("kpis.json", "zones.parquet", "events.parquet", "telemetry.parquet", "day.png"):
         assert (tmp_path / name).stat().st_size > 0, name
