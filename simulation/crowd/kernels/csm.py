@@ -67,8 +67,14 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 INF = np.inf
-#: Visible neighbours kept per agent between the two passes of a step (more: the second pass rescans).
-NB_CAP = 256
+#: The cell list is a dense table over all cells (a counting sort, O(1) lookup of a cell's walkers)
+#: while it has at most this many cells per walker, plus ``DENSE_MIN_CELLS``; a sparser crowd (few
+#: walkers in a large building) is sorted and its cells found by binary search instead, so the work
+#: per step follows the walkers, never the floor area. Both give the same order and the same result.
+DENSE_CELLS_PER_WALKER = 8
+DENSE_MIN_CELLS = 4096
+#: Slack on the reach of a row of cells [m]: only makes the scan visit a few more cells than needed.
+ROW_SLACK_M = 1e-9
 
 
 def set_threads(n: int) -> None:
@@ -265,6 +271,30 @@ def turn_sign(seed, i, epoch):
     return -1.0
 
 
+@njit(cache=True, inline="always")
+def _cell_of(wx, wy, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny):
+    """Cell-list key of a world position [m] (positions beyond the grid fall in its edge cells)."""
+    cx = int(np.floor((wx - cl_x0) / csx))
+    cy = int(np.floor((wy - cl_y0) / csy))
+    cx = min(max(cx, 0), cl_nx - 1)
+    cy = min(max(cy, 0), cl_ny - 1)
+    return cy * cl_nx + cx
+
+
+@njit(cache=True)
+def _counting_sort(cell, na, ncell, cstart, order):
+    """Stable counting sort of ``cell[:na]`` into ``order``; then cell c holds ``order[cstart[c]:cstart[c + 1]]``."""
+    cstart[:] = 0
+    for k in range(na):
+        cstart[cell[k] + 2] += 1
+    for c in range(2, ncell + 2):
+        cstart[c] += cstart[c - 1]
+    for k in range(na):
+        c = cell[k] + 1
+        order[cstart[c]] = k
+        cstart[c] += 1
+
+
 @njit(cache=True, parallel=True)
 def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_gap, stuck_s, best_d,
                 arrived_goal, arrived_step,
@@ -349,59 +379,65 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     else:
         csx = 0.5 * cutoff_m
     csy = 0.5 * cutoff_m
+    ncell = cl_nx * cl_ny
+    dense = ncell <= DENSE_CELLS_PER_WALKER * na + DENSE_MIN_CELLS
+    # per walker, in the order of ``act``: world position and cell (rewritten by each step)
     cell = np.empty(na, np.int64)
+    wxa = np.empty(na)
+    wya = np.empty(na)
+    # per walker, sorted by cell: the snapshot every walker of a step reads its neighbours from
+    order = np.empty(na, np.int64)
     skey = np.empty(na, np.int64)
     sidx = np.empty(na, np.int64)
     sx = np.empty(na)
     sy = np.empty(na)
     srad = np.empty(na)
-    wxa = np.empty(na)
-    wya = np.empty(na)
-    ndx = np.empty(n)
-    ndy = np.empty(n)
-    nsp = np.empty(n)
+    sox = np.empty(na)
+    soy = np.empty(na)
+    cstart = np.empty(ncell + 2 if dense else 1, np.int64)
     maxb = 1
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
-    nbscratch = np.empty((n_threads, NB_CAP, 5))
+    nbscratch = np.empty((n_threads, max(na, 1), 5))
     cut2 = cutoff_m * cutoff_m
+    for k in range(na):
+        i = act[k]
+        wx = pos[i, 0] + fl_shift[floor[i]]
+        if periodic:
+            wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
+        wxa[k] = wx
+        wya[k] = pos[i, 1]
+        cell[k] = _cell_of(wx, pos[i, 1], cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
     steps = 0
     for step in range(n_steps):
         if na == 0:
             break
-        # ---- cell list: walkers sorted by cell key (stable: deterministic order)
-        for k in range(na):
-            i = act[k]
-            wx = pos[i, 0] + fl_shift[floor[i]]
-            wy = pos[i, 1]
-            if periodic:
-                wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
-            wxa[k] = wx
-            wya[k] = wy
-            cx = int(np.floor((wx - cl_x0) / csx))
-            cy = int(np.floor((wy - cl_y0) / csy))
-            cx = min(max(cx, 0), cl_nx - 1)
-            cy = min(max(cy, 0), cl_ny - 1)
-            cell[k] = cy * cl_nx + cx
-        order = np.argsort(cell[:na], kind="mergesort")
+        # ---- cell list: walkers sorted by (cell, index), and the snapshot in that order
+        if dense:
+            _counting_sort(cell, na, ncell, cstart, order)
+        else:
+            order[:na] = np.argsort(cell[:na], kind="mergesort")
         for s in range(na):
             k = order[s]
-            skey[s] = cell[k]
             i = act[k]
+            skey[s] = cell[k]
             sidx[s] = i
             sx[s] = wxa[k]
             sy[s] = wya[k]
             srad[s] = radius[i]
-        # ---- new directions and speeds from the old positions
-        for k in prange(na):
+            sox[s] = orient[i, 0]
+            soy[s] = orient[i, 1]
+        # ---- every walker: direction and speed from the snapshot, then its move
+        narr = 0
+        for s in prange(na):
             tid = numba.get_thread_id()
             local = scratch[tid]
             nb = nbscratch[tid]
-            i = sidx[k]
-            wx = sx[k]
-            wy = sy[k]
-            ri = srad[k]
+            i = sidx[s]
+            wx = sx[s]
+            wy = sy[s]
+            ri = srad[s]
             f = floor[i]
             px = pos[i, 0]
             py = pos[i, 1]
@@ -444,130 +480,120 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                             mag = -a_w * np.exp(z) / dw
                             ex += mag * vx
                             ey += mag * vy
-            # neighbours: repulsion (cells of cutoff/2, two rings)
+            # neighbours: repulsion and side step (cells of cutoff/2, at most two rings, only the
+            # part of each row of cells that reaches within the cutoff)
             cx = int(np.floor((wx - cl_x0) / csx))
             cy = int(np.floor((wy - cl_y0) / csy))
             cx = min(max(cx, 0), cl_nx - 1)
             cy = min(max(cy, 0), cl_ny - 1)
-            smin = INF
             cnt = 0
-            for pas in range(2):
-                if pas == 1:
-                    norm = np.sqrt(ex * ex + ey * ey)
-                    if norm > 0.0:
-                        ex = ex / norm
-                        ey = ey / norm
-                    else:
-                        ex = orient[i, 0]
-                        ey = orient[i, 1]
-                    if cnt <= NB_CAP:
-                        # the visible neighbours were kept in pass 0: no second scan
-                        for q in range(cnt):
-                            dx = nb[q, 0]
-                            dy = nb[q, 1]
-                            ll = nb[q, 2] * (shrink if nb[q, 4] == 0.0 else min(shrink, squeeze))
-                            if ex * dx + ey * dy < 0.0:
-                                continue
-                            if abs(-ey * dx + ex * dy) > ll:
-                                continue
-                            s = nb[q, 3] - ll
-                            if s < smin:
-                                smin = s
-                        break
-                for yy in range(cy - 2, cy + 3):
-                    if yy < 0 or yy >= cl_ny:
-                        continue
-                    for part in range(2):
+            for yy in range(max(cy - 2, 0), min(cy + 3, cl_ny)):
+                # dy0: least |dy| to anyone in this row (the edge rows also hold whoever is beyond them)
+                dy0 = 0.0
+                if yy > 0 and wy < cl_y0 + yy * csy:
+                    dy0 = cl_y0 + yy * csy - wy
+                elif yy < cl_ny - 1 and wy > cl_y0 + (yy + 1) * csy:
+                    dy0 = wy - cl_y0 - (yy + 1) * csy
+                dy0 = max(dy0 - ROW_SLACK_M, 0.0)
+                if dy0 * dy0 > cut2:
+                    continue
+                for part in range(2):
+                    if periodic:
                         lo = cx - 2
                         hi = cx + 2
-                        if periodic:
-                            if part == 0:
-                                if lo < 0:
-                                    lo = lo + cl_nx
-                                    hi = cl_nx - 1
-                                elif hi >= cl_nx:
-                                    hi = cl_nx - 1
-                            else:
-                                if cx - 2 < 0:
-                                    lo = 0
-                                    hi = cx + 2
-                                elif cx + 2 >= cl_nx:
-                                    lo = 0
-                                    hi = cx + 2 - cl_nx
-                                else:
-                                    continue
+                        if part == 0:
+                            if lo < 0:
+                                lo = lo + cl_nx
+                                hi = cl_nx - 1
+                            elif hi >= cl_nx:
+                                hi = cl_nx - 1
                         else:
-                            if part == 1:
+                            if cx - 2 < 0:
+                                lo = 0
+                                hi = cx + 2
+                            elif cx + 2 >= cl_nx:
+                                lo = 0
+                                hi = cx + 2 - cl_nx
+                            else:
                                 continue
-                            lo = max(lo, 0)
-                            hi = min(hi, cl_nx - 1)
+                    else:
+                        if part == 1:
+                            continue
+                        half = np.sqrt(cut2 - dy0 * dy0) + ROW_SLACK_M
+                        lo = max(int(np.floor((wx - half - cl_x0) / csx)), cx - 2, 0)
+                        hi = min(int(np.floor((wx + half - cl_x0) / csx)), cx + 2, cl_nx - 1)
+                        if hi < lo:
+                            continue
+                    if dense:
+                        m0 = cstart[yy * cl_nx + lo]
+                        m1 = cstart[yy * cl_nx + hi + 1]
+                    else:
                         m0 = np.searchsorted(skey[:na], yy * cl_nx + lo, side="left")
                         m1 = np.searchsorted(skey[:na], yy * cl_nx + hi, side="right")
-                        for m in range(m0, m1):
-                            if m == k:
-                                continue
-                            dx = sx[m] - wx
-                            dy = sy[m] - wy
-                            if periodic:
-                                dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
-                            d2 = dx * dx + dy * dy
-                            if d2 > cut2 or d2 < 1e-18:
-                                continue
-                            ll = ri + srad[m]
-                            jm = sidx[m]
-                            counter = a_s > 0.0 and orient[jm, 0] * e0x + orient[jm, 1] * e0y < -counter_cos
-                            if pas == 0:
-                                if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
-                                    continue
-                                dist = np.sqrt(d2)
-                                mag = -a_n * np.exp((ll - dist) / d_n) / dist
-                                ex += mag * dx
-                                ey += mag * dy
-                                if counter:
-                                    lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
-                                    if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
-                                        side = -1.0 if lat > -keep_right_m else 1.0
-                                        mag = side * a_s * np.exp((ll - dist) / d_s)
-                                        ex += -mag * e0y
-                                        ey += mag * e0x
-                                if cnt < NB_CAP:
-                                    nb[cnt, 0] = dx
-                                    nb[cnt, 1] = dy
-                                    nb[cnt, 2] = ll
-                                    nb[cnt, 3] = dist
-                                    nb[cnt, 4] = 1.0 if counter else 0.0
-                                cnt += 1
-                            else:
-                                ll = ll * (min(shrink, squeeze) if counter else shrink)
-                                if ex * dx + ey * dy < 0.0:
-                                    continue
-                                if abs(-ey * dx + ex * dy) > ll:
-                                    continue
-                                s = np.sqrt(d2) - ll
-                                if s < smin:
-                                    if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
-                                        continue
-                                    smin = s
+                    for m in range(m0, m1):
+                        if m == s:
+                            continue
+                        dx = sx[m] - wx
+                        dy = sy[m] - wy
+                        if periodic:
+                            dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
+                        d2 = dx * dx + dy * dy
+                        if d2 > cut2 or d2 < 1e-18:
+                            continue
+                        if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
+                            continue
+                        ll = ri + srad[m]
+                        counter = a_s > 0.0 and sox[m] * e0x + soy[m] * e0y < -counter_cos
+                        dist = np.sqrt(d2)
+                        mag = -a_n * np.exp((ll - dist) / d_n) / dist
+                        ex += mag * dx
+                        ey += mag * dy
+                        if counter:
+                            lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
+                            if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
+                                side = -1.0 if lat > -keep_right_m else 1.0
+                                mag = side * a_s * np.exp((ll - dist) / d_s)
+                                ex += -mag * e0y
+                                ey += mag * e0x
+                        nb[cnt, 0] = dx
+                        nb[cnt, 1] = dy
+                        nb[cnt, 2] = ll * (min(shrink, squeeze) if counter else shrink)
+                        nb[cnt, 3] = dist
+                        cnt += 1
+            norm = np.sqrt(ex * ex + ey * ey)
+            if norm > 0.0:
+                ex = ex / norm
+                ey = ey / norm
+            else:
+                ex = orient[i, 0]
+                ey = orient[i, 1]
+            # spacing: the nearest visible neighbour in front, inside the corridor
+            smin = INF
+            for q in range(cnt):
+                dx = nb[q, 0]
+                dy = nb[q, 1]
+                ll = nb[q, 2]
+                if ex * dx + ey * dy < 0.0:
+                    continue
+                if abs(-ey * dx + ex * dy) > ll:
+                    continue
+                sq = nb[q, 3] - ll
+                if sq < smin:
+                    smin = sq
             sp = smin / time_gap[i]
             if sp < 0.0:
                 sp = 0.0
             if sp > v0[i]:
                 sp = v0[i]
-            ndx[i] = ex
-            ndy[i] = ey
-            nsp[i] = sp
-        # ---- move, wrap, arrive (serial: cheap, and one parallel region per step is enough)
-        narr = 0
-        for k in range(na):
-            i = act[k]
-            vx = ndx[i] * nsp[i]
-            vy = ndy[i] * nsp[i]
+            # move, wrap, arrive (only this walker's own state is written)
+            vx = ex * sp
+            vy = ey * sp
             vel[i, 0] = vx
             vel[i, 1] = vy
-            orient[i, 0] = ndx[i]
-            orient[i, 1] = ndy[i]
-            x = pos[i, 0] + vx * dt_s
-            y = pos[i, 1] + vy * dt_s
+            orient[i, 0] = ex
+            orient[i, 1] = ey
+            x = px + vx * dt_s
+            y = py + vy * dt_s
             if periodic:
                 xw = x - periodic_x_m * np.floor(x / periodic_x_m)
                 if xw != x:
@@ -575,7 +601,6 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                 x = xw
             pos[i, 0] = x
             pos[i, 1] = y
-            f = floor[i]
             gj = int(np.floor((x - fl_x0[f]) / cell_m))
             gi = int(np.floor((y - fl_y0[f]) / cell_m))
             stuck_s[i] += dt_s
@@ -589,6 +614,14 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                     arrived_goal[i] = g
                     arrived_step[i] = step + 1
                     narr += 1
+            # where the next step finds this walker
+            ka = order[s]
+            nwx = x + fl_shift[f]
+            if periodic:
+                nwx = nwx - periodic_x_m * np.floor(nwx / periodic_x_m)
+            wxa[ka] = nwx
+            wya[ka] = y
+            cell[ka] = _cell_of(nwx, y, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
         steps = step + 1
         if narr > 0:
             kk = 0
@@ -600,6 +633,9 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                     vel[i, 1] = 0.0
                 else:
                     act[kk] = i
+                    cell[kk] = cell[k]
+                    wxa[kk] = wxa[k]
+                    wya[kk] = wya[k]
                     kk += 1
             na = kk
             if stop_on_arrival:
