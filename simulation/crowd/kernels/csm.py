@@ -399,7 +399,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
-    nbscratch = np.empty((n_threads, max(na, 1), 5))
+    nbscratch = np.empty((n_threads, 4, max(na, 1)))
+    nbm = np.empty((n_threads, max(na, 1)), np.int64)
     cut2 = cutoff_m * cutoff_m
     for k in range(na):
         i = act[k]
@@ -433,7 +434,11 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         for s in prange(na):
             tid = numba.get_thread_id()
             local = scratch[tid]
-            nb = nbscratch[tid]
+            bdx = nbscratch[tid, 0]
+            bdy = nbscratch[tid, 1]
+            bd2 = nbscratch[tid, 2]
+            bll = nbscratch[tid, 3]
+            bm = nbm[tid]
             i = sidx[s]
             wx = sx[s]
             wy = sy[s]
@@ -530,36 +535,54 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                     else:
                         m0 = np.searchsorted(skey[:na], yy * cl_nx + lo, side="left")
                         m1 = np.searchsorted(skey[:na], yy * cl_nx + hi, side="right")
+                    # everyone in the range into the buffer; only those within the cutoff stay
                     for m in range(m0, m1):
-                        if m == s:
-                            continue
                         dx = sx[m] - wx
                         dy = sy[m] - wy
                         if periodic:
                             dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
                         d2 = dx * dx + dy * dy
-                        if d2 > cut2 or d2 < 1e-18:
-                            continue
-                        if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
-                            continue
+                        bdx[cnt] = dx
+                        bdy[cnt] = dy
+                        bd2[cnt] = d2
+                        bm[cnt] = m
+                        cnt += 1 - ((d2 > cut2) | (d2 < 1e-18) | (m == s))
+            if nloc > 0:
+                # line of sight: drop neighbours behind a wall
+                kept = 0
+                for q in range(cnt):
+                    if _visible(wx, wy, bdx[q], bdy[q], seg, local, nloc):
+                        bdx[kept] = bdx[q]
+                        bdy[kept] = bdy[q]
+                        bd2[kept] = bd2[q]
+                        bm[kept] = bm[q]
+                        kept += 1
+                cnt = kept
+            # repulsion
+            for q in range(cnt):
+                ll = ri + srad[bm[q]]
+                dist = np.sqrt(bd2[q])
+                mag = -a_n * np.exp((ll - dist) / d_n) / dist
+                ex += mag * bdx[q]
+                ey += mag * bdy[q]
+                bll[q] = ll * shrink
+                bd2[q] = dist
+            if a_s > 0.0:
+                # side step from whoever comes the other way on one's line
+                sq_sh = min(shrink, squeeze)
+                for q in range(cnt):
+                    m = bm[q]
+                    if sox[m] * e0x + soy[m] * e0y < -counter_cos:
+                        dx = bdx[q]
+                        dy = bdy[q]
                         ll = ri + srad[m]
-                        counter = a_s > 0.0 and sox[m] * e0x + soy[m] * e0y < -counter_cos
-                        dist = np.sqrt(d2)
-                        mag = -a_n * np.exp((ll - dist) / d_n) / dist
-                        ex += mag * dx
-                        ey += mag * dy
-                        if counter:
-                            lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
-                            if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
-                                side = -1.0 if lat > -keep_right_m else 1.0
-                                mag = side * a_s * np.exp((ll - dist) / d_s)
-                                ex += -mag * e0y
-                                ey += mag * e0x
-                        nb[cnt, 0] = dx
-                        nb[cnt, 1] = dy
-                        nb[cnt, 2] = ll * (min(shrink, squeeze) if counter else shrink)
-                        nb[cnt, 3] = dist
-                        cnt += 1
+                        bll[q] = ll * sq_sh
+                        lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
+                        if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
+                            side = -1.0 if lat > -keep_right_m else 1.0
+                            mag = side * a_s * np.exp((ll - bd2[q]) / d_s)
+                            ex += -mag * e0y
+                            ey += mag * e0x
             norm = np.sqrt(ex * ex + ey * ey)
             if norm > 0.0:
                 ex = ex / norm
@@ -567,18 +590,14 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             else:
                 ex = orient[i, 0]
                 ey = orient[i, 1]
-            # spacing: the nearest visible neighbour in front, inside the corridor
+            # spacing: the nearest neighbour in front, inside the corridor
             smin = INF
             for q in range(cnt):
-                dx = nb[q, 0]
-                dy = nb[q, 1]
-                ll = nb[q, 2]
-                if ex * dx + ey * dy < 0.0:
-                    continue
-                if abs(-ey * dx + ex * dy) > ll:
-                    continue
-                sq = nb[q, 3] - ll
-                if sq < smin:
+                dx = bdx[q]
+                dy = bdy[q]
+                ll = bll[q]
+                sq = bd2[q] - ll
+                if ex * dx + ey * dy >= 0.0 and abs(-ey * dx + ex * dy) <= ll and sq < smin:
                     smin = sq
             sp = smin / time_gap[i]
             if sp < 0.0:
