@@ -54,7 +54,9 @@ import os
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from .moves import MOVES
 
@@ -271,6 +273,53 @@ def turn_sign(seed, i, epoch):
     return -1.0
 
 
+@intrinsic
+def _int_bits_as_float(typingctx, bits):  # type: ignore[no-untyped-def]
+    """The float64 whose IEEE 754 bit pattern is the int64 ``bits``."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (Cody and Waite): k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@njit(cache=True, inline="always")
+def exp_kernel(z):
+    """exp(z) within one ulp for z in [-708, 709] (0 below, exp(709) above), without branches.
+
+    Unlike ``np.exp`` (a call into libm) this is plain arithmetic, so a loop calling it is
+    vectorised: exp(z) = 2**k exp(r) with k the integer nearest z / ln 2, |r| <= ln(2) / 2, and
+    exp(r) a degree-13 Taylor polynomial (truncation error below 1e-17 relative); 2**k is built
+    from its exponent bits.
+    """
+    zc = min(max(z, -708.0), 709.0)
+    kf = np.floor(zc * _LOG2E + 0.5)
+    r = (zc - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    scale = _int_bits_as_float((np.int64(kf) + 1023) << 52)
+    return p * scale if z >= -708.0 else 0.0
+
+
 @njit(cache=True, inline="always")
 def _cell_of(wx, wy, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny):
     """Cell-list key of a world position [m] (positions beyond the grid fall in its edge cells)."""
@@ -399,7 +448,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
-    nbscratch = np.empty((n_threads, 4, max(na, 1)))
+    nbscratch = np.empty((n_threads, 6, max(na, 1)))
     nbm = np.empty((n_threads, max(na, 1)), np.int64)
     cut2 = cutoff_m * cutoff_m
     for k in range(na):
@@ -438,6 +487,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             bdy = nbscratch[tid, 1]
             bd2 = nbscratch[tid, 2]
             bll = nbscratch[tid, 3]
+            brad = nbscratch[tid, 4]
+            bw = nbscratch[tid, 5]
             bm = nbm[tid]
             i = sidx[s]
             wx = sx[s]
@@ -546,6 +597,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                         bdy[cnt] = dy
                         bd2[cnt] = d2
                         bm[cnt] = m
+                        brad[cnt] = srad[m]
                         cnt += 1 - ((d2 > cut2) | (d2 < 1e-18) | (m == s))
             if nloc > 0:
                 # line of sight: drop neighbours behind a wall
@@ -556,17 +608,19 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                         bdy[kept] = bdy[q]
                         bd2[kept] = bd2[q]
                         bm[kept] = bm[q]
+                        brad[kept] = brad[q]
                         kept += 1
                 cnt = kept
-            # repulsion
+            # repulsion: the magnitudes in a loop the compiler vectorises, then their sum in order
             for q in range(cnt):
-                ll = ri + srad[bm[q]]
+                ll = ri + brad[q]
                 dist = np.sqrt(bd2[q])
-                mag = -a_n * np.exp((ll - dist) / d_n) / dist
-                ex += mag * bdx[q]
-                ey += mag * bdy[q]
+                bw[q] = -a_n * exp_kernel((ll - dist) / d_n) / dist
                 bll[q] = ll * shrink
                 bd2[q] = dist
+            for q in range(cnt):
+                ex += bw[q] * bdx[q]
+                ey += bw[q] * bdy[q]
             if a_s > 0.0:
                 # side step from whoever comes the other way on one's line
                 sq_sh = min(shrink, squeeze)
