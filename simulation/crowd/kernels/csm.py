@@ -344,6 +344,51 @@ def _counting_sort(cell, na, ncell, cstart, order):
         cstart[c] += 1
 
 
+@njit(cache=True)
+def _by_index_within_cells(order, cell, idx, na):
+    """Insertion sort of ``order[:na]`` by ``idx`` among walkers of the same cell (few per cell).
+
+    The walkers are then in (cell, index) order whatever order they came in, so the sums over
+    neighbours, and with them the results, do not depend on how a run is cut into calls.
+    """
+    for s in range(1, na):
+        t = order[s]
+        c = cell[t]
+        it = idx[t]
+        u = s
+        while u > 0:
+            v = order[u - 1]
+            if cell[v] != c or idx[v] < it:
+                break
+            order[u] = v
+            u -= 1
+        order[u] = t
+
+
+@njit(cache=True)
+def _gather(order, na, now, snap, fixf_from, fixf_to, fixi_from, fixi_to, cell, skey):
+    """Walkers' state in sorted order: ``snap[:, s] = now[:, order[s]]`` and likewise the fixed part."""
+    for s in range(na):
+        k = order[s]
+        for q in range(7):
+            snap[q, s] = now[q, k]
+        for q in range(3):
+            fixf_to[q, s] = fixf_from[q, k]
+            fixi_to[q, s] = fixi_from[q, k]
+        skey[s] = cell[k]
+
+
+@njit(cache=True)
+def _write_back(k, i, now, pos, orient, stuck_s, best_d):
+    """Walker ``i``'s changing state from column ``k`` of the call's state into the caller's arrays."""
+    pos[i, 0] = now[0, k]
+    pos[i, 1] = now[1, k]
+    orient[i, 0] = now[2, k]
+    orient[i, 1] = now[3, k]
+    stuck_s[i] = now[4, k]
+    best_d[i] = now[5, k]
+
+
 @njit(cache=True, parallel=True)
 def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_gap, stuck_s, best_d,
                 arrived_goal, arrived_step,
@@ -416,12 +461,6 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             na += 1
             arrived_goal[i] = -1
             arrived_step[i] = 0
-    act = np.empty(na, np.int64)
-    k = 0
-    for i in range(n):
-        if active[i]:
-            act[k] = i
-            k += 1
     periodic = periodic_x_m > 0.0
     if periodic:
         csx = periodic_x_m / cl_nx
@@ -430,54 +469,83 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
     csy = 0.5 * cutoff_m
     ncell = cl_nx * cl_ny
     dense = ncell <= DENSE_CELLS_PER_WALKER * na + DENSE_MIN_CELLS
-    # per walker, in the order of ``act``: world position and cell (rewritten by each step)
-    cell = np.empty(na, np.int64)
-    wxa = np.empty(na)
-    wya = np.empty(na)
-    # per walker, sorted by cell: the snapshot every walker of a step reads its neighbours from
-    order = np.empty(na, np.int64)
-    skey = np.empty(na, np.int64)
-    sidx = np.empty(na, np.int64)
-    sx = np.empty(na)
-    sy = np.empty(na)
-    srad = np.empty(na)
-    sox = np.empty(na)
-    soy = np.empty(na)
+    cap = max(na, 1)
+    # The walkers' state lives here during the call, in cell order: each step gathers it sorted by
+    # cell into the snapshot every walker reads (walkers near each other sit near each other in
+    # memory) and writes each walker's new state back at the walker's place in that order.
+    # Changing state: position (floor frame), direction, stuck time, best field value, world x, speed.
+    now = np.empty((8, cap))
+    snap = np.empty((8, cap))
+    # Fixed per walker (two copies, used in turn): desired speed, radius, time gap; index, floor, field.
+    fixf = np.empty((2, 3, cap))
+    fixi = np.empty((2, 3, cap), np.int64)
+    cell = np.empty(cap, np.int64)
+    order = np.empty(cap, np.int64)
+    skey = np.empty(cap, np.int64)
     cstart = np.empty(ncell + 2 if dense else 1, np.int64)
     maxb = 1
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
-    nbscratch = np.empty((n_threads, 6, max(na, 1)))
-    nbm = np.empty((n_threads, max(na, 1)), np.int64)
+    nbscratch = np.empty((n_threads, 6, cap))
+    nbm = np.empty((n_threads, cap), np.int64)
     cut2 = cutoff_m * cutoff_m
-    for k in range(na):
-        i = act[k]
-        wx = pos[i, 0] + fl_shift[floor[i]]
-        if periodic:
-            wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
-        wxa[k] = wx
-        wya[k] = pos[i, 1]
-        cell[k] = _cell_of(wx, pos[i, 1], cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
+    k = 0
+    for i in range(n):
+        if active[i]:
+            wx = pos[i, 0] + fl_shift[floor[i]]
+            if periodic:
+                wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
+            now[0, k] = pos[i, 0]
+            now[1, k] = pos[i, 1]
+            now[2, k] = orient[i, 0]
+            now[3, k] = orient[i, 1]
+            now[4, k] = stuck_s[i]
+            now[5, k] = best_d[i]
+            now[6, k] = wx
+            fixf[0, 0, k] = v0[i]
+            fixf[0, 1, k] = radius[i]
+            fixf[0, 2, k] = time_gap[i]
+            fixi[0, 0, k] = i
+            fixi[0, 1, k] = floor[i]
+            fixi[0, 2, k] = field_base[i]
+            cell[k] = _cell_of(wx, pos[i, 1], cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
+            k += 1
+    npx = now[0]
+    npy = now[1]
+    nox = now[2]
+    noy = now[3]
+    nst = now[4]
+    nbd = now[5]
+    nwx = now[6]
+    nsp = now[7]
+    spx = snap[0]
+    sy = snap[1]
+    sox = snap[2]
+    soy = snap[3]
+    sst = snap[4]
+    sbd = snap[5]
+    sx = snap[6]
+    cur = 0
     steps = 0
     for step in range(n_steps):
         if na == 0:
             break
-        # ---- cell list: walkers sorted by (cell, index), and the snapshot in that order
+        # ---- cell list: walkers sorted by (cell, index), their state gathered in that order
         if dense:
             _counting_sort(cell, na, ncell, cstart, order)
         else:
             order[:na] = np.argsort(cell[:na], kind="mergesort")
-        for s in range(na):
-            k = order[s]
-            i = act[k]
-            skey[s] = cell[k]
-            sidx[s] = i
-            sx[s] = wxa[k]
-            sy[s] = wya[k]
-            srad[s] = radius[i]
-            sox[s] = orient[i, 0]
-            soy[s] = orient[i, 1]
+        _by_index_within_cells(order, cell, fixi[cur, 0], na)
+        nxt = 1 - cur
+        _gather(order, na, now, snap, fixf[cur], fixf[nxt], fixi[cur], fixi[nxt], cell, skey)
+        cur = nxt
+        sv0 = fixf[cur, 0]
+        srad = fixf[cur, 1]
+        stg = fixf[cur, 2]
+        sidx = fixi[cur, 0]
+        sfl = fixi[cur, 1]
+        sbase = fixi[cur, 2]
         # ---- every walker: direction and speed from the snapshot, then its move
         narr = 0
         for s in prange(na):
@@ -494,20 +562,20 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             wx = sx[s]
             wy = sy[s]
             ri = srad[s]
-            f = floor[i]
-            px = pos[i, 0]
-            py = pos[i, 1]
-            ex, ey = field_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
-                                     cell_m)
+            f = sfl[s]
+            fb = sbase[s]
+            px = spx[s]
+            py = wy
+            stuck = sst[s]
+            ex, ey = field_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
             shrink = 1.0
-            if patience_s > 0.0 and stuck_s[i] >= patience_s:
+            if patience_s > 0.0 and stuck >= patience_s:
                 shrink = squeeze
-                qx, qy = descent_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
-                                           cell_m)
+                qx, qy = descent_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
                 if qx != 0.0 or qy != 0.0:
                     ex = qx
                     ey = qy
-                ang = turn_rad * turn_sign(seed, i, int(stuck_s[i] / patience_s))
+                ang = turn_rad * turn_sign(seed, i, int(stuck / patience_s))
                 ca = np.cos(ang)
                 sa = np.sin(ang)
                 ex, ey = ca * ex - sa * ey, sa * ex + ca * ey
@@ -642,8 +710,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                 ex = ex / norm
                 ey = ey / norm
             else:
-                ex = orient[i, 0]
-                ey = orient[i, 1]
+                ex = sox[s]
+                ey = soy[s]
             # spacing: the nearest neighbour in front, inside the corridor
             smin = INF
             for q in range(cnt):
@@ -653,64 +721,73 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                 sq = bd2[q] - ll
                 if ex * dx + ey * dy >= 0.0 and abs(-ey * dx + ex * dy) <= ll and sq < smin:
                     smin = sq
-            sp = smin / time_gap[i]
+            sp = smin / stg[s]
             if sp < 0.0:
                 sp = 0.0
-            if sp > v0[i]:
-                sp = v0[i]
-            # move, wrap, arrive (only this walker's own state is written)
+            if sp > sv0[s]:
+                sp = sv0[s]
+            # move, wrap, arrive: the new state at this walker's place in the sorted order
             vx = ex * sp
             vy = ey * sp
-            vel[i, 0] = vx
-            vel[i, 1] = vy
-            orient[i, 0] = ex
-            orient[i, 1] = ey
             x = px + vx * dt_s
             y = py + vy * dt_s
+            best = sbd[s]
             if periodic:
                 xw = x - periodic_x_m * np.floor(x / periodic_x_m)
                 if xw != x:
-                    best_d[i] = INF  # a new lap: the field value jumps back up
+                    best = INF  # a new lap: the field value jumps back up
                 x = xw
-            pos[i, 0] = x
-            pos[i, 1] = y
             gj = int(np.floor((x - fl_x0[f]) / cell_m))
             gi = int(np.floor((y - fl_y0[f]) / cell_m))
-            stuck_s[i] += dt_s
+            stuck += dt_s
             if gi >= 0 and gi < fl_ny[f] and gj >= 0 and gj < fl_nx[f]:
-                dval = pool_dist[field_base[i] + gi * fl_nx[f] + gj]
-                if dval < best_d[i] - progress_m:
-                    best_d[i] = dval
-                    stuck_s[i] = 0.0
-                g = pool_goal[field_base[i] + gi * fl_nx[f] + gj]
+                dval = pool_dist[fb + gi * fl_nx[f] + gj]
+                if dval < best - progress_m:
+                    best = dval
+                    stuck = 0.0
+                g = pool_goal[fb + gi * fl_nx[f] + gj]
                 if g >= 0:
                     arrived_goal[i] = g
                     arrived_step[i] = step + 1
                     narr += 1
-            # where the next step finds this walker
-            ka = order[s]
-            nwx = x + fl_shift[f]
+            npx[s] = x
+            npy[s] = y
+            nox[s] = ex
+            noy[s] = ey
+            nst[s] = stuck
+            nbd[s] = best
+            nsp[s] = sp
+            wxn = x + fl_shift[f]
             if periodic:
-                nwx = nwx - periodic_x_m * np.floor(nwx / periodic_x_m)
-            wxa[ka] = nwx
-            wya[ka] = y
-            cell[ka] = _cell_of(nwx, y, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
+                wxn = wxn - periodic_x_m * np.floor(wxn / periodic_x_m)
+            nwx[s] = wxn
+            cell[s] = _cell_of(wxn, y, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
         steps = step + 1
         if narr > 0:
+            # arrivals leave the walkers' state for good
             kk = 0
             for k in range(na):
-                i = act[k]
+                i = sidx[k]
                 if arrived_step[i] == step + 1:
                     active[i] = False
+                    _write_back(k, i, now, pos, orient, stuck_s, best_d)
                     vel[i, 0] = 0.0
                     vel[i, 1] = 0.0
                 else:
-                    act[kk] = i
+                    for q in range(8):
+                        now[q, kk] = now[q, k]
+                    for q in range(3):
+                        fixf[cur, q, kk] = fixf[cur, q, k]
+                        fixi[cur, q, kk] = fixi[cur, q, k]
                     cell[kk] = cell[k]
-                    wxa[kk] = wxa[k]
-                    wya[kk] = wya[k]
                     kk += 1
             na = kk
             if stop_on_arrival:
                 break
+    if steps > 0:
+        for k in range(na):
+            i = fixi[cur, 0, k]
+            _write_back(k, i, now, pos, orient, stuck_s, best_d)
+            vel[i, 0] = now[2, k] * now[7, k]
+            vel[i, 1] = now[3, k] * now[7, k]
     return steps
