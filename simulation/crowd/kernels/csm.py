@@ -31,11 +31,23 @@ rule 3b (off with ``a_s = 0``): the isotropic repulsion of the CSM pushes two pe
 on straight back, and in an aisle of 1 m they stand facing each other for good. Passing on the
 right follows the side preference measured in avoidance experiments (Moussaid et al. 2009).
 
-Neighbour search uses a cell list rebuilt every step: the walkers sorted by the key of their cell
-(cells of ``cutoff_m / 2``; a stable sort, so the order is deterministic) and each row of cells
-around someone found by binary search in the sorted keys. The work per step follows the walkers,
-not the floor area: cells nobody stands in, and floors nobody walks on, cost nothing;
-walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
+Neighbour search uses a cell list rebuilt every step (cells of ``cutoff_m / 2``). While the crowd
+fills its cells (at most ``DENSE_CELLS_PER_WALKER`` cells per walker) the walkers are sorted by a
+counting sort and a dense table gives where each cell's walkers start; a sparser crowd (a few
+walkers in a large building) is sorted by a stable sort and each row of cells is found by binary
+search, so the work per step follows the walkers, not the floor area: cells nobody stands in, and
+floors nobody walks on, cost nothing. Either way the walkers end up in (cell, index) order, so the
+sums over neighbours, and the results, do not depend on the path or on how a run is cut into
+calls. Of each row of cells only the part within ``cutoff_m`` of the walker is scanned.
+
+During a call the walkers' state lives in the kernel in that cell order (gathered each step into
+the snapshot every walker reads; each walker writes its new state at its own place), so walkers
+near each other sit near each other in memory, and it goes back to the caller's arrays at the end.
+Per walker, the neighbours within the cutoff are first copied to a per-thread buffer without
+branches; the repulsion magnitudes are computed in a loop the compiler vectorises (``exp_kernel``,
+an exp within one ulp of ``np.exp`` written as plain arithmetic) and summed in order; the side
+step and the spacing are further loops over the buffer.
+Walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
 Agents on different floors live in one world frame where floors sit side by side, far enough
 apart that they never interact, so one call advances the whole building.
 
