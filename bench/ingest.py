@@ -13,7 +13,9 @@
    each process with its own DuckDB file (DuckDB has one writer per file; PostgreSQL would be the
    shared store).
 
-Numbers depend on the machine and its load; nothing here is asserted.
+Numbers depend on the machine and its load; nothing here is asserted. "records/CPU-s" divides the readings by
+the CPU time the ingest's process used during the drain (all its threads, DuckDB's included; the broker's is
+shown apart): what one dedicated core would drain, less dependent on what else shares the machine.
 
     .venv/bin/python bench/ingest.py [--messages 60000] [--quick]
 """
@@ -99,6 +101,12 @@ def session_props() -> Properties:
     return p
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far [s], from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_drain(broker: Mosquitto, messages: list[bytes]) -> float:
     """A bare paho subscriber: count messages, paho acknowledges them. Returns msgs/s."""
     cid = f"raw-{uuid.uuid4().hex[:6]}"
@@ -132,8 +140,9 @@ def raw_drain(broker: Mosquitto, messages: list[bytes]) -> float:
 
 
 def our_drain(broker: Mosquitto, messages: list[bytes], store_url: str, client_id: str | None = None,
-              share: str | None = None) -> tuple[float, float]:
-    """Our ingest draining the preloaded stream into a store. Returns (msgs/s, records/s)."""
+              share: str | None = None) -> tuple[float, float, float, float]:
+    """Our ingest draining the preloaded stream into a store. Returns (msgs/s, records/s, CPU seconds of this
+    process and of the broker during the drain)."""
     registry = load_registry(SCENARIO)
     cid = client_id or f"ours-{uuid.uuid4().hex[:6]}"
     cfg = IngestConfig(client_id=cid, share=share)
@@ -144,20 +153,22 @@ def our_drain(broker: Mosquitto, messages: list[bytes], store_url: str, client_i
     preload(broker, messages)
     ing = Ingest(broker=broker.settings, store=store, registry=registry, config=cfg)
     n = len(messages)
-    t = time.perf_counter()
+    assert broker.proc is not None
+    t, cpu0, broker0 = time.perf_counter(), time.process_time(), cpu_s(broker.proc.pid)
     ing.start()
     while ing.stats().messages < n:
         time.sleep(0.002)
         if time.perf_counter() - t > 600:
             break
     el = time.perf_counter() - t
+    cpu, broker_cpu = time.process_time() - cpu0, cpu_s(broker.proc.pid) - broker0
     s = ing.stats()
     ing.stop()
     store.close()
     end_session(broker.settings, cid)  # leave no persistent session behind
     if s.rejected:
         console.print(f"[red]unexpected rejections: {s.rejected}[/]")
-    return s.messages / el, s.records / el
+    return s.messages / el, s.records / el, cpu, broker_cpu
 
 
 def latency_publisher(port: int, rate: float, seconds: float, records: int) -> None:
@@ -314,14 +325,15 @@ def main() -> None:
     t0 = time.time() - 5 * 86_400  # readings five days old: inside the 7-day window
     with Mosquitto(workdir=tmp / "mosquitto") as broker:
         table = Table(title="QoS 1 drain of a preloaded stream: bare paho subscriber vs our ingest (DuckDB)")
-        for col in ("pack", "messages", "raw msg/s", "ours msg/s", "ours records/s", "ratio ours/raw"):
+        for col in ("pack", "messages", "raw msg/s", "ours msg/s", "ours records/s", "ratio ours/raw",
+                    "ours records/CPU-s", "broker CPU s"):
             table.add_column(col, justify="right")
         for records, n in ((1, n1), (10, n10)):
             msgs = payloads(n, records, t0)
             raw = raw_drain(broker, msgs)
-            ours_m, ours_r = our_drain(broker, msgs, f"duckdb:///{tmp / f'ours{records}.duckdb'}")
+            ours_m, ours_r, cpu, broker_cpu = our_drain(broker, msgs, f"duckdb:///{tmp / f'ours{records}.duckdb'}")
             table.add_row(f"{records} record{'s' if records > 1 else ''}", f"{n:,}", f"{raw:,.0f}", f"{ours_m:,.0f}",
-                          f"{ours_r:,.0f}", f"{ours_m / raw:.2f}")
+                          f"{ours_r:,.0f}", f"{ours_m / raw:.2f}", f"{n * records / cpu:,.0f}", f"{broker_cpu:.2f}")
         console.print(table)
         lt = Table(title="latency publish -> committed of valid readings at 1,000 msg/s (1-record packs, DuckDB)")
         for col in ("beside", "valid messages", "garbage messages", "p50 ms", "p99 ms", "max ms"):
@@ -333,7 +345,7 @@ def main() -> None:
                        f"{lat['max']:.1f}")
         console.print(lt)
         pg = Table(title="PostgreSQL store (local server, scratch schema), 10-record packs")
-        for col in ("messages", "msg/s", "records/s"):
+        for col in ("messages", "msg/s", "records/s", "ours records/CPU-s"):
             pg.add_column(col, justify="right")
         pg_url = None
         try:
@@ -351,14 +363,14 @@ def main() -> None:
         if pg_url is not None:
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             msgs = payloads(n10, 10, t0)
-            m, r = our_drain(broker, msgs, f"{pg_url}?schema={schema}")
-            pg.add_row(f"{n10:,}", f"{m:,.0f}", f"{r:,.0f}")
+            m, r, cpu, _ = our_drain(broker, msgs, f"{pg_url}?schema={schema}")
+            pg.add_row(f"{n10:,}", f"{m:,.0f}", f"{r:,.0f}", f"{n10 * 10 / cpu:,.0f}")
             import psycopg
 
             with psycopg.connect(pg_url, autocommit=True) as con:
                 con.execute(f'DROP SCHEMA "{schema}" CASCADE')
         else:
-            pg.add_row("-", "no PostgreSQL on 127.0.0.1:5432", "-")
+            pg.add_row("-", "no PostgreSQL on 127.0.0.1:5432", "-", "-")
         console.print(pg)
         sh = Table(title="shared subscription, 10-record packs, each process its own DuckDB file")
         for col in ("ingest processes", "messages", "msg/s", "records/s", "split"):

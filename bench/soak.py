@@ -18,6 +18,7 @@ with the table; retention bounds it).
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing as mp
 import os
 import statistics
@@ -33,12 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
+from rich.logging import RichHandler  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from telemetry import Ingest, IngestConfig, load_registry, open_store  # noqa: E402
 from telemetry.broker import Mosquitto  # noqa: E402
-from telemetry.mqtt import BrokerSettings  # noqa: E402
+from telemetry.mqtt import BrokerSettings, connect_blocking, new_client  # noqa: E402
 
 SCENARIO = ROOT / "tests" / "data" / "small-branch.yaml"
 #: what each publisher process sends: its device's topic, base name, quantity and unit (one series each)
@@ -65,7 +67,6 @@ def publisher(port: int, k: int, rate: float, seconds: float, sent: Any) -> None
     publish time."""
     import orjson
 
-    from telemetry.mqtt import connect_blocking, new_client
 
     settings = BrokerSettings("127.0.0.1", port)
     device, quantity, unit = STREAMS[k]
@@ -117,6 +118,8 @@ class Sample:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    broker_held: int  # messages the broker holds ($SYS/broker/store/messages/count): its backlog
+    reconnects: int
 
 
 def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, workdir: Path,
@@ -137,6 +140,12 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
                      config=IngestConfig(client_id="soak-ingest"))
         ing.subscribe(on_commit)
         ing.start()
+        held = [0]  # the broker's own count of messages it holds (queued, in flight), every sys_interval
+        sys_client = new_client(broker.settings, client_id="soak-sys")
+        sys_client.on_message = lambda c, u, m: held.__setitem__(0, int(m.payload or 0))
+        connect_blocking(sys_client, broker.settings, timeout_s=10)
+        sys_client.subscribe("$SYS/broker/store/messages/count")
+        sys_client.loop_start()
         # DuckDB's own memory (buffers, the primary-key index), read through a second connection of its own
         db = store.con.cursor() if hasattr(store, "con") and type(store).__name__ == "DuckDBStore" else None
 
@@ -171,11 +180,13 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
                     t_s=time.monotonic() - t0, rss_mib=rss_mib(), duckdb_mib=duckdb_mib(), queue=s.queue_depth,
                     peak_queue=s.peak_queue_depth, sent=sum(sent), stored=s.inserted,
                     p50_ms=statistics.median(ms) if ms else nan, p99_ms=ms[int(0.99 * (len(ms) - 1))] if ms else nan,
-                    max_ms=ms[-1] if ms else nan))
+                    max_ms=ms[-1] if ms else nan, broker_held=held[0], reconnects=s.reconnects))
                 x = samples[-1]  # a line per sample as it comes (a long run cut short still tells something)
                 progress.console.print(f"{x.t_s / 60:6.2f} min  RSS {x.rss_mib:6.1f} MiB  "
                                        f"DuckDB {x.duckdb_mib:6.1f} MiB  queue {x.queue:,}  sent {x.sent:,}  "
-                                       f"stored {x.stored:,}  p99 {x.p99_ms:.0f} ms", highlight=False)
+                                       f"stored {x.stored:,}  p99 {x.p99_ms:.0f} ms  broker holds {x.broker_held:,}  "
+                                       f"reconnects {x.reconnects}" + (f" ({s.last_error})" if s.last_error else ""),
+                                       highlight=False)
                 alive = any(p.is_alive() for p in procs)
                 if not alive and (s.inserted >= sum(sent) or time.monotonic() - t0 > seconds + 120):
                     break
@@ -186,6 +197,8 @@ def soak(*, minutes: float, rate: float, every_s: float, store_url: str | None, 
         while ing.stats().inserted < n_sent and time.monotonic() < deadline:
             time.sleep(0.05)
         ing.stop()
+        sys_client.loop_stop()
+        sys_client.disconnect()
         stored = int(store.counts()["records"].sum())
         if db is not None:
             db.close()
@@ -207,6 +220,7 @@ def draw(samples: list[Sample], path: Path, title: str) -> None:
     axes[0].legend()
     axes[1].plot(t, [s.peak_queue for s in samples], marker="o", label="peak since start")
     axes[1].plot(t, [s.queue for s in samples], marker=".", label="at sample")
+    axes[1].plot(t, [s.broker_held for s in samples], marker="x", label="held by the broker")
     axes[1].set_ylabel("queue depth [messages]")
     axes[1].legend()
     axes[2].plot(t, [s.p50_ms for s in samples], marker="o", label="p50")
@@ -232,6 +246,9 @@ def main() -> None:
     ap.add_argument("--png", type=Path, default=ROOT / "bench" / "soak.png", help="where to draw the series")
     args = ap.parse_args()
     console = Console(width=110)
+    # the ingest's connection events (telemetry.mqtt logs each disconnect with its reason), timed
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
     console.print(f"soak: {args.minutes:g} min at {args.rate:,.0f} msg/s, {os.cpu_count()} cores, "
                   f"load average {os.getloadavg()[0]:.2f} (other processes share the cores)", highlight=False)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
@@ -240,12 +257,12 @@ def main() -> None:
                                        publishers=args.publishers)
     table = Table(title=f"soak, {args.minutes:g} min at {args.rate:,.0f} msg/s (1-record packs, QoS 1)")
     for col in ("t [min]", "RSS [MiB]", "DuckDB [MiB]", "queue", "peak queue",
-                "sent", "stored", "p50 ms", "p99 ms", "max ms"):
+                "sent", "stored", "p50 ms", "p99 ms", "max ms", "broker holds", "reconnects"):
         table.add_column(col, justify="right")
     for s in samples:
         table.add_row(f"{s.t_s / 60:.2f}", f"{s.rss_mib:.1f}", f"{s.duckdb_mib:.1f}", f"{s.queue:,}",
                       f"{s.peak_queue:,}", f"{s.sent:,}", f"{s.stored:,}", f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}",
-                      f"{s.max_ms:.1f}")
+                      f"{s.max_ms:.1f}", f"{s.broker_held:,}", f"{s.reconnects}")
     console.print(table)
     ok = "[green]stored == sent[/]" if stored == n_sent else f"[red]stored {stored:,} != sent {n_sent:,}[/]"
     console.print(f"sent {n_sent:,}, stored {stored:,}: {ok}")

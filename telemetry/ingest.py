@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import math
 import queue
 import signal
 import socket
@@ -41,6 +42,9 @@ from .topics import SUBSCRIPTION, is_alerts_topic, shared
 CommitHook = Callable[[Batch, WriteResult, float], None]
 
 _NOT_TELEMETRY = Outcome(None, None, 0, ())
+_NO_DEAD_LETTERS = DEAD_LETTER_SCHEMA.empty_table()
+_NO_REJECTION_COUNTS = REJECTION_COUNT_SCHEMA.empty_table()
+_NO_STATUSES = STATUS_SCHEMA.empty_table()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class IngestConfig:
         after; None keeps everything raw.
     compact_every_s
         Time between compactions when ``retain_s`` is set [s].
+    rejections_every_s
+        Dead letters and rejection counts are written at most this often [s] (or once ``receive_maximum / 4``
+        messages with rejections wait); the messages they came from are acknowledged after that commit, so the
+        counts stay exact while good readings are committed every ``linger_s`` without them.
     """
 
     client_id: str = ""
@@ -87,6 +95,7 @@ class IngestConfig:
     session_expiry_s: int = 7 * 86_400
     retain_s: float | None = None
     compact_every_s: float = 3600.0
+    rejections_every_s: float = 1.0
 
     def resolved_client_id(self) -> str:
         if self.client_id:
@@ -358,31 +367,37 @@ class Ingest:
         return False
 
     def _validate_loop(self) -> None:
-        """Take messages off the queue, validate them into batches, hand full or lingering batches to the writer."""
+        """Take messages off the queue, validate them into batches, hand full or lingering batches to the writer.
+
+        Messages with rejections are kept apart: their dead letters and counts are written at most every
+        ``rejections_every_s`` (or once ``receive_maximum / 4`` such messages wait), in the transaction of a batch,
+        and those messages are acknowledged after it. A flood of bad messages then costs one small write a second
+        instead of turning every batch of good readings into a multi-statement transaction.
+        """
         cfg = self.config
         q = self._queue
         take = self._take
         validate = self.validator.validate
         registry = self.registry
         new_dead = functools.partial(_DeadLetters, cfg.dead_letter_payload_bytes, _Sampler(cfg.dead_letters_per_minute))
-        cols, dead = Columns(), new_dead()
+        cols, dead = self.validator.columns(), new_dead()
         statuses: list[tuple[str, str, str, float]] = []
         acks: list[tuple[int, int]] = []
+        held: list[tuple[int, int]] = []  # acks of messages with rejections: sent after their dead letters' commit
+        max_held = max(1, cfg.receive_maximum // 4)
         topics: dict[bytes, str] = {}
-        first_at = 0.0
-        n_msgs = 0
+        first_at = dead_since = 0.0
+        n_msgs = n_held = 0
         while not self._dead.is_set():
-            if not n_msgs:
+            if not n_msgs and not n_held:
                 wait = 0.05
             elif self._writer_busy():
                 wait = 0.002  # group commit: while the writer is busy, the batch keeps growing
             else:
-                wait = first_at + cfg.linger_s - time.monotonic()
+                wait = min(first_at + cfg.linger_s if n_msgs else math.inf,
+                           dead_since + cfg.rejections_every_s if n_held else math.inf) - time.monotonic()
             msg = take(wait)
-            if msg is not None and n_msgs == 0:
-                first_at = time.monotonic()
             while msg is not None:
-                n_msgs += 1
                 received = time.time()
                 topic = topics.get(msg.topic)
                 if topic is None:
@@ -401,23 +416,42 @@ class Ingest:
                     if registry.get(b, d) is None:
                         b, d = (b if registry.has_branch(b) else ""), ""
                     dead.add(topic, payload, outcome, received, (b, d))
+                    if not n_held:
+                        dead_since = time.monotonic()
+                    n_held += 1
+                    if msg.qos:
+                        held.append((msg.generation, msg.mid))
+                else:
+                    if not n_msgs:
+                        first_at = time.monotonic()
+                    n_msgs += 1
+                    if msg.qos:
+                        acks.append((msg.generation, msg.mid))
                 if outcome.status is not None:
                     statuses.append((outcome.branch or "", outcome.device or "", outcome.status, received))
-                if msg.qos:
-                    acks.append((msg.generation, msg.mid))
-                if len(cols) >= cfg.batch_records:
+                if len(cols) >= cfg.batch_records or n_held >= max_held:
                     break
                 try:
                     msg = q.popleft()
                 except IndexError:
                     msg = None
             stopping = self._stopping.is_set()
-            if n_msgs and (len(cols) >= cfg.batch_records or (stopping and not q) or (
-                    time.monotonic() - first_at >= cfg.linger_s and not self._writer_busy())):
-                if not self._hand_over(_Pending.of(cols, dead, statuses, acks, n_msgs)):
+            drained = stopping and not q
+            now = time.monotonic()
+            idle = not self._writer_busy()
+            flush_dead = n_held > 0 and (drained or n_held >= max_held or (now - dead_since >= cfg.rejections_every_s
+                                                                           and idle))
+            if flush_dead or (n_msgs and (len(cols) >= cfg.batch_records or drained or (
+                    now - first_at >= cfg.linger_s and idle))):
+                if flush_dead:
+                    pending = _Pending.of(cols, dead, statuses, acks + held, n_msgs + n_held)
+                    dead, held, n_held = new_dead(), [], 0
+                else:
+                    pending = _Pending.of(cols, None, statuses, acks, n_msgs)
+                if not self._hand_over(pending):
                     return
-                cols, dead, statuses, acks, n_msgs = Columns(), new_dead(), [], [], 0
-            if stopping and n_msgs == 0 and not q:
+                cols, statuses, acks, n_msgs = self.validator.columns(), [], [], 0
+            if stopping and not n_msgs and not n_held and not q:
                 self._hand_over(None)
                 return
 
@@ -500,13 +534,18 @@ class _Pending:
     rejected: int
 
     @classmethod
-    def of(cls, cols: Columns, dead: _DeadLetters, statuses: list[tuple[str, str, str, float]],
+    def of(cls, cols: Columns, dead: _DeadLetters | None, statuses: list[tuple[str, str, str, float]],
            acks: list[tuple[int, int]], n_msgs: int) -> _Pending:
-        dl_rows, dl_counts = dead.tables()
-        st = pa.table({"branch": [s[0] for s in statuses], "device": [s[1] for s in statuses],
-                       "status": [s[2] for s in statuses], "time": [s[3] for s in statuses]}, schema=STATUS_SCHEMA)
-        rejected = sum(int(c[0]) for c in dead.counts.values())
-        return cls(Batch(readings=cols.to_arrow(), dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st),
+        if dead is None:
+            dl_rows, dl_counts, rejected = _NO_DEAD_LETTERS, _NO_REJECTION_COUNTS, 0
+        else:
+            dl_rows, dl_counts = dead.tables()
+            rejected = sum(int(c[0]) for c in dead.counts.values())
+        st = _NO_STATUSES if not statuses else pa.table(
+            {"branch": [s[0] for s in statuses], "device": [s[1] for s in statuses],
+             "status": [s[2] for s in statuses], "time": [s[3] for s in statuses]}, schema=STATUS_SCHEMA)
+        return cls(Batch(readings=cols.to_arrow(), dead_letters=dl_rows, rejection_counts=dl_counts, statuses=st,
+                         series=cols.series_index()),
                    acks, n_msgs, rejected)
 
 

@@ -8,6 +8,7 @@ the broker has it (3.1.1 otherwise), reconnects with backoff. Its paho callback 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import ssl
@@ -29,6 +30,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .errors import BrokerUnavailableError, BrokerURLError, TelemetryError
+
+log = logging.getLogger(__name__)
 
 ENV_USERNAME = "SMARTLIB_MQTT_USERNAME"
 ENV_PASSWORD = "SMARTLIB_MQTT_PASSWORD"
@@ -373,6 +376,9 @@ class Subscription:
                 self.connected = True
             self.connects += 1
             self.last_error = None  # connected again: the old disconnect reason no longer holds
+            if self.connects > 1:
+                log.info("%s: connected again to %s (session %s)", self.client_id, self.settings.url,
+                         "kept" if flags.session_present else "lost")
             if self.connects > 1 and not flags.session_present:
                 self.session_lost += 1
                 self.last_error = "the broker had lost our session: messages sent while we were away may be lost"
@@ -401,6 +407,7 @@ class Subscription:
         self.disconnects += 1
         if rc.is_failure:
             self.last_error = f"disconnected: {rc}"
+            log.warning("%s: disconnected from %s: %s", self.client_id, self.settings.url, rc)
         self._connack.set()  # start() waits for CONNACK or this: a 3.1.1-only broker may just close on a v5 CONNECT
 
     def _make(self, v5: bool) -> tuple[paho.Client, dict[str, Any]]:

@@ -27,12 +27,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from geometry.quantities import TELEMETRY_COLUMNS
 
 from .topics import telemetry_topic
+
+SERIES_KEY_SEP = "\x1f"  # joins branch, device, quantity and unit into one series key (ids never hold it)
+
+
+@dataclass(frozen=True)
+class SeriesIndex:
+    """Each reading's series as an index into ``keys`` (branch, device, quantity and unit joined by
+    :data:`SERIES_KEY_SEP`); ``keys`` may hold series no reading of the batch has."""
+
+    keys: Sequence[str]
+    index: np.ndarray  # int32, one per reading
 
 
 @dataclass(frozen=True)

@@ -459,6 +459,8 @@ def test_hub_command_mistakes_are_clear_messages(tmp_path: Path, monkeypatch: py
         (("--store", str(tmp_path / "missing" / "x.duckdb"), "--broker", "mqtt://127.0.0.1:1"), "does not exist"),
         (("--store", duck), "--broker is needed"),
         (("--store", duck, "--broker", "mqtt://127.0.0.1:1", "--clock", "sundial"), "--clock must be 'wall' or 'data'"),
+        (("--store", duck, "--follow", "--no-publish-alerts", "--retain", "30d"), "give --retain to the ingest"),
+        (("--store", duck, "--broker", "mqtt://127.0.0.1:1", "--retain", "soon"), "--retain 'soon' is not a duration"),
         (("--store", duck, "--broker", "mqtt://127.0.0.1:1", "--scenarios", str(tmp_path / "nowhere")),
          "nowhere does not exist"),
         (("--store", duck, "--broker", "mqtt://127.0.0.1:1", "--scenarios", str(DATA / "small-branch.yaml"),
@@ -488,3 +490,36 @@ def test_run_hub_follows_a_store_prints_its_status_and_stops(tmp_path: Path) -> 
     assert stats.rebuilt == _small_readings(t0, 30).num_rows and stats.error is None
     assert "rebuilt from the store" in text and "hub: 1 branches (small), following the store" in text
     assert "occupancy small" in text and "stopped:" in text
+
+
+def test_the_hubs_retain_compacts_the_store_it_ingests_into(broker: Mosquitto, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from twin import cli
+    from twin import hub as hub_module
+
+    hour = 3600.0
+    t0 = (time.time() // hour - 72) * hour  # three days back, on a whole hour
+    old = _small_readings(t0, 30)
+    path = tmp_path / "retain.duckdb"
+    with open_store(str(path)) as store:
+        store.write_readings(old)
+    real_run_hub = hub_module.run_hub
+    passed: dict[str, Any] = {}
+
+    def run_and_stop(**kwargs: Any) -> Any:
+        passed.update(kwargs)
+        stop = threading.Event()
+        stop.set()  # stop at once: the ingest's writer compacts before it takes its first batch
+        return real_run_hub(**kwargs, stop=stop)
+
+    monkeypatch.setattr(hub_module, "run_hub", run_and_stop)
+    monkeypatch.setattr(sys, "argv", ["smartlib", "hub", "--store", str(path), "--broker", broker.url,
+                                      "--scenarios", str(DATA / "small-branch.yaml"), "--retain", "1d",
+                                      "--no-publish-alerts", "--client-id", "retain-hub"])
+    with contextlib.suppress(SystemExit):
+        cli.main()
+    assert passed["ingest_config"].retain_s == 86_400.0
+    with open_store(str(path)) as store:
+        assert store.counts().empty, "raw readings older than a day are still there"
+        hourly = store._query("SELECT sum(n) AS n FROM rollups WHERE width_s = 3600")
+        assert int(hourly["n"].iloc[0]) == old.num_rows

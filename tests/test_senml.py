@@ -133,13 +133,17 @@ def test_status_messages() -> None:
         assert d.status == text.strip().decode() and d.rejections == ()
 
 
-def test_a_validator_bug_becomes_an_internal_error_dead_letter_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("part", ["_fast", "_record"])
+def test_a_validator_bug_becomes_an_internal_error_dead_letter_not_a_crash(monkeypatch: pytest.MonkeyPatch,
+                                                                          part: str) -> None:
     v = Validator(REG)
 
     def broken(*args: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(v, "_record", broken)
+    monkeypatch.setattr(v, part, broken)
+    if part == "_record":  # a good pack takes the fast path: make it decline
+        monkeypatch.setattr(v, "_fast", lambda *args: -1)
     out = Columns()
     outcome = v.validate(CO2, orjson.dumps([{"n": "co2", "u": "ppm", "v": 1, "t": NOW}]), NOW, out)
     assert [r.reason for r in outcome.rejections] == [Reason.INTERNAL_ERROR]
@@ -244,3 +248,70 @@ def test_a_stream_of_good_messages_gives_every_reading() -> None:
         assert not v.validate(tp, payload, NOW, out).rejections
         expected += recs
     assert values(out.readings()) == expected
+
+
+# ---------------------------------------------------------------------- the fast path agrees with the full one
+_ABSENT = object()
+_FIELD_CHOICES: dict[str, list[object]] = {
+    "bn": [_ABSENT, _ABSENT, "small/co2-reading/", "small/door-counter/", "other/x/", "", 5],
+    "bt": [_ABSENT, _ABSENT, NOW, NOW - 1e6, NOW + 1e6, 1e308, -1e308, "x", True],
+    "bu": [_ABSENT, _ABSENT, "ppm", "Cel", "K", "", 1],
+    "bver": [_ABSENT, _ABSENT, 10, 11, 2.5, "10"],
+    "bv": [_ABSENT, _ABSENT, _ABSENT, 1.0, 1e308],
+    "n": [_ABSENT, "co2", "co2", "temperature", "people_in", "seat_occupied", "status", "bad name!", "", 7,
+          "small/co2-reading/co2", "small/door-counter/co2"],
+    "u": [_ABSENT, "ppm", "ppm", "Cel", "K", "kW", "lx", "", None, 3],
+    "v": [_ABSENT, 500, 500.5, 21, 1e6, -300, 1e308, True, "x", None, [1]],
+    "vb": [_ABSENT, _ABSENT, _ABSENT, True, False, 1],
+    "vs": [_ABSENT, _ABSENT, _ABSENT, "on", "x" * 2000, 5],
+    "vd": [_ABSENT, _ABSENT, _ABSENT, _ABSENT, "AAAA"],
+    "t": [_ABSENT, 0, 1, -1, 0.5, 1e9, -1e9, 1e308, "x", None],
+    "extra_": [_ABSENT, _ABSENT, _ABSENT, _ABSENT, 1],
+    "extra": [_ABSENT, _ABSENT, _ABSENT, _ABSENT, 1, [1], {"a": 1}],
+}
+_record_strategy = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in _FIELD_CHOICES.items()}).map(
+    lambda d: {k: v for k, v in d.items() if v is not _ABSENT})
+_GOOD = [{"n": "co2", "u": "ppm", "v": 612}, {"n": "temperature", "u": "Cel", "v": 21.5},
+         {"n": "temperature", "u": "K", "v": 294.0}, {"n": "people_in", "u": "count", "v": 3},
+         {"n": "seat_occupied", "vb": True},
+         {"bn": "small/co2-reading/", "bt": NOW - 60, "n": "co2", "u": "ppm", "v": 1}]
+
+
+def _mutated(good: dict[str, object], key: str, value: object, t: int) -> dict[str, object]:
+    rec = {**good, "t": t}
+    if value is _ABSENT:
+        rec.pop(key, None)
+    else:
+        rec[key] = value
+    return rec
+
+
+# mostly good records with one field changed (so that both paths see good packs), and records of any fields
+_near_good = st.builds(_mutated, st.sampled_from(_GOOD), st.sampled_from(list(_FIELD_CHOICES)),
+                       st.sampled_from([v for vs in _FIELD_CHOICES.values() for v in vs]), st.integers(-3, 3))
+_topics = st.sampled_from([CO2, telemetry_topic("small", "door-counter"), telemetry_topic("small", "seat-win-1")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_topics, st.lists(st.sampled_from(_GOOD) | _near_good | _record_strategy | st.sampled_from([1, "x", None]),
+                         min_size=0, max_size=6))
+def test_the_fast_path_accepts_and_rejects_exactly_as_the_record_by_record_path(topic: str, pack: list[object]) -> None:
+    payload = orjson.dumps(pack)
+    fast, full = Validator(REG), Validator(REG)
+    full._fast = lambda *args: -1  # type: ignore[method-assign]
+    out_fast, out_full = fast.columns(), full.columns()
+    got, want = fast.validate(topic, payload, NOW, out_fast), full.validate(topic, payload, NOW, out_full)
+    assert got == want
+    assert out_fast.to_arrow().equals(out_full.to_arrow())
+
+
+def test_good_packs_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = Validator(REG)
+    monkeypatch.setattr(v, "_records", lambda *args: pytest.fail("a good pack went record by record"))
+    out = v.columns()
+    pack = [{"bn": "small/co2-reading/", "bt": NOW, "n": "co2", "u": "ppm", "v": 612},
+            {"n": "temperature", "u": "K", "v": 294.15, "t": 1}, {"n": "co2", "u": "ppm", "v": 615, "t": 60}]
+    outcome = v.validate(CO2, orjson.dumps(pack), NOW, out)
+    assert outcome.accepted == 3 and outcome.rejections == ()
+    assert values(out.readings()) == [("co2-reading", "co2", NOW, 612.0), ("co2-reading", "temperature", NOW + 1, 21.0),
+                                      ("co2-reading", "co2", NOW + 60, 615.0)]

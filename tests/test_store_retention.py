@@ -207,7 +207,7 @@ def test_store_compact_command_rolls_up_what_is_older_than_asked(tmp_path: Path,
 def test_the_ingest_with_retain_compacts_the_store_it_writes(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from telemetry_fixtures import telemetry_registry, wait_for
+    from telemetry_fixtures import TestPublisher, good_message, telemetry_registry, wait_for
 
     from telemetry import Ingest, IngestConfig
 
@@ -216,11 +216,23 @@ def test_the_ingest_with_retain_compacts_the_store_it_writes(broker, tmp_path: P
     old = [("co2-a", "co2", now - 3 * DAY + k * 30.0, 500.0 + k) for k in range(20)]
     store.write_readings(_frame(old))
     ing = Ingest(broker=broker.settings, store=store, registry=telemetry_registry(),
-                 config=IngestConfig(client_id="retain-test", retain_s=DAY))
+                 config=IngestConfig(client_id="retain-test", retain_s=DAY, compact_every_s=0.2))
     ing.start()
     wait_for(lambda: ing.stats().compacted == len(old), 30, "the ingest's first compaction")
-    ing.stop()
     _assert_same(_rollups(store, 60.0), _by_hand(old, 60.0))
+    # readings that arrive later, already older than a day (about 2.3 days: a device's buffer), are rolled up by
+    # a later compaction: it runs every compact_every_s, not only at the start
+    pub = TestPublisher(broker.settings, client_id="retain-late")
+    late = [good_message(i, now) for i in range(12) if i % 4 in (0, 1)]  # numeric readings only (text stays raw)
+    for tp, payload, _ in late:
+        pub.publish(tp, payload)
+    pub.wait_acknowledged()
+    pub.client.disconnect()
+    n_late = sum(len(recs) for _, _, recs in late)
+    wait_for(lambda: ing.stats().inserted == n_late, 30, "the late readings to be stored")
+    wait_for(lambda: ing.stats().compacted == len(old) + n_late, 30, "a later compaction")
+    ing.stop()
+    assert store.counts().empty
     store.close()
 
 

@@ -104,6 +104,9 @@ app.add_typer(store_app, name="store")
 BrokerOpt = Annotated[str, typer.Option("--broker", help="broker URL: mqtt://host:1883 or mqtts://host:8883")]
 StoreOpt = Annotated[str, typer.Option("--store", help="store URL: duckdb:///abs/file.duckdb, file.duckdb or "
                                                        "postgresql://user@host:5432/db?schema=NAME")]
+RetainOpt = Annotated[str | None, typer.Option(help="keep raw readings this long (30d, 12h ...); older ones are "
+                                                  "rolled up into 1-minute and 1-hour aggregates, at start and "
+                                                  "every hour")]
 UserOpt = Annotated[str | None, typer.Option("--username", help="MQTT user (else from the URL or "
                                                                 "$SMARTLIB_MQTT_USERNAME)")]
 PasswordFileOpt = Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the MQTT "
@@ -191,8 +194,7 @@ def ingest(
     max_future_s: Annotated[float, typer.Option(help="clock skew allowed ahead of now [s]")] = 300.0,
     status_interval: Annotated[float, typer.Option(help="seconds between status updates")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
-    retain: Annotated[str | None, typer.Option(help="keep raw readings this long (30d, 12h ...); older ones are "
-                                                    "rolled up into 1-minute and 1-hour aggregates")] = None,
+    retain: RetainOpt = None,
     username: UserOpt = None, password_file: PasswordFileOpt = None, tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None, tls_insecure: TlsInsecureOpt = False,
 ) -> None:
@@ -496,6 +498,7 @@ def hub(
     publish_alerts: Annotated[bool, typer.Option(help="publish alerts on smartlib/v1/{branch}/alerts")] = True,
     status_interval: Annotated[float, typer.Option(help="seconds between status lines")] = 1.0,
     connect_timeout_s: Annotated[float, typer.Option(help="give up reaching the broker at start after [s]")] = 30.0,
+    retain: RetainOpt = None,
     username: UserOpt = None, password_file: PasswordFileOpt = None,
 ) -> None:
     """Run every branch's live twin: ingest (or follow the store), estimate, raise alerts; Ctrl-C stops."""
@@ -507,7 +510,7 @@ def hub(
                     clock=clock, share=share, client_id=client_id, reorder_s=reorder_s, rebuild_s=rebuild_s,
                     max_past_s=max_past_s, max_future_s=max_future_s, publish_alerts=publish_alerts,
                     status_interval_s=status_interval, connect_timeout_s=connect_timeout_s, console=out,
-                    username=username, password_file=password_file)
+                    username=username, password_file=password_file, retain=retain)
 
 
 # --------------------------------------------------------------------------- hub analytics: what-if, evaluation

@@ -562,7 +562,7 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
                 share: str | None, client_id: str | None, reorder_s: float, rebuild_s: float,
                 max_past_s: float, max_future_s: float, publish_alerts: bool, status_interval_s: float,
                 console: Any, connect_timeout_s: float = 30.0, username: str | None = None,
-                password_file: Any = None) -> HubStats:
+                password_file: Any = None, retain: str | None = None) -> HubStats:
     """``smartlib hub``: check the options, then :func:`run_hub`.
 
     Raises
@@ -573,7 +573,7 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     from telemetry.senml import Limits
     from telemetry.topics import ID_RE
 
-    from .telemetry_ops import broker_settings
+    from .telemetry_ops import broker_settings, parse_duration
 
     if clock not in ("wall", "data"):
         raise TelemetryError(f"--clock must be 'wall' or 'data', got {clock!r}")
@@ -585,6 +585,10 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
         raise TelemetryError(f"--share {share!r}: a group name is letters, digits, '-', '_' or '.'")
     if broker_url is None and not follow:
         raise TelemetryError("--broker is needed to ingest (or give --follow to follow the store)")
+    if retain is not None and follow:
+        raise TelemetryError("--retain compacts through this hub's ingest, and --follow runs none here: give "
+                             "--retain to the ingest (or hub) that writes the store")
+    retain_s = parse_duration(retain, "--retain") if retain is not None else None
     if broker_url is None and publish_alerts:
         raise TelemetryError("--broker is needed to publish alerts (or give --no-publish-alerts)")
     settings = broker_settings(broker_url, username=username, password_file=password_file) if broker_url else None
@@ -593,7 +597,7 @@ def hub_command(*, scenarios: str, broker_url: str | None, store_url: str, follo
     if not connect_timeout_s > 0:
         raise TelemetryError(f"--connect-timeout-s must be positive, got {connect_timeout_s}")
     ingest_config = IngestConfig(client_id=client_id or "", share=share, connect_timeout_s=connect_timeout_s,
-                                 limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s))
+                                 limits=Limits(max_past_s=max_past_s, max_future_s=max_future_s), retain_s=retain_s)
     return run_hub(scenarios=scenarios, broker=settings, store_url=store_url, config=config,
                    ingest_config=ingest_config, status_interval_s=status_interval_s, console=console)
 

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geometry.quantities import TELEMETRY_SCHEMA
 
+from ..records import SERIES_KEY_SEP, SeriesIndex
 from ..registry import DEVICE_SCHEMA
 
 DEAD_LETTER_SCHEMA = pa.schema([
@@ -128,6 +131,8 @@ class Batch:
     dead_letters: pa.Table = field(default_factory=lambda: empty(DEAD_LETTER_SCHEMA))
     rejection_counts: pa.Table = field(default_factory=lambda: empty(REJECTION_COUNT_SCHEMA))
     statuses: pa.Table = field(default_factory=lambda: empty(STATUS_SCHEMA))
+    #: the readings' series as the ingest's validator numbered them (None: found from the string columns)
+    series: SeriesIndex | None = None
 
     @classmethod
     def of(cls, readings: pa.Table | pd.DataFrame | None = None, dead_letters: pa.Table | pd.DataFrame | None = None,
@@ -144,6 +149,43 @@ class Batch:
         if statuses is not None:
             b.statuses = as_arrow(statuses, STATUS_SCHEMA, "status")
         return b
+
+
+SERIES_KEY_COLUMNS = ("branch", "device", "quantity", "unit")
+
+
+def series_keys(batch: Batch) -> SeriesIndex:
+    """Each reading's series: the batch's own :attr:`Batch.series` (the ingest's validator gives it), else
+    found from the four string columns (joined and dictionary-encoded by Arrow, no Python per reading)."""
+    if batch.series is not None:
+        return batch.series
+    keys = pc.binary_join_element_wise(*(batch.readings.column(c) for c in SERIES_KEY_COLUMNS),
+                                       SERIES_KEY_SEP).combine_chunks().dictionary_encode()
+    return SeriesIndex(keys.dictionary.to_pylist(), keys.indices.to_numpy(zero_copy_only=False))
+
+
+def series_ids(series: SeriesIndex, known: Mapping[str, int],
+               add: Callable[[list[str]], Mapping[str, int]]) -> np.ndarray:
+    """The store's series id of each reading [int32].
+
+    Parameters
+    ----------
+    series
+        The readings' series (:func:`series_keys`).
+    known
+        Series key -> id the store has cached.
+    add
+        Called with the keys not in ``known`` (when there are any); adds them to the store and returns
+        their ids.
+    """
+    used = np.flatnonzero(np.bincount(series.index, minlength=len(series.keys)))
+    keys = [series.keys[i] for i in used.tolist()]
+    missing = [k for k in keys if k not in known]
+    found = add(missing) if missing else {}
+    lookup = np.zeros(len(series.keys), dtype=np.int32)
+    lookup[used] = [known[k] if k in known else found[k] for k in keys]
+    ids: np.ndarray = lookup[series.index]
+    return ids
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreUnavailableError, StoreURLError
+from ..records import SERIES_KEY_SEP
 from ..registry import DEVICE_SCHEMA
-from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow
+from .base import ROLLUPS_SQL, Batch, Store, WriteResult, as_arrow, series_ids, series_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,7 +63,6 @@ CREATE TABLE IF NOT EXISTS devices (
 
 _DEAD_COLS = ("received", "topic", "branch", "device", "reason", "detail", "record", "payload", "payload_bytes")
 _DEAD_TYPES = ("float8", "text", "text", "text", "text", "text", "int4", "bytea", "int8")
-_KEY_SEP = "\x1f"  # joins branch, device, quantity and unit into one key (ids never hold it)
 
 # PostgreSQL binary COPY (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"): a signature,
 # then per row the field count (int16) and per field its length (int32, -1 for NULL) and bytes, then -1 (int16).
@@ -233,30 +233,27 @@ class PostgresStore(Store):
             self._create_partition(cur, day)
         return new
 
-    def _series_ids(self, cur: psycopg.Cursor[Any], readings: pa.Table) -> np.ndarray:
-        """The series id of each reading (new series are added; ids are cached for the session)."""
-        keys = pc.binary_join_element_wise(*(readings.column(c) for c in ("branch", "device", "quantity", "unit")),
-                                           _KEY_SEP).combine_chunks().dictionary_encode()
-        uniques = keys.dictionary.to_pylist()
-        missing = [k for k in uniques if k not in self._series]
-        if missing:
-            rows = [tuple(k.split(_KEY_SEP)) for k in missing]
+    def _series_ids(self, cur: psycopg.Cursor[Any], batch: Batch) -> np.ndarray:
+        """The series id of each reading (new series are added; ids are cached once committed)."""
+        def add(missing: list[str]) -> dict[str, int]:
+            rows = [tuple(k.split(SERIES_KEY_SEP)) for k in missing]
             cur.executemany("INSERT INTO series (branch, device, quantity, unit) VALUES (%s, %s, %s, %s) "
                             "ON CONFLICT DO NOTHING", rows)
             cur.execute("SELECT id, branch, device, quantity, unit FROM series WHERE "
-                        "concat_ws(%s, branch, device, quantity, unit) = ANY(%s)", (_KEY_SEP, missing))
-            found = {_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
-            self._pending_series = found
-        else:
-            found = {}
-        ids = np.array([self._series[k] if k in self._series else found[k] for k in uniques], dtype=np.int32)
-        out: np.ndarray = ids[keys.indices.to_numpy(zero_copy_only=False)]
-        return out
+                        "concat_ws(%s, branch, device, quantity, unit) = ANY(%s)", (SERIES_KEY_SEP, missing))
+            self._pending_series = {SERIES_KEY_SEP.join(r[1:]): int(r[0]) for r in cur.fetchall()}
+            return self._pending_series
+
+        return series_ids(series_keys(batch), self._series, add)
 
     def write(self, batch: Batch) -> WriteResult:
         psycopg = _psycopg()
         try:
-            return self._write(batch)
+            try:
+                return self._write(batch, direct=True)
+            except psycopg.errors.UniqueViolation:  # a reading already stored (a redelivery): skip what is there
+                self.con.rollback()
+                return self._write(batch, direct=False)
         except psycopg.OperationalError as exc:
             with contextlib.suppress(StoreUnavailableError):
                 self._reconnect()
@@ -268,7 +265,10 @@ class PostgresStore(Store):
             raise StoreUnavailableError(f"PostgreSQL write to {self.url} failed (nothing committed): "
                                    f"{str(exc).strip()}") from exc
 
-    def _write(self, batch: Batch) -> WriteResult:
+    def _write(self, batch: Batch, *, direct: bool) -> WriteResult:
+        # direct: the readings are copied straight into samples (the common case, about half the server's work);
+        # a key conflict fails the whole transaction, and the batch is written again through the staging table
+        # with ON CONFLICT DO NOTHING
         con = self.con
         n = batch.readings.num_rows
         inserted = 0
@@ -277,11 +277,14 @@ class PostgresStore(Store):
         with con.cursor() as cur:
             if n:
                 new_days = self._ensure_partitions(cur, batch.readings.column("time"))
-                data = _copy_samples(self._series_ids(cur, batch.readings), batch.readings)
-                with cur.copy("COPY samples_in FROM STDIN (FORMAT BINARY)") as cp:
+                data = _copy_samples(self._series_ids(cur, batch), batch.readings)
+                with cur.copy(f"COPY {'samples' if direct else 'samples_in'} FROM STDIN (FORMAT BINARY)") as cp:
                     cp.write(data)
-                cur.execute("INSERT INTO samples SELECT * FROM samples_in ON CONFLICT DO NOTHING")
-                inserted = cur.rowcount
+                if direct:
+                    inserted = n
+                else:
+                    cur.execute("INSERT INTO samples SELECT * FROM samples_in ON CONFLICT DO NOTHING")
+                    inserted = cur.rowcount
             if batch.dead_letters.num_rows:
                 cols = [batch.dead_letters.column(c).to_pylist() for c in _DEAD_COLS]
                 with cur.copy(f"COPY dead_letters ({', '.join(_DEAD_COLS)}) FROM STDIN (FORMAT BINARY)") as cp:
