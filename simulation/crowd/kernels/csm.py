@@ -286,12 +286,12 @@ def turn_sign(seed, i, epoch):
 
 
 @intrinsic
-def _int_bits_as_float(typingctx, bits):  # type: ignore[no-untyped-def]
+def _int_bits_as_float(typingctx, bits):
     """The float64 whose IEEE 754 bit pattern is the int64 ``bits``."""
     if bits != types.int64:
         return None
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
