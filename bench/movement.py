@@ -140,6 +140,14 @@ def main() -> None:
                       "-" if math.isnan(jps) else f"{jps:,.0f}",
                       "-" if math.isnan(jps) else f"{one / jps:.1f}", "-" if math.isnan(jps) else f"{many / jps:.1f}")
     console.print(table)
+    goals = []  # the targets of issue 13
+    for n, _, _, one, many, jps in rows:
+        if n == 10000 and not math.isnan(jps):
+            goals.append(f"10,000 agents, 1 thread: {one / jps:.1f}x JuPedSim (goal 10x)")
+        if n == 100000:
+            goals.append(f"100,000 agents, {cores} threads: {many:,.0f} agent-steps/s (goal 1,500,000)")
+    if goals:
+        console.print("; ".join(goals))
 
 
 if __name__ == "__main__":

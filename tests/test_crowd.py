@@ -104,6 +104,50 @@ def test_numba_step_equals_numpy_reference_with_hundreds_of_neighbours_each() ->
     _compare(crowd, 2)
 
 
+def test_numba_step_equals_numpy_reference_for_a_few_walkers_in_a_large_room() -> None:
+    # few walkers for the cells: the kernel sorts and binary-searches instead of a dense cell table
+    from simulation.crowd.kernels import csm
+
+    shelf = box(30, 10, 32, 50)
+    crowd = Crowd.from_polygons(box(0, 0, 120, 60), [shelf], exits={"e": box(119, 0, 120, 60)}, seed=4)
+    rng = np.random.default_rng(4)
+    crowd.add_many("0", _scatter(rng, 200, box(1, 1, 40, 59), [shelf]), Target.exits("0"), rng.uniform(1.0, 1.6, 200))
+    cells = crowd._cl[2] * crowd._cl[3]
+    assert cells > csm.DENSE_CELLS_PER_WALKER * 200 + csm.DENSE_MIN_CELLS, "the dense path would be taken"
+    crowd.advance(3.0, stop_on_arrival=False)
+    _compare(crowd, 3)
+
+
+def test_one_call_or_many_give_the_same_positions() -> None:
+    # walkers are summed over in (cell, index) order however the run is cut into calls
+    whole = _room_with_door(3)
+    whole.advance(4.0, stop_on_arrival=False)
+    cut = _room_with_door(3)
+    for k in range(1, 41):
+        cut.advance(0.1 * k, stop_on_arrival=False)
+    assert whole.time_s == pytest.approx(cut.time_s)
+    for key, value in whole.state().items():
+        assert np.array_equal(value, cut.state()[key]), key
+
+
+def test_the_kernel_exp_is_within_one_ulp_of_numpy() -> None:
+    from numba import njit
+
+    from simulation.crowd.kernels.csm import exp_kernel
+
+    @njit(cache=False)
+    def apply(z):  # type: ignore[no-untyped-def]
+        out = np.empty_like(z)
+        for k in range(z.size):
+            out[k] = exp_kernel(z[k])
+        return out
+
+    z = np.concatenate([np.linspace(-708.0, 709.0, 200_001), np.random.default_rng(0).uniform(-30.0, 5.0, 100_000)])
+    want = np.exp(z)
+    assert np.max(np.abs(apply(z) - want) / want) <= np.finfo(float).eps
+    assert (apply(np.array([-709.0, -1e6])) == 0.0).all()
+
+
 def test_same_seed_same_result_on_one_or_two_threads() -> None:
     results = []
     before = kernels.get_threads()

@@ -31,11 +31,23 @@ rule 3b (off with ``a_s = 0``): the isotropic repulsion of the CSM pushes two pe
 on straight back, and in an aisle of 1 m they stand facing each other for good. Passing on the
 right follows the side preference measured in avoidance experiments (Moussaid et al. 2009).
 
-Neighbour search uses a cell list rebuilt every step: the walkers sorted by the key of their cell
-(cells of ``cutoff_m / 2``; a stable sort, so the order is deterministic) and each row of cells
-around someone found by binary search in the sorted keys. The work per step follows the walkers,
-not the floor area: cells nobody stands in, and floors nobody walks on, cost nothing;
-walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
+Neighbour search uses a cell list rebuilt every step (cells of ``cutoff_m / 2``). While the crowd
+fills its cells (at most ``DENSE_CELLS_PER_WALKER`` cells per walker) the walkers are sorted by a
+counting sort and a dense table gives where each cell's walkers start; a sparser crowd (a few
+walkers in a large building) is sorted by a stable sort and each row of cells is found by binary
+search, so the work per step follows the walkers, not the floor area: cells nobody stands in, and
+floors nobody walks on, cost nothing. Either way the walkers end up in (cell, index) order, so the
+sums over neighbours, and the results, do not depend on the path or on how a run is cut into
+calls. Of each row of cells only the part within ``cutoff_m`` of the walker is scanned.
+
+During a call the walkers' state lives in the kernel in that cell order (gathered each step into
+the snapshot every walker reads; each walker writes its new state at its own place), so walkers
+near each other sit near each other in memory, and it goes back to the caller's arrays at the end.
+Per walker, the neighbours within the cutoff are first copied to a per-thread buffer without
+branches; the repulsion magnitudes are computed in a loop the compiler vectorises (``exp_kernel``,
+an exp within one ulp of ``np.exp`` written as plain arithmetic) and summed in order; the side
+step and the spacing are further loops over the buffer.
+Walls come from buckets of 1 m that list every segment within ``cutoff_m`` of the bucket.
 Agents on different floors live in one world frame where floors sit side by side, far enough
 apart that they never interact, so one call advances the whole building.
 
@@ -54,7 +66,9 @@ import os
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from .moves import MOVES
 
@@ -67,8 +81,14 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 INF = np.inf
-#: Visible neighbours kept per agent between the two passes of a step (more: the second pass rescans).
-NB_CAP = 256
+#: The cell list is a dense table over all cells (a counting sort, O(1) lookup of a cell's walkers)
+#: while it has at most this many cells per walker, plus ``DENSE_MIN_CELLS``; a sparser crowd (few
+#: walkers in a large building) is sorted and its cells found by binary search instead, so the work
+#: per step follows the walkers, never the floor area. Both give the same order and the same result.
+DENSE_CELLS_PER_WALKER = 8
+DENSE_MIN_CELLS = 4096
+#: Slack on the reach of a row of cells [m]: only makes the scan visit a few more cells than needed.
+ROW_SLACK_M = 1e-9
 
 
 def set_threads(n: int) -> None:
@@ -265,6 +285,122 @@ def turn_sign(seed, i, epoch):
     return -1.0
 
 
+@intrinsic
+def _int_bits_as_float(typingctx, bits):
+    """The float64 whose IEEE 754 bit pattern is the int64 ``bits``."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (Cody and Waite): k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@njit(cache=True, inline="always")
+def exp_kernel(z):
+    """exp(z) within one ulp for z in [-708, 709] (0 below, exp(709) above), without branches.
+
+    Unlike ``np.exp`` (a call into libm) this is plain arithmetic, so a loop calling it is
+    vectorised: exp(z) = 2**k exp(r) with k the integer nearest z / ln 2, |r| <= ln(2) / 2, and
+    exp(r) a degree-13 Taylor polynomial (truncation error below 1e-17 relative); 2**k is built
+    from its exponent bits.
+    """
+    zc = min(max(z, -708.0), 709.0)
+    kf = np.floor(zc * _LOG2E + 0.5)
+    r = (zc - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    scale = _int_bits_as_float((np.int64(kf) + 1023) << 52)
+    return p * scale if z >= -708.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _cell_of(wx, wy, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny):
+    """Cell-list key of a world position [m] (positions beyond the grid fall in its edge cells)."""
+    cx = int(np.floor((wx - cl_x0) / csx))
+    cy = int(np.floor((wy - cl_y0) / csy))
+    cx = min(max(cx, 0), cl_nx - 1)
+    cy = min(max(cy, 0), cl_ny - 1)
+    return cy * cl_nx + cx
+
+
+@njit(cache=True)
+def _counting_sort(cell, na, ncell, cstart, order):
+    """Stable counting sort of ``cell[:na]`` into ``order``; then cell c holds ``order[cstart[c]:cstart[c + 1]]``."""
+    cstart[:] = 0
+    for k in range(na):
+        cstart[cell[k] + 2] += 1
+    for c in range(2, ncell + 2):
+        cstart[c] += cstart[c - 1]
+    for k in range(na):
+        c = cell[k] + 1
+        order[cstart[c]] = k
+        cstart[c] += 1
+
+
+@njit(cache=True)
+def _by_index_within_cells(order, cell, idx, na):
+    """Insertion sort of ``order[:na]`` by ``idx`` among walkers of the same cell (few per cell).
+
+    The walkers are then in (cell, index) order whatever order they came in, so the sums over
+    neighbours, and with them the results, do not depend on how a run is cut into calls.
+    """
+    for s in range(1, na):
+        t = order[s]
+        c = cell[t]
+        it = idx[t]
+        u = s
+        while u > 0:
+            v = order[u - 1]
+            if cell[v] != c or idx[v] < it:
+                break
+            order[u] = v
+            u -= 1
+        order[u] = t
+
+
+@njit(cache=True)
+def _gather(order, na, now, snap, fixf_from, fixf_to, fixi_from, fixi_to, cell, skey):
+    """Walkers' state in sorted order: ``snap[:, s] = now[:, order[s]]`` and likewise the fixed part."""
+    for s in range(na):
+        k = order[s]
+        for q in range(7):
+            snap[q, s] = now[q, k]
+        for q in range(3):
+            fixf_to[q, s] = fixf_from[q, k]
+            fixi_to[q, s] = fixi_from[q, k]
+        skey[s] = cell[k]
+
+
+@njit(cache=True)
+def _write_back(k, i, now, pos, orient, stuck_s, best_d):
+    """Walker ``i``'s changing state from column ``k`` of the call's state into the caller's arrays."""
+    pos[i, 0] = now[0, k]
+    pos[i, 1] = now[1, k]
+    orient[i, 0] = now[2, k]
+    orient[i, 1] = now[3, k]
+    stuck_s[i] = now[4, k]
+    best_d[i] = now[5, k]
+
+
 @njit(cache=True, parallel=True)
 def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_gap, stuck_s, best_d,
                 arrived_goal, arrived_step,
@@ -337,85 +473,121 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             na += 1
             arrived_goal[i] = -1
             arrived_step[i] = 0
-    act = np.empty(na, np.int64)
-    k = 0
-    for i in range(n):
-        if active[i]:
-            act[k] = i
-            k += 1
     periodic = periodic_x_m > 0.0
     if periodic:
         csx = periodic_x_m / cl_nx
     else:
         csx = 0.5 * cutoff_m
     csy = 0.5 * cutoff_m
-    cell = np.empty(na, np.int64)
-    skey = np.empty(na, np.int64)
-    sidx = np.empty(na, np.int64)
-    sx = np.empty(na)
-    sy = np.empty(na)
-    srad = np.empty(na)
-    wxa = np.empty(na)
-    wya = np.empty(na)
-    ndx = np.empty(n)
-    ndy = np.empty(n)
-    nsp = np.empty(n)
+    ncell = cl_nx * cl_ny
+    dense = ncell <= DENSE_CELLS_PER_WALKER * na + DENSE_MIN_CELLS
+    cap = max(na, 1)
+    # The walkers' state lives here during the call, in cell order: each step gathers it sorted by
+    # cell into the snapshot every walker reads (walkers near each other sit near each other in
+    # memory) and writes each walker's new state back at the walker's place in that order.
+    # Changing state: position (floor frame), direction, stuck time, best field value, world x, speed.
+    now = np.empty((8, cap))
+    snap = np.empty((8, cap))
+    # Fixed per walker (two copies, used in turn): desired speed, radius, time gap; index, floor, field.
+    fixf = np.empty((2, 3, cap))
+    fixi = np.empty((2, 3, cap), np.int64)
+    cell = np.empty(cap, np.int64)
+    order = np.empty(cap, np.int64)
+    skey = np.empty(cap, np.int64)
+    cstart = np.empty(ncell + 2 if dense else 1, np.int64)
     maxb = 1
     for b in range(bk_start.shape[0] - 1):
         maxb = max(maxb, bk_start[b + 1] - bk_start[b])
     scratch = np.empty((n_threads, maxb), np.int64)
-    nbscratch = np.empty((n_threads, NB_CAP, 5))
+    nbscratch = np.empty((n_threads, 6, cap))
+    nbm = np.empty((n_threads, cap), np.int64)
     cut2 = cutoff_m * cutoff_m
+    k = 0
+    for i in range(n):
+        if active[i]:
+            wx = pos[i, 0] + fl_shift[floor[i]]
+            if periodic:
+                wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
+            now[0, k] = pos[i, 0]
+            now[1, k] = pos[i, 1]
+            now[2, k] = orient[i, 0]
+            now[3, k] = orient[i, 1]
+            now[4, k] = stuck_s[i]
+            now[5, k] = best_d[i]
+            now[6, k] = wx
+            fixf[0, 0, k] = v0[i]
+            fixf[0, 1, k] = radius[i]
+            fixf[0, 2, k] = time_gap[i]
+            fixi[0, 0, k] = i
+            fixi[0, 1, k] = floor[i]
+            fixi[0, 2, k] = field_base[i]
+            cell[k] = _cell_of(wx, pos[i, 1], cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
+            k += 1
+    npx = now[0]
+    npy = now[1]
+    nox = now[2]
+    noy = now[3]
+    nst = now[4]
+    nbd = now[5]
+    nwx = now[6]
+    nsp = now[7]
+    spx = snap[0]
+    sy = snap[1]
+    sox = snap[2]
+    soy = snap[3]
+    sst = snap[4]
+    sbd = snap[5]
+    sx = snap[6]
+    cur = 0
     steps = 0
     for step in range(n_steps):
         if na == 0:
             break
-        # ---- cell list: walkers sorted by cell key (stable: deterministic order)
-        for k in range(na):
-            i = act[k]
-            wx = pos[i, 0] + fl_shift[floor[i]]
-            wy = pos[i, 1]
-            if periodic:
-                wx = wx - periodic_x_m * np.floor(wx / periodic_x_m)
-            wxa[k] = wx
-            wya[k] = wy
-            cx = int(np.floor((wx - cl_x0) / csx))
-            cy = int(np.floor((wy - cl_y0) / csy))
-            cx = min(max(cx, 0), cl_nx - 1)
-            cy = min(max(cy, 0), cl_ny - 1)
-            cell[k] = cy * cl_nx + cx
-        order = np.argsort(cell[:na], kind="mergesort")
-        for s in range(na):
-            k = order[s]
-            skey[s] = cell[k]
-            i = act[k]
-            sidx[s] = i
-            sx[s] = wxa[k]
-            sy[s] = wya[k]
-            srad[s] = radius[i]
-        # ---- new directions and speeds from the old positions
-        for k in prange(na):
+        # ---- cell list: walkers sorted by (cell, index), their state gathered in that order
+        if dense:
+            _counting_sort(cell, na, ncell, cstart, order)
+        else:
+            order[:na] = np.argsort(cell[:na], kind="mergesort")
+        _by_index_within_cells(order, cell, fixi[cur, 0], na)
+        nxt = 1 - cur
+        _gather(order, na, now, snap, fixf[cur], fixf[nxt], fixi[cur], fixi[nxt], cell, skey)
+        cur = nxt
+        sv0 = fixf[cur, 0]
+        srad = fixf[cur, 1]
+        stg = fixf[cur, 2]
+        sidx = fixi[cur, 0]
+        sfl = fixi[cur, 1]
+        sbase = fixi[cur, 2]
+        # ---- every walker: direction and speed from the snapshot, then its move
+        narr = 0
+        for s in prange(na):
             tid = numba.get_thread_id()
             local = scratch[tid]
-            nb = nbscratch[tid]
-            i = sidx[k]
-            wx = sx[k]
-            wy = sy[k]
-            ri = srad[k]
-            f = floor[i]
-            px = pos[i, 0]
-            py = pos[i, 1]
-            ex, ey = field_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
-                                     cell_m)
+            bdx = nbscratch[tid, 0]
+            bdy = nbscratch[tid, 1]
+            bd2 = nbscratch[tid, 2]
+            bll = nbscratch[tid, 3]
+            brad = nbscratch[tid, 4]
+            bw = nbscratch[tid, 5]
+            bm = nbm[tid]
+            i = sidx[s]
+            wx = sx[s]
+            wy = sy[s]
+            ri = srad[s]
+            f = sfl[s]
+            fb = sbase[s]
+            px = spx[s]
+            py = wy
+            stuck = sst[s]
+            ex, ey = field_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
             shrink = 1.0
-            if patience_s > 0.0 and stuck_s[i] >= patience_s:
+            if patience_s > 0.0 and stuck >= patience_s:
                 shrink = squeeze
-                qx, qy = descent_direction(px, py, pool_dist, field_base[i], fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f],
-                                           cell_m)
+                qx, qy = descent_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
                 if qx != 0.0 or qy != 0.0:
                     ex = qx
                     ey = qy
-                ang = turn_rad * turn_sign(seed, i, int(stuck_s[i] / patience_s))
+                ang = turn_rad * turn_sign(seed, i, int(stuck / patience_s))
                 ca = np.cos(ang)
                 sa = np.sin(ang)
                 ex, ey = ca * ex - sa * ey, sa * ex + ca * ey
@@ -444,164 +616,190 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                             mag = -a_w * np.exp(z) / dw
                             ex += mag * vx
                             ey += mag * vy
-            # neighbours: repulsion (cells of cutoff/2, two rings)
+            # neighbours: repulsion and side step (cells of cutoff/2, at most two rings, only the
+            # part of each row of cells that reaches within the cutoff)
             cx = int(np.floor((wx - cl_x0) / csx))
             cy = int(np.floor((wy - cl_y0) / csy))
             cx = min(max(cx, 0), cl_nx - 1)
             cy = min(max(cy, 0), cl_ny - 1)
-            smin = INF
             cnt = 0
-            for pas in range(2):
-                if pas == 1:
-                    norm = np.sqrt(ex * ex + ey * ey)
-                    if norm > 0.0:
-                        ex = ex / norm
-                        ey = ey / norm
-                    else:
-                        ex = orient[i, 0]
-                        ey = orient[i, 1]
-                    if cnt <= NB_CAP:
-                        # the visible neighbours were kept in pass 0: no second scan
-                        for q in range(cnt):
-                            dx = nb[q, 0]
-                            dy = nb[q, 1]
-                            ll = nb[q, 2] * (shrink if nb[q, 4] == 0.0 else min(shrink, squeeze))
-                            if ex * dx + ey * dy < 0.0:
-                                continue
-                            if abs(-ey * dx + ex * dy) > ll:
-                                continue
-                            s = nb[q, 3] - ll
-                            if s < smin:
-                                smin = s
-                        break
-                for yy in range(cy - 2, cy + 3):
-                    if yy < 0 or yy >= cl_ny:
-                        continue
-                    for part in range(2):
+            for yy in range(max(cy - 2, 0), min(cy + 3, cl_ny)):
+                # dy0: least |dy| to anyone in this row (the edge rows also hold whoever is beyond them)
+                dy0 = 0.0
+                if yy > 0 and wy < cl_y0 + yy * csy:
+                    dy0 = cl_y0 + yy * csy - wy
+                elif yy < cl_ny - 1 and wy > cl_y0 + (yy + 1) * csy:
+                    dy0 = wy - cl_y0 - (yy + 1) * csy
+                dy0 = max(dy0 - ROW_SLACK_M, 0.0)
+                if dy0 * dy0 > cut2:
+                    continue
+                for part in range(2):
+                    if periodic:
                         lo = cx - 2
                         hi = cx + 2
-                        if periodic:
-                            if part == 0:
-                                if lo < 0:
-                                    lo = lo + cl_nx
-                                    hi = cl_nx - 1
-                                elif hi >= cl_nx:
-                                    hi = cl_nx - 1
-                            else:
-                                if cx - 2 < 0:
-                                    lo = 0
-                                    hi = cx + 2
-                                elif cx + 2 >= cl_nx:
-                                    lo = 0
-                                    hi = cx + 2 - cl_nx
-                                else:
-                                    continue
+                        if part == 0:
+                            if lo < 0:
+                                lo = lo + cl_nx
+                                hi = cl_nx - 1
+                            elif hi >= cl_nx:
+                                hi = cl_nx - 1
                         else:
-                            if part == 1:
+                            if cx - 2 < 0:
+                                lo = 0
+                                hi = cx + 2
+                            elif cx + 2 >= cl_nx:
+                                lo = 0
+                                hi = cx + 2 - cl_nx
+                            else:
                                 continue
-                            lo = max(lo, 0)
-                            hi = min(hi, cl_nx - 1)
+                    else:
+                        if part == 1:
+                            continue
+                        half = np.sqrt(cut2 - dy0 * dy0) + ROW_SLACK_M
+                        lo = max(int(np.floor((wx - half - cl_x0) / csx)), cx - 2, 0)
+                        hi = min(int(np.floor((wx + half - cl_x0) / csx)), cx + 2, cl_nx - 1)
+                        if hi < lo:
+                            continue
+                    if dense:
+                        m0 = cstart[yy * cl_nx + lo]
+                        m1 = cstart[yy * cl_nx + hi + 1]
+                    else:
                         m0 = np.searchsorted(skey[:na], yy * cl_nx + lo, side="left")
                         m1 = np.searchsorted(skey[:na], yy * cl_nx + hi, side="right")
-                        for m in range(m0, m1):
-                            if m == k:
-                                continue
-                            dx = sx[m] - wx
-                            dy = sy[m] - wy
-                            if periodic:
-                                dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
-                            d2 = dx * dx + dy * dy
-                            if d2 > cut2 or d2 < 1e-18:
-                                continue
-                            ll = ri + srad[m]
-                            jm = sidx[m]
-                            counter = a_s > 0.0 and orient[jm, 0] * e0x + orient[jm, 1] * e0y < -counter_cos
-                            if pas == 0:
-                                if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
-                                    continue
-                                dist = np.sqrt(d2)
-                                mag = -a_n * np.exp((ll - dist) / d_n) / dist
-                                ex += mag * dx
-                                ey += mag * dy
-                                if counter:
-                                    lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
-                                    if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
-                                        side = -1.0 if lat > -keep_right_m else 1.0
-                                        mag = side * a_s * np.exp((ll - dist) / d_s)
-                                        ex += -mag * e0y
-                                        ey += mag * e0x
-                                if cnt < NB_CAP:
-                                    nb[cnt, 0] = dx
-                                    nb[cnt, 1] = dy
-                                    nb[cnt, 2] = ll
-                                    nb[cnt, 3] = dist
-                                    nb[cnt, 4] = 1.0 if counter else 0.0
-                                cnt += 1
-                            else:
-                                ll = ll * (min(shrink, squeeze) if counter else shrink)
-                                if ex * dx + ey * dy < 0.0:
-                                    continue
-                                if abs(-ey * dx + ex * dy) > ll:
-                                    continue
-                                s = np.sqrt(d2) - ll
-                                if s < smin:
-                                    if nloc > 0 and not _visible(wx, wy, dx, dy, seg, local, nloc):
-                                        continue
-                                    smin = s
-            sp = smin / time_gap[i]
+                    # everyone in the range into the buffer; only those within the cutoff stay
+                    for m in range(m0, m1):
+                        dx = sx[m] - wx
+                        dy = sy[m] - wy
+                        if periodic:
+                            dx = dx - periodic_x_m * np.floor(dx / periodic_x_m + 0.5)
+                        d2 = dx * dx + dy * dy
+                        bdx[cnt] = dx
+                        bdy[cnt] = dy
+                        bd2[cnt] = d2
+                        bm[cnt] = m
+                        brad[cnt] = srad[m]
+                        cnt += 1 - ((d2 > cut2) | (d2 < 1e-18) | (m == s))
+            if nloc > 0:
+                # line of sight: drop neighbours behind a wall
+                kept = 0
+                for q in range(cnt):
+                    if _visible(wx, wy, bdx[q], bdy[q], seg, local, nloc):
+                        bdx[kept] = bdx[q]
+                        bdy[kept] = bdy[q]
+                        bd2[kept] = bd2[q]
+                        bm[kept] = bm[q]
+                        brad[kept] = brad[q]
+                        kept += 1
+                cnt = kept
+            # repulsion: the magnitudes in a loop the compiler vectorises, then their sum in order
+            for q in range(cnt):
+                ll = ri + brad[q]
+                dist = np.sqrt(bd2[q])
+                bw[q] = -a_n * exp_kernel((ll - dist) / d_n) / dist
+                bll[q] = ll * shrink
+                bd2[q] = dist
+            for q in range(cnt):
+                ex += bw[q] * bdx[q]
+                ey += bw[q] * bdy[q]
+            if a_s > 0.0:
+                # side step from whoever comes the other way on one's line
+                sq_sh = min(shrink, squeeze)
+                for q in range(cnt):
+                    m = bm[q]
+                    if sox[m] * e0x + soy[m] * e0y < -counter_cos:
+                        dx = bdx[q]
+                        dy = bdy[q]
+                        ll = ri + srad[m]
+                        bll[q] = ll * sq_sh
+                        lat = -e0y * dx + e0x * dy  # > 0: j is to the left of i's line
+                        if e0x * dx + e0y * dy > 0.0 and abs(lat) < ll + 0.3:
+                            side = -1.0 if lat > -keep_right_m else 1.0
+                            mag = side * a_s * np.exp((ll - bd2[q]) / d_s)
+                            ex += -mag * e0y
+                            ey += mag * e0x
+            norm = np.sqrt(ex * ex + ey * ey)
+            if norm > 0.0:
+                ex = ex / norm
+                ey = ey / norm
+            else:
+                ex = sox[s]
+                ey = soy[s]
+            # spacing: the nearest neighbour in front, inside the corridor
+            smin = INF
+            for q in range(cnt):
+                dx = bdx[q]
+                dy = bdy[q]
+                ll = bll[q]
+                sq = bd2[q] - ll
+                if ex * dx + ey * dy >= 0.0 and abs(-ey * dx + ex * dy) <= ll and sq < smin:
+                    smin = sq
+            sp = smin / stg[s]
             if sp < 0.0:
                 sp = 0.0
-            if sp > v0[i]:
-                sp = v0[i]
-            ndx[i] = ex
-            ndy[i] = ey
-            nsp[i] = sp
-        # ---- move, wrap, arrive (serial: cheap, and one parallel region per step is enough)
-        narr = 0
-        for k in range(na):
-            i = act[k]
-            vx = ndx[i] * nsp[i]
-            vy = ndy[i] * nsp[i]
-            vel[i, 0] = vx
-            vel[i, 1] = vy
-            orient[i, 0] = ndx[i]
-            orient[i, 1] = ndy[i]
-            x = pos[i, 0] + vx * dt_s
-            y = pos[i, 1] + vy * dt_s
+            if sp > sv0[s]:
+                sp = sv0[s]
+            # move, wrap, arrive: the new state at this walker's place in the sorted order
+            vx = ex * sp
+            vy = ey * sp
+            x = px + vx * dt_s
+            y = py + vy * dt_s
+            best = sbd[s]
             if periodic:
                 xw = x - periodic_x_m * np.floor(x / periodic_x_m)
                 if xw != x:
-                    best_d[i] = INF  # a new lap: the field value jumps back up
+                    best = INF  # a new lap: the field value jumps back up
                 x = xw
-            pos[i, 0] = x
-            pos[i, 1] = y
-            f = floor[i]
             gj = int(np.floor((x - fl_x0[f]) / cell_m))
             gi = int(np.floor((y - fl_y0[f]) / cell_m))
-            stuck_s[i] += dt_s
+            stuck += dt_s
             if gi >= 0 and gi < fl_ny[f] and gj >= 0 and gj < fl_nx[f]:
-                dval = pool_dist[field_base[i] + gi * fl_nx[f] + gj]
-                if dval < best_d[i] - progress_m:
-                    best_d[i] = dval
-                    stuck_s[i] = 0.0
-                g = pool_goal[field_base[i] + gi * fl_nx[f] + gj]
+                dval = pool_dist[fb + gi * fl_nx[f] + gj]
+                if dval < best - progress_m:
+                    best = dval
+                    stuck = 0.0
+                g = pool_goal[fb + gi * fl_nx[f] + gj]
                 if g >= 0:
                     arrived_goal[i] = g
                     arrived_step[i] = step + 1
                     narr += 1
+            npx[s] = x
+            npy[s] = y
+            nox[s] = ex
+            noy[s] = ey
+            nst[s] = stuck
+            nbd[s] = best
+            nsp[s] = sp
+            wxn = x + fl_shift[f]
+            if periodic:
+                wxn = wxn - periodic_x_m * np.floor(wxn / periodic_x_m)
+            nwx[s] = wxn
+            cell[s] = _cell_of(wxn, y, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny)
         steps = step + 1
         if narr > 0:
+            # arrivals leave the walkers' state for good
             kk = 0
             for k in range(na):
-                i = act[k]
+                i = sidx[k]
                 if arrived_step[i] == step + 1:
                     active[i] = False
+                    _write_back(k, i, now, pos, orient, stuck_s, best_d)
                     vel[i, 0] = 0.0
                     vel[i, 1] = 0.0
                 else:
-                    act[kk] = i
+                    for q in range(8):
+                        now[q, kk] = now[q, k]
+                    for q in range(3):
+                        fixf[cur, q, kk] = fixf[cur, q, k]
+                        fixi[cur, q, kk] = fixi[cur, q, k]
+                    cell[kk] = cell[k]
                     kk += 1
             na = kk
             if stop_on_arrival:
                 break
+    if steps > 0:
+        for k in range(na):
+            i = fixi[cur, 0, k]
+            _write_back(k, i, now, pos, orient, stuck_s, best_d)
+            vel[i, 0] = now[2, k] * now[7, k]
+            vel[i, 1] = now[3, k] * now[7, k]
     return steps
