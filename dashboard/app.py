@@ -164,9 +164,14 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
         Fill ``data``'s caches (busiest times, yesterday's curves, 3D meshes) in a background
         thread, so the first visit of a page does not compute them.
     """
+    import threading
+
     import dash
     from dash import Input, Output, dcc, html
 
+    warmed = threading.Event()  # set once the warm-up thread (if any) is done
+    if not warm:
+        warmed.set()
     manager = None
     if background:
         import tempfile
@@ -174,7 +179,7 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
         import diskcache
 
         cache = diskcache.Cache(str(cache_dir or tempfile.mkdtemp(prefix="smartlib-dash-")))
-        manager = dash.DiskcacheManager(cache)
+        manager = _ForkAfterWarmUp(cache, warmed)
     app = dash.Dash(__name__, title="Smartlib hub", suppress_callback_exceptions=True,
                     background_callback_manager=manager, update_title=None)
     if login is not None:
@@ -203,10 +208,27 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
     _branch_callbacks(app, data)
     _device_callbacks(app, data)
     if warm:
-        import threading
+        def warm_up() -> None:
+            try:
+                data.warm_up()
+            finally:
+                warmed.set()
 
-        threading.Thread(target=data.warm_up, name="dashboard-warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, name="dashboard-warm-up", daemon=True).start()
     return app
+
+
+def _ForkAfterWarmUp(cache: Any, warmed: Any) -> Any:  # noqa: N802 - builds the manager class on first use
+    """Dash's disk-cache manager, forking a background run only once the warm-up thread is done: a child
+    forked while that thread was inside the store or the mesh code crashed in its garbage collector."""
+    import dash
+
+    class Manager(dash.DiskcacheManager):  # type: ignore[misc]
+        def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
+            warmed.wait(600)
+            return super().call_job_fn(key, job_fn, args, context)
+
+    return Manager(cache)
 
 
 def _local(t: float, timezone: str) -> str:
