@@ -140,7 +140,7 @@ def main() -> None:
                       "-" if math.isnan(jps) else f"{jps:,.0f}",
                       "-" if math.isnan(jps) else f"{one / jps:.1f}", "-" if math.isnan(jps) else f"{many / jps:.1f}")
     console.print(table)
-    goals = []  # the targets of issue 13
+    goals = []  # the project's movement goals
     for n, _, _, one, many, jps in rows:
         if n == 10000 and not math.isnan(jps):
             goals.append(f"10,000 agents, 1 thread: {one / jps:.1f}x JuPedSim (goal 10x)")
