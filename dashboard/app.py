@@ -156,7 +156,8 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
     login
         Required credentials (see :mod:`dashboard.auth`); None serves without a login (loopback).
     background
-        Run simulations from the Scenarios page as background callbacks (diskcache) with progress;
+        Run simulations from the Scenarios page as background callbacks with progress (in threads of
+        this process, one at a time: :mod:`dashboard.jobs`);
         False runs them in the request (tests of the pages without a worker).
     cache_dir
         Folder of the background callbacks' disk cache (a temporary one when None).
@@ -178,8 +179,10 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
 
         import diskcache
 
+        from .jobs import threaded_manager
+
         cache = diskcache.Cache(str(cache_dir or tempfile.mkdtemp(prefix="smartlib-dash-")))
-        manager = _ForkAfterWarmUp(cache, warmed)
+        manager = threaded_manager(cache, ready=warmed)
     app = dash.Dash(__name__, title="Smartlib hub", suppress_callback_exceptions=True,
                     background_callback_manager=manager, update_title=None)
     if login is not None:
@@ -216,19 +219,6 @@ def create_app(data: HubData, *, login: Login | None = None, background: bool = 
 
         threading.Thread(target=warm_up, name="dashboard-warm-up", daemon=True).start()
     return app
-
-
-def _ForkAfterWarmUp(cache: Any, warmed: Any) -> Any:  # noqa: N802 - builds the manager class on first use
-    """Dash's disk-cache manager, forking a background run only once the warm-up thread is done: a child
-    forked while that thread was inside the store or the mesh code crashed in its garbage collector."""
-    import dash
-
-    class Manager(dash.DiskcacheManager):  # type: ignore[misc]
-        def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
-            warmed.wait(600)
-            return super().call_job_fn(key, job_fn, args, context)
-
-    return Manager(cache)
 
 
 def _local(t: float, timezone: str) -> str:
