@@ -308,6 +308,10 @@ class _SubscriberClient(paho.Client):
 
 
 
+#: How long a connect that may fall back to MQTT 3.1.1 waits for the broker's answer to MQTT 5 [s].
+V5_ANSWER_S = 5.0
+
+
 class Subscription:
     """A QoS 1 subscription on a persistent session with manual acknowledgement.
 
@@ -355,6 +359,7 @@ class Subscription:
         self._suback = threading.Event()
         self._subscribe_mid: int | None = None
         self._client: paho.Client | None = None
+        self._attempt: paho.Client | None = None  # the client of the current connect attempt
 
     @property
     def protocol(self) -> str:
@@ -369,6 +374,8 @@ class Subscription:
         self.handler(Received(msg._topic, bytes(msg.payload), msg.mid, msg.qos, self.generation))
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        if client is not self._attempt:  # a late CONNACK of an attempt given up (MQTT 5 before the 3.1.1 fallback)
+            return
         self._connack_rc = rc
         if _refused(rc) is None:
             with self._lock:
@@ -393,7 +400,7 @@ class Subscription:
         self._connack.set()
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any) -> None:
-        if mid != self._subscribe_mid:
+        if client is not self._attempt or mid != self._subscribe_mid:  # packet ids restart with each client
             return
         refused = [f"{t}: {c}" for t, c in zip(self.topics, codes, strict=False) if c.is_failure]
         if refused:
@@ -401,6 +408,8 @@ class Subscription:
         self._suback.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        if client is not self._attempt:
+            return
         with self._lock:
             self.generation += 1
             self.connected = False
@@ -450,15 +459,18 @@ class Subscription:
             if not attempt_v5 and self._shared():
                 raise BrokerUnavailableError(f"broker {self.settings.url} speaks only MQTT 3.1.1: shared subscriptions "
                                         f"(--share) need MQTT 5")
+            self._attempt = client
             self._connack.clear()
+            self._suback.clear()  # a SUBACK of an earlier attempt's client must not count for this one
             self._connack_rc = None
             try:
                 connect_blocking(client, self.settings, timeout_s=timeout_s, **kwargs)
             except BrokerUnavailableError:
                 raise
             client.loop_start()
-            # some 3.1.1-only brokers (amqtt) never answer a v5 CONNECT: give them a short while, then try 3.1.1
-            wait_s = min(timeout_s, 2.0) if attempt_v5 and len(tries) > 1 else timeout_s
+            # some 3.1.1-only brokers (amqtt) never answer a v5 CONNECT: give them a while, then try 3.1.1 (a
+            # loaded machine's Mosquitto took over 2 s to answer, and a 3.1.1 fallback loses shared subscriptions)
+            wait_s = min(timeout_s, V5_ANSWER_S) if attempt_v5 and len(tries) > 1 else timeout_s
             if not self._connack.wait(wait_s):
                 client.disconnect()  # first: it ends paho's reconnect wait, so loop_stop returns at once
                 client.loop_stop()
@@ -607,6 +619,8 @@ class DeviceClient:
         return client
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        if client is not self.client:  # a late answer to an attempt given up
+            return
         if _refused(rc) is not None:
             self._refused = rc
         else:
@@ -615,6 +629,8 @@ class DeviceClient:
         self._ready.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any) -> None:
+        if client is not self.client:
+            return
         self._ready.set()  # a 3.1.1-only broker may close the connection on a v5 CONNECT instead of answering
 
     def connect(self, *, timeout_s: float = 10.0, v5: bool | None = None) -> None:
@@ -643,7 +659,7 @@ class DeviceClient:
             connect_blocking(self.client, self.settings, timeout_s=timeout_s, keepalive=30)
             self.client.loop_start()
             fallback = attempt_v5 and len(tries) > 1
-            wait_s = min(timeout_s, 2.0) if fallback else timeout_s
+            wait_s = min(timeout_s, V5_ANSWER_S) if fallback else timeout_s
             answered = self._ready.wait(wait_s)
             if answered and self._connected:
                 self.v5 = attempt_v5

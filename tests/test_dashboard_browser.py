@@ -23,7 +23,7 @@ import pytest
 from conftest import SCENARIOS, require
 
 from telemetry import IngestConfig, open_store, replay
-from telemetry.broker import Mosquitto, find_mosquitto, free_port
+from telemetry.broker import Mosquitto, find_mosquitto
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
@@ -84,8 +84,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     results = tmp / "results"
     day.write(results / "service-point-seed3")  # a saved result for the Scenarios page
     data = HubData(registry=registry, store_url=str(store_path), results_dir=results)
-    port = free_port()
-    server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", port)
+    server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", 0)  # any free port
+    port = server.server_port
     # the last ten minutes arrive over MQTT, as the devices would send them
     recent = before.filter(pc.greater_equal(before.column("time"), now - 600.0))
     replay(recent if recent.num_rows else before.slice(before.num_rows - 50), broker.settings, speed=0,

@@ -87,7 +87,8 @@ def demo(
                                                    "(default: Ctrl-C)")] = None,
     embedded_broker: Annotated[bool, typer.Option("--embedded-broker", help="use the embedded amqtt broker even "
                                                   "where Mosquitto is installed")] = False,
-    port: Annotated[int, typer.Option(help="live: dashboard port on 127.0.0.1")] = 8050,
+    port: Annotated[int, typer.Option(help="live: dashboard port on 127.0.0.1 (0: any free port)",
+                                      min=0, max=65535)] = 8050,
 ) -> None:
     """Run the main job on the built-in branches, then the hub live: devices, MQTT, ingest, dashboard."""
     from twin.demo import run_demo
@@ -607,7 +608,7 @@ def dashboard_cmd(
     = Path("out/results"),
     host: Annotated[str, typer.Option(help="address to serve on; other than 127.0.0.1 needs a login "
                                            "($SMARTLIB_DASHBOARD_PASSWORD[_FILE] or --password-file)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8050,
+    port: Annotated[int, typer.Option(help="port (0: any free port)", min=0, max=65535)] = 8050,
     password_file: Annotated[Path | None, typer.Option("--password-file", help="file whose first line is the "
                                                        "dashboard password")] = None,
 ) -> None:

@@ -155,13 +155,28 @@ class DemoClock:
 
 
 def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
-    """Serve a Dash app with werkzeug in a thread; returns the server (``shutdown()`` stops it) and the thread."""
+    """Serve a Dash app with werkzeug in a thread; returns the server (``shutdown()`` stops it) and the thread.
+
+    ``port`` 0 takes any free port (``server.server_port`` says which).
+
+    Raises
+    ------
+    telemetry.errors.TelemetryError
+        When the address cannot be bound (the port taken meanwhile, an address not of this machine).
+    """
     import logging
 
     from werkzeug.serving import make_server
 
+    from telemetry.errors import TelemetryError
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on the demo's console
-    server = make_server(host, port, app.server, threaded=True)
+    try:
+        server = make_server(host, port, app.server, threaded=True)
+    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+        raise TelemetryError(f"cannot serve the dashboard on {host}:{port}: "
+                             f"{exc.strerror if isinstance(exc, OSError) else 'the port is in use'}; "
+                             f"stop what runs there or give another --port (0: any free port)") from None
     thread = threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True)
     thread.start()
     return server, thread
@@ -192,8 +207,9 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
         raise TelemetryError(f"--speed must be positive, got {speed}")
     if duration_s is not None and not duration_s > 0:
         raise TelemetryError(f"--duration must be positive, got {duration_s}")
-    if not port_is_free("127.0.0.1", port):
-        raise TelemetryError(f"port {port} on 127.0.0.1 is in use: stop what runs there or give --port")
+    if port and not port_is_free("127.0.0.1", port):  # 0 takes any free port once the app is served
+        raise TelemetryError(f"port {port} on 127.0.0.1 is in use: stop what runs there or give --port "
+                             f"(0: any free port)")
     out_dir.mkdir(parents=True, exist_ok=True)
     store_path = (out_dir / "live.duckdb").resolve()
     for p in (store_path, store_path.with_suffix(".duckdb.wal")):
@@ -218,6 +234,7 @@ def run_live_demo(out_dir: Path, *, console: Any, speed: float = 60.0, duration_
         data = HubData(registry=registry, store_url=str(store_path), results_dir=results_dir, clock=clock)
         app = create_app(data, cache_dir=out_dir / "cache")
         server, _thread = serve(app, "127.0.0.1", port)
+        port = int(server.server_port)
         url = f"http://127.0.0.1:{port}"
         with stop_on_signals(stop) as stop_event:
             stop_event_ref.append(stop_event)

@@ -46,8 +46,9 @@ def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = No
         raise TelemetryError(str(exc)) from None
     if not scenarios.exists():
         raise TelemetryError(f"--scenarios {scenarios} does not exist")
-    if not port_is_free(host, port):
-        raise TelemetryError(f"port {port} on {host} is in use: stop what runs there or give --port")
+    if port and not port_is_free(host, port):  # 0 takes any free port once the app is served
+        raise TelemetryError(f"port {port} on {host} is in use: stop what runs there or give --port "
+                             f"(0: any free port)")
     open_store(store_url).close()  # a bad URL or an unreachable store is reported before anything starts
     results_dir.mkdir(parents=True, exist_ok=True)
     registry = TwinRegistry.from_dir(scenarios)
@@ -61,6 +62,7 @@ def serve_dashboard(*, store_url: str, console: Any, broker_url: str | None = No
     try:
         data = HubData(registry=registry, store_url=store_url, results_dir=results_dir)
         server, _thread = serve(create_app(data, login=login, cache_dir=results_dir / ".cache"), host, port)
+        port = int(server.server_port)
         console.print(f"dashboard on http://{host}:{port}{' (login required)' if login else ''}; store {store_url}"
                       f"{'; ingesting from ' + broker_url if broker_url else ' (following it)'}  (Ctrl-C to stop)",
                       highlight=False)
