@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -67,30 +68,35 @@ def test_sweep_tables_are_identical_on_one_two_and_separate_workers(tmp_path: Pa
     assert one["visits"].gt(0).all() and one["seed"].nunique() == 1
     pd.testing.assert_frame_equal(one, two)
 
-    port = _free_port()
+    # a deployment's cluster: a scheduler and two workers as separate processes (port 0 and a scheduler
+    # file: no port picked here that another process could take first), used through `smartlib sweep --cluster`
     env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".numba_cache")}
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--port", str(port), "--no-dashboard",
-                               "--host", "127.0.0.1"], cwd=tmp_path, env=env,
+    info = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--port", "0", "--no-dashboard", "--host", "127.0.0.1",
+                               "--scheduler-file", str(info)], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.monotonic() + 180.0  # a loaded machine takes long to import distributed
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+        while not info.is_file() or not info.read_text(encoding="utf-8").strip().endswith("}"):
             assert procs[0].poll() is None, "dask scheduler exited"
-            assert time.monotonic() < deadline, "dask scheduler did not listen within 180 s"
+            assert time.monotonic() < deadline, "dask scheduler wrote no scheduler file within 180 s"
             time.sleep(0.5)
+        address = json.loads(info.read_text(encoding="utf-8"))["address"]
         for _ in range(2):
-            procs.append(subprocess.Popen([str(BIN / "dask"), "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
+            procs.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1",
                                            "--no-dashboard"], cwd=tmp_path, env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from dask.distributed import Client
 
-        with Client(f"tcp://127.0.0.1:{port}", timeout="60s") as c:
+        with Client(address, timeout="60s") as c:
             c.wait_for_workers(2, timeout=180)
-        far = sweep(src, axes, seeds=1, cluster=f"tcp://127.0.0.1:{port}")
-        pd.testing.assert_frame_equal(one, far)
+        out = tmp_path / "far.parquet"
+        run = subprocess.run([str(BIN / "smartlib"), "sweep", str(SMALL), "--grid", "staff.desk=1..2", "--seeds", "1",
+                              "--cluster", address, "--out", str(out)], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0 and "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
+        far = pd.read_parquet(out)
+        pd.testing.assert_frame_equal(one, far, check_dtype=False)
     finally:
         for p in reversed(procs):
             p.terminate()
