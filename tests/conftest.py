@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,34 @@ def require(condition: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"CI needs {what}, and it is missing")
     pytest.skip(f"needs {what}")
+
+
+def screenshots_dir() -> Path:
+    """Where the browser tests save their screenshots (``SMARTLIB_SCREENSHOTS``, else out/screenshots)."""
+    return Path(os.environ.get("SMARTLIB_SCREENSHOTS", ROOT / "out" / "screenshots")).resolve()
+
+
+_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """Name the screenshot folder at the end of the run (also under xdist, where workers' prints are hidden)."""
+    folder = screenshots_dir()
+    shots = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if shots and any(p.stat().st_mtime >= _STARTED for p in shots):
+        terminalreporter.write_line(f"screenshots of the dashboard pages ({len(shots)}): {folder}")
+
+
+def require_module(name: str, what: str):  # type: ignore[no-untyped-def]
+    """Import an optional package (an extra) for a test module: skipped locally without it, a failure in CI."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"CI needs {what}, and it is missing", pytrace=False)
+        pytest.skip(f"needs {what}", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS, SHARED, require
+from conftest import SCENARIOS, SHARED, require, require_module
 
-pytest.importorskip("brickschema", reason="Brick export needs the 'brick' extra (brickschema, rdflib)")
+require_module("brickschema", "the 'brick' extra (brickschema, rdflib) for the Brick export")
 pytestmark = pytest.mark.slow
 BRICK_DIR = SHARED / "data" / "brick"
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import SCENARIOS, require
+from conftest import SCENARIOS, require, screenshots_dir
 
 from telemetry import IngestConfig, open_store, replay
 from telemetry.broker import Mosquitto, find_mosquitto
@@ -47,8 +47,10 @@ class RunningHub:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("SMARTLIB_SCREENSHOTS", tmp_path_factory.mktemp("screenshots")))
+    folder = screenshots_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # this run's pictures only
+        old.unlink()
     print(f"\nscreenshots of the dashboard pages: {folder}")
     return folder
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+from conftest import require_module
 
-pytest.importorskip("diskcache")
+require_module("diskcache", "the 'dashboard' extra (diskcache) for background runs")
 
 
 def _manager(tmp_path: Path, ready: threading.Event | None = None) -> Any:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, SHARED, require
+from conftest import DATA, ROOT, SHARED, require, require_module
 
-ifcopenshell = pytest.importorskip("ifcopenshell", reason="IFC import needs the 'ifc' extra (ifcopenshell)")
+ifcopenshell = require_module("ifcopenshell", "the 'ifc' extra (ifcopenshell) for the IFC import")
 
 DUPLEX = DATA / "duplex.ifc"
 FZK = SHARED / "data" / "ifc" / "AC20-FZK-Haus.ifc"

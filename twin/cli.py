@@ -252,9 +252,10 @@ def evacuate(
 
 # --------------------------------------------------------------------------- library day
 
-WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: crowd (the default: the crowd kernel, "
-                                                         "everyone walking at once, readers meet) or grid (shortest "
-                                                         "path / speed, a quicker screening)")]
+WalkerOpt = Annotated[str, typer.Option("--walker", help="how readers walk: grid (the default: shortest "
+                                                         "path / speed, nobody meets, a quick screening) or crowd "
+                                                         "(the crowd kernel, everyone walking at once, readers "
+                                                         "meet; slower)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: the same seed gives the same day")]
 DaysOpt = Annotated[int, typer.Option("--days", help="days to simulate from the scenario's start date")]
 
