@@ -202,3 +202,33 @@ def test_missing_storeys_and_a_space_without_geometry(tmp_path: Path) -> None:
     # a space with geometry but no door: nothing can be entered
     with pytest.raises(BuildingImportError, match="no door to outside"):
         import_ifc(_model(tmp_path, storey=True, body=True))
+
+
+@pytest.mark.parametrize("which", ["duplex", "fzk-haus"])
+def test_an_imported_building_validates_renders_simulates_and_evacuates_from_the_cli(which: str,
+                                                                                      tmp_path: Path) -> None:
+    """What a planner does next with an imported model: each step a command, as from the shell."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    source = DUPLEX if which == "duplex" else FZK
+    if which == "fzk-haus":
+        require(FZK.is_file(), f"the shared IFC sample {FZK} (../shared beside the repository)")
+    out = tmp_path / f"{which}.yaml"
+    r = _smartlib("import", "ifc", str(source), "--out", str(out))
+    assert r.returncode == 0 and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    picture = Image.open(out.with_suffix(".png")).convert("RGB")
+    colours = np.unique(np.asarray(picture.resize((64, 64))).reshape(-1, 3), axis=0)
+    assert len(colours) > 10  # a drawing, not a blank image
+    r = _smartlib("scenario", "validate", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _smartlib("simulate", str(out), "--seed", "1", "--out", str(tmp_path / "day"))
+    assert r.returncode == 0 and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    kpis = json.loads((tmp_path / "day" / "kpis.json").read_text(encoding="utf-8"))["kpis"]
+    assert kpis["visits"] > 0
+    r = _smartlib("evacuate", str(out), "--people", "8", "--out", str(tmp_path / "evac"))
+    assert r.returncode == 0 and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    summary = json.loads((tmp_path / "evac" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["evacuated"] == summary["people"] == 8
