@@ -106,12 +106,11 @@ def main() -> None:
 
     from dashboard.app import create_app
     from dashboard.data import HubData
-    from telemetry.broker import free_port
     from twin.hub import Hub, HubConfig
     from twin.live_demo import serve
     from twin.registry import TwinRegistry
 
-    con = Console()
+    con = Console(width=max(Console().width, 150))
     tmp = Path(tempfile.mkdtemp(prefix="smartlib-bench-dash-"))
     store = args.store or tmp / "month.duckdb"
     if not store.exists():
@@ -126,32 +125,41 @@ def main() -> None:
     hub.start()  # rebuilds the twins from the last day of the store
     con.print(f"hub started (twins rebuilt from the store) in {time.perf_counter() - t:.1f} s", highlight=False)
     data = HubData(registry=registry, store_url=str(store), results_dir=tmp / "results")
-    port = free_port()
-    server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", port)
-    base = f"http://127.0.0.1:{port}"
+    server, _ = serve(create_app(data, cache_dir=tmp / "cache"), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.server_port}"
     con.print("load average (1, 5, 15 min) at start: {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()),
               highlight=False)
     try:
-        pages = Table(title=f"time to first render, {args.days:g} days x 3 branches (median of {args.repeat})")
-        for col in ("page", "median s", "max s", "target s", "ratio to target"):
+        pages = Table(title=f"time to first render, {args.days:g} days x 3 branches (median of {args.repeat}); "
+                            f"new visitor: a fresh browser profile (nothing cached, plotly.js compiled anew); "
+                            f"returning: the same page opened again in that profile")
+        for col in ("page", "new visitor s", "max s", "returning s", "max s ", "target s", "ratio (new)",
+                    "ratio (returning)"):
             pages.add_column(col, justify="left" if col == "page" else "right")
+
+        def load(page: Any, url: str) -> float:
+            t = time.perf_counter()
+            page.goto(url)
+            try:
+                page.wait_for_function(READY, timeout=TIMEOUT_S * 1000)
+            except PlaywrightTimeout:
+                return float("inf")
+            return time.perf_counter() - t
+
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for name, path in PAGES.items():
-                times = []
+                cold, warm = [], []
                 for _ in range(args.repeat):
                     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
                     page = ctx.new_page()
-                    t = time.perf_counter()
-                    page.goto(base + path)
-                    try:
-                        page.wait_for_function(READY, timeout=TIMEOUT_S * 1000)
-                        times.append(time.perf_counter() - t)
-                    except PlaywrightTimeout:
-                        times.append(float("inf"))
+                    cold.append(load(page, base + path))
+                    page.goto("about:blank")
+                    warm.append(load(page, base + path))
                     ctx.close()
-                med = statistics.median(times)
-                pages.add_row(name, _seconds(med), _seconds(max(times)), "2.0", f"{med / 2.0:.2f}")
+                c, w = statistics.median(cold), statistics.median(warm)
+                pages.add_row(name, _seconds(c), _seconds(max(cold)), _seconds(w), _seconds(max(warm)), "2.0",
+                              f"{c / 2.0:.2f}", f"{w / 2.0:.2f}")
             browser.close()
         con.print(pages)
         branch = "central-library"
