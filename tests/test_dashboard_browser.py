@@ -244,6 +244,13 @@ def test_a_small_scenario_runs_from_the_scenarios_page(hub: RunningHub, page: An
                          " return {x: Array.from(t.x), y: Array.from(t.y)}; }")
     assert bars["y"] == pytest.approx([kpis[s]["mean_s"] for s in bars["x"]])
     assert_no_errors(page)
+    # the comparison on the page, exported as one HTML file beside the results
+    page.click("#sc-export")
+    page.wait_for_function("() => document.querySelector('#sc-export-status').innerText.startsWith('report written')")
+    report = Path(page.locator("#sc-export-status").inner_text().removeprefix("report written:").strip())
+    assert report.parent == hub.results and report.is_file()
+    text = report.read_text(encoding="utf-8")
+    assert saved in text and "<td>visits</td>" in text and "Plotly" in text
     # a what-if from the live state now, half an hour ahead
     page.fill("#wi-hours", "0.5")
     page.click("#wi-run")
