@@ -102,3 +102,21 @@ def test_fewest_servers_is_the_smallest_that_meets_the_target() -> None:
         4.0, 1.0, wait_over_s=0.5, max_share=0.3)
     with pytest.raises(ValueError, match="no staffing up to"):
         fewest_servers(5.0, 1.0, max_share=0.0, wait_over_s=0.0, c_max=20)
+
+
+def test_erlang_a_with_patience_as_long_as_service_is_a_poisson_count() -> None:
+    """With abandonment rate = service rate, everyone in the system leaves at rate mu whether served or
+    waiting, so the number in the system is Poisson(a) (the M/M/infinity queue): exact values to check.
+
+    a = 3, c = 4: P(wait) = P(N >= 4) = 1 - 13 e^-3 = 0.352768; L_q = E[(N - 4)+]; P(abandon) = theta L_q / lam.
+    """
+    lam, mu, c = 1.5 / 60.0, 0.5 / 60.0, 4  # a = 3 (1.5 per minute, 2 minutes of service)
+    q = erlang_a(lam, mu, c, mu)
+    a = lam / mu
+    pois = [math.exp(-a) * a**n / math.factorial(n) for n in range(60)]
+    assert q.p_wait == pytest.approx(1.0 - 13.0 * math.exp(-3.0), abs=1e-4)
+    assert q.p_wait == pytest.approx(0.352768, abs=1e-4)
+    lq = sum((n - c) * p for n, p in enumerate(pois) if n > c)
+    assert q.p_abandon == pytest.approx(mu * lq / lam, abs=1e-4)
+    assert q.mean_wait_s == pytest.approx(lq / lam, rel=1e-4)
+    assert q.probs[: 20] == pytest.approx(pois[: 20], abs=1e-9)
