@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geometry.model import OUTSIDE, Building, Device
 from geometry.scenario.hours import OpeningHours
@@ -277,6 +278,7 @@ class BranchTwin:
         self.latest: dict[tuple[str, str], tuple[float, float | bool | str, str]] = {}  # -> (time, value, unit)
         self._info: dict[str, tuple[Device, DeviceTracker, _Counter | None]] = {
             d.id: (d, self.trackers[d.id], self.counters.get(d.id)) for d in b.devices}
+        self._slots: dict[tuple[str, str], _Slot] = {}  # (device, quantity) -> how apply handles it
         self._seat_devices = [(dev, self.zidx[z], self.trackers[dev]) for dev, z in self.seat_zone.items()
                               if z in self.zidx]
         self._occupancy_devices = [
@@ -285,6 +287,25 @@ class BranchTwin:
             if d.type == "occupancy" and d.zone_id in self.zidx and "occupancy" in d.quantities]
         self._co2_devices = [(d.id, self.zidx[d.zone_id], self.trackers[d.id]) for d in b.devices
                              if "co2" in d.quantities and d.zone_id in self.zidx]
+        # what the per-tick estimate reads, grouped once: the seat sensors of each zone, the keys of
+        # ``latest`` each source reads, the counters at the doors of each counted zone
+        seat_groups: dict[int, list[tuple[tuple[str, str], DeviceTracker]]] = {}
+        for dev, i, tr in self._seat_devices:
+            seat_groups.setdefault(i, []).append(((dev, "seat_occupied"), tr))
+        self._seat_groups = [(i, tuple(g), int(self.seats[i]), cfg.seated_share.get(self._zones[i].kind, 1.0))
+                             for i, g in seat_groups.items()]
+        self._seat_estimates: dict[tuple[int, int, int], tuple[float, float]] = {}  # (zone, taken, sampled) ->
+        self._occupancy_sources = [((dev, "occupancy"), i, tr, sd) for dev, i, tr, sd in self._occupancy_devices]
+        self._co2_sources = [(dev, i, tr, 2 * tr.device.period_s) for dev, i, tr in self._co2_devices]
+        self._counted_sources = [(self.zidx[z], tuple(c for c in self.counters.values() if z in (c.into, c.other)))
+                                 for z in self.counted_zones]
+        cap = self.capacity.astype(float)
+        self._cap_share = (cap / max(float(cap.sum()), 1.0)).tolist()  # a zone's share of the building
+        self._cap_open_sd = (0.25 * cap + 1.0).tolist()  # the prior's std while open, nothing else known
+        # zones over this are over capacity (a zone of no capacity never is)
+        self._over_limit = np.where(self.capacity > 0, cap, math.inf)
+        self._capacity_debouncers: dict[str, Debouncer] = {}  # zone -> its over_capacity debouncer
+        self._silence_due = -math.inf  # before this no device can have fallen silent (-inf: look again)
         self._open_now = False
         self._total_std = 0.0
         self._offline: set[str] = set()  # devices with an offline alert active
@@ -368,61 +389,38 @@ class BranchTwin:
         ApplyResult
             What was applied and what was ignored, with sentences naming it.
         """
-        cols = _columns(readings)
+        cols = _columns(readings, self.branch)
         if cols is None:
             return ApplyResult()
         applied = dup = late = unknown = 0
         problems: list[str] = []
-
-        def problem(text: str) -> None:
-            if len(problems) < MAX_PROBLEMS:
-                problems.append(text)
-
-        own = self.branch
-        info = self._info
+        slots = self._slots
         latest = self.latest
-        env_q = _ENV_QUANTITIES
-        next_tick = self._next_tick
-        tmax = self.clock
-        for branch, device, q, unit, t, v, bv, sv in zip(*cols, strict=True):
-            if branch != own:
-                unknown += 1
-                problem(f"reading of branch '{branch}' given to the twin of '{own}'")
-                continue
-            di = info.get(device)
-            if di is None:
-                unknown += 1
-                problem(f"device '{device}' is not in branch '{own}'")
-                continue
-            d, tr, counter = di
-            if q not in d.quantities:
-                unknown += 1
-                problem(f"device '{device}' does not measure '{q}' (it measures {', '.join(d.quantities)})")
-                continue
-            if v is None:
-                v = bv if bv is not None else sv
-                if v is None:
+        offline = self._offline
+        queue_target = self.config.queue_target
+        next_tick = self._next_tick if self._next_tick is not None else -math.inf
+        last_t: float | None = None  # the newest time applied (the rows are in time order)
+        for device, q, unit, t, v in zip(*cols, strict=True):
+            key = (device, q)
+            slot = slots.get(key)
+            if slot is None:  # a device quantity not seen yet, or a row rejected by _columns
+                slot, text = self._slot(device, q)
+                if slot is None:
                     unknown += 1
-                    problem(f"device '{device}' {q} at {t}: no value")
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(text)
                     continue
-            elif not -math.inf < v < math.inf:
-                unknown += 1
-                problem(f"device '{device}' {q} at {t}: value {v} is not a finite number")
-                continue
-            if not -math.inf < t < math.inf:
-                unknown += 1
-                problem(f"device '{device}' {q}: time {t} is not a number")
-                continue
-            if next_tick is None or t > next_tick:
+            d, tr, counter, kind = slot
+            if t > next_tick:
                 self._advance_to(t)
-                next_tick = self._next_tick
-            if tmax is None or t > tmax:
-                tmax = t
+                next_tick = self._next_tick if self._next_tick is not None else -math.inf
+            last_t = t
             if tr.status_offline_at is not None and t > tr.status_offline_at:
                 tr.status_offline_at = None  # a reading after its goodbye: it is back
-            if device in self._offline and tr.status_offline_at is None:
+                self._silence_due = -math.inf
+            if offline and device in offline and tr.status_offline_at is None:
                 self._debounce("device_offline", device, t, 0.0, 0.5)
-            if counter is not None and (q == "people_in" or q == "people_out"):
+            if counter is not None:
                 outcome = self._count(counter, tr, q, t, float(v))
                 if outcome == 0:
                     applied += 1
@@ -431,7 +429,6 @@ class BranchTwin:
                 else:
                     late += 1
                 continue
-            key = (device, q)
             prev = latest.get(key)
             if prev is not None and t <= prev[0]:
                 if t == prev[0]:
@@ -441,19 +438,57 @@ class BranchTwin:
                 continue
             applied += 1
             latest[key] = (t, v, unit)
-            if tr.last_seen is None or t > tr.last_seen:
+            if tr.last_seen is None:
                 tr.last_seen = t
-            if q in env_q:
-                tr.check(q, v, t, self._open_now)
-                if q == "co2" and d.zone_id in self.zidx:
-                    self._co2(d, t, v)
-            elif q == "queue_length":
-                self._debounce("queue", device, t, v, self.config.queue_target)
-            elif q == "energy" and device not in self.energy_first:
-                self.energy_first[device] = v
-        self.clock = tmax
+                self._silence_due = -math.inf  # heard for the first time: it can fall silent
+            elif t > tr.last_seen:
+                tr.last_seen = t
+            if kind:
+                if kind in (_INDOOR_AIR, _ZONE_CO2):
+                    tr.check(q, v, t, self._open_now)
+                    if kind == _ZONE_CO2:
+                        self._co2(d, t, v)
+                elif kind == _QUEUE:
+                    self._debounce("queue", device, t, v, queue_target)
+                elif device not in self.energy_first:
+                    self.energy_first[device] = v
+        if last_t is not None and (self.clock is None or last_t > self.clock):
+            self.clock = last_t
         self.readings += applied
         return ApplyResult(applied=applied, duplicates=dup, late=late, unknown=unknown, problems=tuple(problems))
+
+    def _slot(self, device: str | _Rejected, q: str) -> tuple[_Slot | None, str]:
+        """What :meth:`apply` needs of a device quantity (kept for its next readings), or the row's problem.
+
+        Returns
+        -------
+        slot, problem
+            ``(device, tracker, counter, kind)`` and ``""``; or None and the sentence naming what
+            is wrong with the row (in the order checked: branch, device, quantity, value, time).
+        """
+        if isinstance(device, _Rejected):
+            rejected: _Rejected | None = device
+            if device.before_device:
+                return None, device.problem
+            dev = device.device
+        else:
+            rejected, dev = None, device
+        di = self._info.get(dev)
+        if di is None:
+            return None, f"device '{dev}' is not in branch '{self.branch}'"
+        d, tr, counter = di
+        if q not in d.quantities:
+            return None, f"device '{dev}' does not measure '{q}' (it measures {', '.join(d.quantities)})"
+        if rejected is not None:
+            return None, rejected.problem
+        if counter is not None and (q == "people_in" or q == "people_out"):
+            kind = _COUNT
+        elif q in _ENV_QUANTITIES:
+            kind = _ZONE_CO2 if q == "co2" and d.zone_id in self.zidx else _INDOOR_AIR
+        else:
+            kind = {"queue_length": _QUEUE, "energy": _ENERGY}.get(q, _PLAIN)
+        slot = self._slots[dev, q] = (d, tr, counter if kind == _COUNT else None, kind)
+        return slot, ""
 
     def apply_status(self, device: str, status: str, t: float) -> bool:
         """A message on a device's retained status topic (``online`` or ``offline``) received at ``t``.
@@ -464,6 +499,7 @@ class BranchTwin:
         if tr is None or status not in ("online", "offline"):
             return False
         tr.status(status, t)
+        self._silence_due = -math.inf  # back after a goodbye, it can fall silent
         self._debounce("device_offline", device, t, 1.0 if status == "offline" else 0.0, 0.5)
         return True
 
@@ -509,7 +545,10 @@ class BranchTwin:
             c.n_out += v
         sd = self._noise[c.device.id].get(q, 0.0)
         c.var += sd * sd + (self.config.counter_rel_sd * v) ** 2
-        if tr.last_seen is None or t > tr.last_seen:
+        if tr.last_seen is None:
+            tr.last_seen = t
+            self._silence_due = -math.inf  # heard for the first time: it can fall silent
+        elif t > tr.last_seen:
             tr.last_seen = t
         key = (c.device.id, q)
         prev = self.latest.get(key)
@@ -562,6 +601,8 @@ class BranchTwin:
             unit = {"co2": "ppm", "over_capacity": "persons", "device_offline": "", "queue": "persons"}[kind]
             db = self._debouncers[key] = Debouncer(kind=kind, branch=self.branch, subject=subject, rule=rule,
                                                    unit=unit)
+            if kind == "over_capacity":
+                self._capacity_debouncers[subject] = db
         elif db.idle and value <= limit:
             return
         changed = db.update(t, value, limit)
@@ -572,6 +613,7 @@ class BranchTwin:
                     self._offline.add(subject)
                 else:
                     self._offline.discard(subject)
+                    self._silence_due = -math.inf  # it can fall silent again
 
     def _tick(self, t: float) -> None:
         self._open_now = self.is_open(t)
@@ -583,22 +625,38 @@ class BranchTwin:
         if len(self._history_t) > keep + 64:
             drop = len(self._history_t) - keep
             del self._history_t[:drop], self._history_m[:drop], self._history_s[:drop]
-        over = np.flatnonzero((means > self.capacity) & (self.capacity > 0))
-        for key, db in self._debouncers.items():
-            if key[0] == "over_capacity" and not db.idle:
-                i = self.zidx[key[1]]
-                self._debounce("over_capacity", key[1], t, float(means[i]), float(self.capacity[i]))
+        over = np.flatnonzero(means > self._over_limit)
+        for z, db in self._capacity_debouncers.items():
+            if not db.idle:
+                i = self.zidx[z]
+                self._debounce("over_capacity", z, t, float(means[i]), float(self.capacity[i]))
         for j in over.tolist():
-            if ("over_capacity", self.zone_ids[j]) not in self._debouncers:
+            if self.zone_ids[j] not in self._capacity_debouncers:
                 self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
         self._check_silence(t)
 
     def _check_silence(self, now: float) -> None:
-        """Devices silent for more than their periods at ``now`` go offline (from the moment the silence passed)."""
+        """Devices silent for more than their periods at ``now`` go offline (from the moment the silence passed).
+
+        Each scan notes when the next device can fall silent at the earliest, so the calls before
+        then return at once. Readings only push that moment later; what can bring it earlier (a
+        device heard for the first time, back after its goodbye, or whose offline alert ended)
+        sets it to ``-inf`` so the next call scans again.
+        """
+        if now < self._silence_due:
+            return
+        due = math.inf
+        offline = self._offline
         for dev, tr in self.trackers.items():
-            if (tr.last_seen is not None and tr.status_offline_at is None and dev not in self._offline
-                    and now - tr.last_seen > tr.silence_s):
-                self._debounce("device_offline", dev, tr.last_seen + tr.silence_s, 1.0, 0.5)
+            if tr.last_seen is not None and tr.status_offline_at is None and dev not in offline:
+                if now - tr.last_seen > tr.silence_s:
+                    self._debounce("device_offline", dev, tr.last_seen + tr.silence_s, 1.0, 0.5)
+                    if dev not in offline:  # its alert waits for a hold time: look again next time
+                        due = -math.inf
+                else:
+                    due = min(due, tr.last_seen + tr.silence_s)
+        # a second early: the sum above is rounded, the test of silence is not
+        self._silence_due = due - 1.0
 
     # ------------------------------------------------------------------ estimation
     def _usable(self, tr: DeviceTracker, now: float) -> bool:
@@ -606,43 +664,62 @@ class BranchTwin:
 
     def _estimate(self, now: float, want_sources: bool = True) -> tuple[np.ndarray, np.ndarray,
                                                                           list[tuple[OccupancySource, ...]]]:
-        """Occupancy of every zone at ``now``: means, standard deviations, sources (if wanted) [persons]."""
-        cfg = self.config
+        """Occupancy of every zone at ``now``: means, standard deviations, sources (if wanted) [persons].
+
+        Runs every tick, so the device checks of :meth:`_usable` are written out in the loops.
+        """
         nz = len(self.zone_ids)
-        per_zone: list[list[tuple[OccupancySource, float, float]]] = [[] for _ in range(nz)]
-        usable = self._usable
         latest = self.latest
-        seat_taken: dict[int, list[int]] = {}
-        for dev, i, tr in self._seat_devices:
-            lv = latest.get((dev, "seat_occupied"))
-            if lv is not None and usable(tr, now):
-                acc = seat_taken.setdefault(i, [0, 0])
-                acc[0] += bool(lv[1])
-                acc[1] += 1
-        for i, (m, k) in seat_taken.items():
-            share = cfg.seated_share.get(self._zones[i].kind, 1.0)
-            mean, sd = seat_sample_estimate(m, k, int(self.seats[i]), seated_share=share)
-            per_zone[i].append(("seat_sensors", mean, sd))
-        for dev, i, tr, sd in self._occupancy_devices:
-            lv = latest.get((dev, "occupancy"))
-            if lv is not None and usable(tr, now):
-                per_zone[i].append(("occupancy_sensor", float(lv[1]), sd))
-        for dev, i, tr in self._co2_devices:
-            s = self.co2.get(dev)
-            if (s is not None and s.estimate is not None and now - s.t1 <= 2 * tr.device.period_s
-                    and usable(tr, now) and not tr.flagged("co2")):
+        # the estimates of each zone that has some, in the order they are fused: seat sensors,
+        # occupancy sensors, CO2, counters
+        per_zone: dict[int, list[tuple[OccupancySource, float, float]]] = {}
+        seat_estimates = self._seat_estimates
+        for i, group, seats, share in self._seat_groups:
+            taken = sampled = 0
+            for key, tr in group:
+                lv = latest.get(key)
+                if (lv is not None and tr.status_offline_at is None and tr.last_seen is not None
+                        and now - tr.last_seen <= tr.silence_s):
+                    taken += bool(lv[1])
+                    sampled += 1
+            if sampled:
+                seat = seat_estimates.get((i, taken, sampled))
+                if seat is None:
+                    seat = seat_estimates[i, taken, sampled] = seat_sample_estimate(taken, sampled, seats,
+                                                                                    seated_share=share)
+                per_zone[i] = [("seat_sensors", seat[0], seat[1])]
+        for key, i, tr, sd in self._occupancy_sources:
+            lv = latest.get(key)
+            if (lv is not None and tr.status_offline_at is None and tr.last_seen is not None
+                    and now - tr.last_seen <= tr.silence_s):
+                e: tuple[OccupancySource, float, float] = ("occupancy_sensor", float(lv[1]), sd)
+                zone = per_zone.get(i)
+                if zone is None:
+                    per_zone[i] = [e]
+                else:
+                    zone.append(e)
+        co2 = self.co2
+        for dev, i, tr, window in self._co2_sources:
+            s = co2.get(dev)
+            if (s is not None and s.estimate is not None and now - s.t1 <= window and tr.status_offline_at is None
+                    and tr.last_seen is not None and now - tr.last_seen <= tr.silence_s and not tr.flagged("co2")):
                 n, sd = s.estimate
                 if math.isfinite(sd):
                     # the model is a well-mixed zone: add 10 % of the estimate for what it leaves out
-                    per_zone[i].append(("co2", n, math.hypot(sd, 0.1 * n, 0.5)))
+                    e = ("co2", n, math.hypot(sd, 0.1 * n, 0.5))
+                    zone = per_zone.get(i)
+                    if zone is None:
+                        per_zone[i] = [e]
+                    else:
+                        zone.append(e)
+        usable = self._usable
         epoch = self._epoch(now)
-        for z in self.counted_zones:
-            cs = [c for c in self.counters.values() if z in (c.into, c.other)]
+        for i, cs in self._counted_sources:
             if not all(usable(c.tracker, now) for c in cs):
                 continue
-            net = sum(c.net_into(z) if c.epoch == epoch else 0.0 for c in cs)
+            net = sum(c.net_into(self.zone_ids[i]) if c.epoch == epoch else 0.0 for c in cs)
             var = sum(c.var for c in cs if c.epoch == epoch)
-            per_zone[self.zidx[z]].append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
+            per_zone.setdefault(i, []).append(("counters", max(net, 0.0), math.sqrt(var) + 0.5))
         total: tuple[float, float] | None = None
         outside = self._outside_counters
         if self.building_counted and all(usable(c.tracker, now) for c in outside):  # a silent counter misses people
@@ -652,29 +729,28 @@ class BranchTwin:
                     net += c.net_into(c.into if c.into != OUTSIDE else c.other)
                     var += c.var
             total = (max(net, 0.0), math.sqrt(var) + 0.5)
-        m_list = [0.0] * nz
-        s_list = [0.0] * nz
-        sources: list[tuple[OccupancySource, ...]] = []
-        unsensed = []
-        for i in range(nz):
-            est = per_zone[i]
+        if len(per_zone) < nz:
+            m_list, s_list = self._prior(now, total, per_zone)
+        else:
+            m_list, s_list = [0.0] * nz, [0.0] * nz
+        for i, est in per_zone.items():
             if len(est) == 1:
                 m_list[i], s_list[i] = est[0][1], est[0][2]
-                if want_sources:
-                    sources.append((est[0][0],))
-            elif est:
+            else:
                 m_list[i], s_list[i] = fuse([(m, s) for _, m, s in est])
-                if want_sources:
+        sources: list[tuple[OccupancySource, ...]] = []
+        if want_sources:
+            for i in range(nz):
+                est = per_zone.get(i, [])
+                if len(est) == 1:
+                    sources.append((est[0][0],))
+                elif est:
                     order = sorted(est, key=lambda e: e[2])
                     sources.append(tuple(dict.fromkeys(src for src, _, _ in order)))
-            else:
-                unsensed.append(i)
-                if want_sources:
+                else:
                     sources.append(("prior",))
         means = np.array(m_list)
         stds = np.array(s_list)
-        if unsensed:
-            self._prior(now, unsensed, means, stds, total)
         var_sum = float(np.sum(stds ** 2))
         if total is not None:
             means, stds = reconcile(means, stds, total[0], total[1])
@@ -683,26 +759,27 @@ class BranchTwin:
         self._total_std = math.sqrt(var_sum)
         return means, stds, sources
 
-    def _prior(self, now: float, idx: list[int], means: np.ndarray, stds: np.ndarray,
-               total: tuple[float, float] | None) -> None:
-        """Fill the zones ``idx`` (no sensor) with the prior: typical occupancy at this hour, or a share."""
+    def _prior(self, now: float, total: tuple[float, float] | None,
+               sensed: Container[int]) -> tuple[list[float], list[float]]:
+        """Means and standard deviations of every zone by the prior (the zones without a sensor keep them).
+
+        The prior is the typical occupancy at this hour when given (left 0 for the ``sensed``
+        zones), else a zone's share of the building total by capacity, else 0 (uncertain by a
+        quarter of the capacity while open).
+        """
         if self.prior is not None:
             hour = self._local(now).hour
-            for i in idx:
-                typ = self.prior.hourly.get(self.zone_ids[i])
-                m = float(typ[hour]) if typ is not None else 0.0
-                means[i], stds[i] = m, 0.5 * m + 1.0
-            return
-        cap = self.capacity.astype(float)
+            hourly = self.prior.hourly
+            means = []
+            for i, z in enumerate(self.zone_ids):
+                typ = hourly.get(z) if i not in sensed else None
+                means.append(float(typ[hour]) if typ is not None else 0.0)
+            return means, [0.5 * m + 1.0 for m in means]
         if total is not None:
-            share = cap[idx] / max(float(cap.sum()), 1.0)
-            for j, i in enumerate(idx):
-                m = float(share[j]) * total[0]
-                means[i], stds[i] = m, 0.5 * m + 1.0
-        else:
-            is_open = self.is_open(now)
-            for i in idx:
-                means[i], stds[i] = 0.0, (0.25 * cap[i] if is_open else 0.0) + 1.0
+            means = [share * total[0] for share in self._cap_share]
+            return means, [0.5 * m + 1.0 for m in means]
+        nz = len(self.zone_ids)
+        return [0.0] * nz, list(self._cap_open_sd) if self.is_open(now) else [1.0] * nz
 
     # ------------------------------------------------------------------ reading out
     def latest_values(self) -> list[LatestValue]:
@@ -809,9 +886,52 @@ class BranchTwin:
 
 _COLUMNS = ("branch", "device", "quantity", "unit", "time", "value", "bool_value", "string_value")
 
+#: What :meth:`BranchTwin.apply` does with a reading once it is stored as the newest of its quantity.
+_PLAIN, _COUNT, _INDOOR_AIR, _ZONE_CO2, _QUEUE, _ENERGY = range(6)
 
-def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[list[Any]] | None:
-    """Readings as column lists in time order (None when there are none)."""
+#: A device quantity as :meth:`BranchTwin.apply` handles it: device, tracker, counter (people
+#: counts only), kind (above).
+_Slot = tuple[Device, DeviceTracker, "_Counter | None", int]
+
+
+@dataclass(frozen=True, eq=False)
+class _Rejected:
+    """A reading failing a check made before the loop, in place of its device in the columns.
+
+    ``before_device``: the problem is named before the device is looked up (another branch);
+    the others (no value, a value or time that is not a finite number) come after the device and
+    quantity checks, as when each row is checked in turn.
+    """
+
+    device: str
+    problem: str
+    before_device: bool
+
+
+def _check_row(own: str, branch: Any, device: Any, q: Any, t: Any, v: Any, bv: Any,
+               sv: Any) -> tuple[Any, _Rejected | None]:
+    """One reading's value (the number, else the boolean, else the string), or why it is rejected."""
+    if branch != own:
+        return None, _Rejected(device, f"reading of branch '{branch}' given to the twin of '{own}'", True)
+    if v is None:
+        v = bv if bv is not None else sv
+        if v is None:
+            return None, _Rejected(device, f"device '{device}' {q} at {t}: no value", False)
+    elif not -math.inf < v < math.inf:
+        return None, _Rejected(device, f"device '{device}' {q} at {t}: value {v} is not a finite number", False)
+    if t is None or not -math.inf < t < math.inf:
+        return None, _Rejected(device, f"device '{device}' {q}: time {t} is not a number", False)
+    return v, None
+
+
+def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading], own: str) -> list[list[Any]] | None:
+    """Readings as the columns :meth:`BranchTwin.apply` reads, in time order (None when there are none).
+
+    The columns are device, quantity, unit, time and value (the number, else the boolean, else
+    the string). Rows of another branch than ``own``, without a value, or with a value or time
+    that is not a finite number have a :class:`_Rejected` naming the problem in place of their
+    device; a table is checked column by column, and only those rows one by one.
+    """
     if isinstance(readings, pd.DataFrame):
         readings = pa.Table.from_pandas(readings, preserve_index=False)
     if not isinstance(readings, pa.Table):
@@ -820,7 +940,8 @@ def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[list
         if not rows:
             return None
         rows.sort(key=lambda r: (r[4], r[1], r[2]))
-        return [list(c) for c in zip(*rows, strict=True)]
+        cols = [list(c) for c in zip(*rows, strict=True)]
+        return _checked(own, cols, range(len(rows)))
     missing = [n for n in _COLUMNS if n not in readings.column_names]
     if missing:
         raise ValueError(f"readings lack column(s) {', '.join(missing)}; need {', '.join(_COLUMNS)}")
@@ -828,8 +949,58 @@ def _columns(readings: pa.Table | pd.DataFrame | Iterable[Reading]) -> list[list
         return None
     times = readings.column("time").to_numpy(zero_copy_only=False)
     if len(times) > 1 and not bool(np.all(times[1:] >= times[:-1])):
-        readings = readings.take(pa.array(np.argsort(times, kind="stable")))
-    return [readings.column(n).to_pylist() for n in _COLUMNS]
+        order = np.argsort(times, kind="stable")
+        readings = readings.take(pa.array(order))
+        times = times[order]
+    time_col, value_col = readings.column("time"), readings.column("value")
+    numeric = all(pa.types.is_floating(c.type) or pa.types.is_integer(c.type) for c in (time_col, value_col))
+    if not numeric or time_col.null_count:  # checked row by row
+        cols = [readings.column(n).to_pylist() for n in _COLUMNS]
+        return _checked(own, cols, range(readings.num_rows))
+    branch = readings.column("branch")
+    suspect = ~np.isfinite(times)
+    other = pc.fill_null(pc.not_equal(branch, own), True)
+    if pc.any(other).as_py():
+        suspect |= other.to_numpy(zero_copy_only=False)
+    values = value_col.to_numpy(zero_copy_only=False)
+    missing_value = value_col.is_null().to_numpy(zero_copy_only=False) if value_col.null_count else None
+    value_list = value_col.to_pylist() if missing_value is not None else values.tolist()
+    if missing_value is not None:
+        suspect |= ~missing_value & ~np.isfinite(values)
+        # rows without a number carry a boolean or a string (or nothing: checked below)
+        gaps = np.flatnonzero(missing_value)
+        b_list = readings.column("bool_value").take(pa.array(gaps)).to_pylist()
+        s_list = readings.column("string_value").take(pa.array(gaps)).to_pylist()
+        for i, bv, sv in zip(gaps.tolist(), b_list, s_list, strict=True):
+            if bv is not None:
+                value_list[i] = bv
+            elif sv is not None:
+                value_list[i] = sv
+            else:
+                suspect[i] = True
+    else:
+        suspect |= ~np.isfinite(values)
+    cols = [readings.column(n).to_pylist() for n in ("device", "quantity", "unit")]
+    cols += [times.tolist(), value_list]
+    bad = np.flatnonzero(suspect)
+    if len(bad):
+        rows = readings.take(pa.array(bad))
+        raw = [rows.column(n).to_pylist() for n in _COLUMNS]
+        for i, (b, d, q, _, t, v, bv, sv) in zip(bad.tolist(), zip(*raw, strict=True), strict=True):
+            _, rejected = _check_row(own, b, d, q, t, v, bv, sv)
+            if rejected is not None:
+                cols[0][i] = rejected
+    return cols
+
+
+def _checked(own: str, cols: list[list[Any]], rows: Iterable[int]) -> list[list[Any]]:
+    """The columns :func:`_columns` gives from all eight telemetry columns, the ``rows`` checked one by one."""
+    branch, device, q, unit, t, v, bv, sv = cols
+    for i in rows:
+        v[i], rejected = _check_row(own, branch[i], device[i], q[i], t[i], v[i], bv[i], sv[i])
+        if rejected is not None:
+            device[i] = rejected
+    return [device, q, unit, t, v]
 
 
 __all__ = ["BranchTwin", "TwinConfig", "TwinInputs", "ZonePrior", "load_twin_inputs"]
