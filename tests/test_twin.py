@@ -275,6 +275,33 @@ def test_unknown_branches_devices_and_quantities_are_counted_not_applied(twin: B
         reg.branch("nowhere")
 
 
+def test_problems_name_each_bad_row_in_order_whether_given_as_table_or_readings(twin: BranchTwin) -> None:
+    t0 = at(10.0)
+    rows = [r("co2-reading", "co2", t0, 600, "ppm"),
+            r("ghost", "co2", t0 + 1, 900, "ppm", branch="elsewhere"),  # the branch is named first
+            r("ghost", "co2", t0 + 2, math.nan, "ppm"),  # then the device
+            r("co2-reading", "occupancy", t0 + 3, math.inf),  # then the quantity
+            r("co2-reading", "co2", t0 + 4, math.nan, "ppm"),  # then the value
+            Reading("small", "co2-reading", "co2", "ppm", t0 + 5),
+            r("co2-reading", "co2", t0 + 6, 640, "ppm"),
+            r("co2-reading", "co2", t0 + 6, 650, "ppm")]  # the same time again: a duplicate
+    expected = ("reading of branch 'elsewhere' given to the twin of 'small'", "device 'ghost' is not in branch 'small'",
+                "device 'co2-reading' does not measure 'occupancy' (it measures co2, temperature)",
+                f"device 'co2-reading' co2 at {t0 + 4}: value nan is not a finite number",
+                f"device 'co2-reading' co2 at {t0 + 5}: no value")
+    table = pa.Table.from_pylist([{"branch": x.branch, "device": x.device, "quantity": x.quantity, "unit": x.unit,
+                                   "time": x.time, "value": x.value, "bool_value": x.bool_value,
+                                   "string_value": x.string_value} for x in rows], schema=TELEMETRY_SCHEMA)
+    results = []
+    for given in (rows, table):
+        fresh = BranchTwin(inputs=twin.inputs)
+        results.append(fresh.apply(given))
+        assert fresh.latest[("co2-reading", "co2")][:2] == (t0 + 6, 640)
+    for res in results:
+        assert (res.applied, res.duplicates, res.unknown) == (2, 1, 5)
+        assert res.problems == expected
+
+
 def test_out_of_order_and_duplicated_readings_do_not_corrupt_the_state() -> None:
     t0 = at(9.0)
     rng = np.random.default_rng(3)

@@ -323,6 +323,7 @@ class BranchTwin:
         self._history_m: list[np.ndarray] = []
         self._history_s: list[np.ndarray] = []
         self._epoch_cache: dict[dt.date, float] = {}
+        self._hvac_cache: dict[float, bool] = {}  # time -> hvac_on
 
     @classmethod
     def from_scenario(cls, path: str | Path, *, variant: str | None = None, config: TwinConfig | None = None,
@@ -341,6 +342,14 @@ class BranchTwin:
 
     def hvac_on(self, t: float) -> bool:
         """Whether ventilation runs at ``t`` (from before opening to after closing, as in the simulation)."""
+        on = self._hvac_cache.get(t)  # the CO2 sensors of a branch mostly report at the same times
+        if on is None:
+            if len(self._hvac_cache) >= 4096:
+                self._hvac_cache.clear()
+            on = self._hvac_cache[t] = self._hvac_on(t)
+        return on
+
+    def _hvac_on(self, t: float) -> bool:
         lt = self._local(t)
         s = lt.hour * 3600.0 + lt.minute * 60.0 + lt.second
         v = self.inputs.physics.ventilation
@@ -625,14 +634,15 @@ class BranchTwin:
         if len(self._history_t) > keep + 64:
             drop = len(self._history_t) - keep
             del self._history_t[:drop], self._history_m[:drop], self._history_s[:drop]
-        over = np.flatnonzero(means > self._over_limit)
+        over = means > self._over_limit
         for z, db in self._capacity_debouncers.items():
             if not db.idle:
                 i = self.zidx[z]
                 self._debounce("over_capacity", z, t, float(means[i]), float(self.capacity[i]))
-        for j in over.tolist():
-            if self.zone_ids[j] not in self._capacity_debouncers:
-                self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
+        if over.any():
+            for j in np.flatnonzero(over).tolist():
+                if self.zone_ids[j] not in self._capacity_debouncers:
+                    self._debounce("over_capacity", self.zone_ids[j], t, float(means[j]), float(self.capacity[j]))
         self._check_silence(t)
 
     def _check_silence(self, now: float) -> None:
@@ -751,7 +761,7 @@ class BranchTwin:
                     sources.append(("prior",))
         means = np.array(m_list)
         stds = np.array(s_list)
-        var_sum = float(np.sum(stds ** 2))
+        var_sum = float((stds ** 2).sum())
         if total is not None:
             means, stds = reconcile(means, stds, total[0], total[1])
             vt = total[1] ** 2

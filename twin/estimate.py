@@ -217,6 +217,12 @@ def fuse(estimates: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
     Estimates with zero standard deviation dominate (their mean is returned); infinite ones are ignored.
     """
+    if len(estimates) == 2:  # the usual case, written out: the same sums as below, in the same order
+        (m1, s1), (m2, s2) = estimates
+        if s1 != 0 and s2 != 0 and math.isfinite(s1) and math.isfinite(s2):
+            w1, w2 = 1.0 / (s1 * s1), 1.0 / (s2 * s2)
+            tot = 0.0 + w1 + w2
+            return (0.0 + m1 * w1 + m2 * w2) / tot, math.sqrt(1.0 / tot)
     exact = [m for m, s in estimates if s == 0]
     if exact:
         return float(np.mean(exact)), 0.0
@@ -247,6 +253,9 @@ def reconcile(means: F, stds: F, total: float, total_std: float) -> tuple[F, F]:
     if s + vt <= 0:
         return m.copy(), np.sqrt(v)
     gain = v / (s + vt)
-    post = m + gain * (total - float(m.sum()))
-    var = v - v * gain
-    return np.maximum(post, 0.0), np.sqrt(np.maximum(var, 0.0))
+    post = gain * (total - float(m.sum()))  # in place from here: the same operations, fewer arrays
+    post += m
+    var = v * gain
+    np.subtract(v, var, out=var)
+    np.maximum(var, 0.0, out=var)
+    return np.maximum(post, 0.0, out=post), np.sqrt(var, out=var)
