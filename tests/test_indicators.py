@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import SCENARIOS
 
@@ -44,11 +45,7 @@ def test_indicators_from_the_store_equal_those_from_the_run(district, store) -> 
         print(f"{key:28s} {run[key]:12.4f} {hist[key]:12.4f} {diff:10.2%}")
     for key, *_ in INDICATORS:
         assert math.isfinite(run[key]), key
-        # queue lengths: the run samples them at each minute, the store averages a minute's readings (two
-        # estimators of one time average; 3.9% apart on a ~19 s mean desk wait after the geometry fix of the
-        # open-side walls changed this day), so waits get 5%
-        rel = 0.05 if key.endswith(("_wait_mean_s", "_wait_p90_s")) else 0.03
-        assert hist[key] == pytest.approx(run[key], rel=rel, abs=1e-9), key
+        assert hist[key] == pytest.approx(run[key], rel=0.03, abs=1e-9), key
     # the day is not trivial: people came, sat, queued, and the desk and kiosks were both used
     assert run["visits"] > 300 and run["seat_occupancy_rate"] > 0.05 and run["desk_wait_mean_s"] > 0
     assert 0 < run["self_service_share"] < 1 and run["peak_occupancy_ratio"] > 0.1
@@ -117,7 +114,26 @@ def test_evaluate_ranks_the_branches_with_readings(district, store_url: str, tmp
             assert (ra is None) == math.isnan(a) and (rb is None) == math.isnan(b)
         elif a != b:
             assert (ra < rb) == ((a > b) == (better > 0)), key  # type: ignore[operator]
-    import pandas as pd
 
     table = pd.read_csv(csv)
     assert list(table["branch"]) == [r.branch for r in ev.rows] and "visits_rank" in table.columns
+
+
+def test_a_finished_days_miscount_is_spread_over_its_crossings_and_an_open_day_is_left_alone() -> None:
+    from twin.indicators import BALANCE_AFTER_CLOSE_S, balanced_inside
+
+    utc = dt.UTC
+    midnight = dt.datetime(2026, 11, 5, tzinfo=utc).timestamp()
+    opening = ((midnight + 9 * 3600, midnight + 17 * 3600),)
+    # 10 in at 10:00, 6 out at 12:00, 2 out at 16:00: 2 left over although everyone has gone
+    times = midnight + np.array([10, 12, 16, 17.75]) * 3600
+    flow = pd.Series([10.0, -6.0, -2.0, 0.0], index=times)
+    crossings = pd.Series([10.0, 6.0, 2.0, 0.0], index=times)
+    got = balanced_inside(flow, crossings, utc, opening)
+    # the rest of 2 is taken out in proportion to 10, 16 and 18 of the 18 crossings
+    np.testing.assert_allclose(got.to_numpy(), [10 - 2 * 10 / 18, 4 - 2 * 16 / 18, 0.0, 0.0])
+    # the same day with counts only up to closing: still open as far as the store knows, left as counted
+    early = times[:3]
+    assert early[-1] < opening[0][1] + BALANCE_AFTER_CLOSE_S
+    np.testing.assert_allclose(balanced_inside(flow.iloc[:3], crossings.iloc[:3], utc, opening).to_numpy(),
+                               [10.0, 4.0, 2.0])

@@ -380,9 +380,9 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
     visits = float(ins["value"].sum())
     flow = pd.concat([ins[["time", "value"]], outs[["time", "value"]].assign(value=-outs["value"])])
     flow = flow.groupby("time")["value"].sum().sort_index()
+    crossings = pd.concat([ins[["time", "value"]], outs[["time", "value"]]]).groupby("time")["value"].sum()
     tz = ZoneInfo(src.scenario.branch.timezone)
-    day = pd.to_datetime(flow.index, unit="s", utc=True).tz_convert(tz).date if len(flow) else []
-    inside = flow.groupby(np.asarray(day)).cumsum() if len(flow) else flow
+    inside = balanced_inside(flow, crossings.reindex(flow.index, fill_value=0.0), tz, period.open_intervals)
     t_in = inside.index.to_numpy(float)
     readers_in = np.clip(inside.to_numpy(float)[_in_open(t_in, period.open_intervals)], 0.0, None)
 
@@ -392,10 +392,14 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
 
     kinds = {d: k for d, (_, k) in device_services(building, src).items()}
     queues: dict[str, QueueObs] = {}
-    ql = per_device("queue_length", RUN_SAMPLE_S)
     tr = per_device("transactions", 86_400.0, "sum")
+    period_of = {d.id: float(d.period_s) for d in building.devices if "queue_length" in d.quantities}
     for kind in ("desk", "kiosk"):
         devs = {d for d, k in kinds.items() if k == kind}
+        # queue lengths in bins of the devices' own period, so each reading counts once (the share of
+        # readings with someone waiting is part of the p90)
+        step = min((period_of[d] for d in devs if d in period_of), default=RUN_SAMPLE_S)
+        ql = per_device("queue_length", step)
         q = ql.loc[ql["device"].isin(devs)]
         total = q.groupby("time")["value"].sum()
         lengths = total.to_numpy(float)[_in_open(total.index.to_numpy(float), period.open_intervals)]
@@ -426,6 +430,45 @@ def observations_from_store(store: Any, src: ResolvedScenario, building: Buildin
                         co2_limit_ppm=co2_limit_ppm)
 
 
+#: A day's counts are balanced only when the store has them this long after the day's last closing [s]
+#: (readers have left by then; before, the in-minus-out rest is people still inside, not drift).
+BALANCE_AFTER_CLOSE_S = 1800.0
+
+
+def balanced_inside(flow: pd.Series, crossings: pd.Series, tz: dt.tzinfo,
+                    open_intervals: Sequence[tuple[float, float]]) -> pd.Series:
+    """Readers inside at each counter reading time: in minus out since the local midnight, with each
+    finished day's miscount taken out.
+
+    Gate counters miss people and count some twice, so in minus out drifts and a day ends with a
+    rest although the building is empty after closing. That rest is spread over the day in
+    proportion to the crossings counted so far (each crossing is equally likely to be miscounted),
+    so the corrected count ends the day at zero. A day is corrected when the counts go on for
+    :data:`BALANCE_AFTER_CLOSE_S` past its last closing; the day still open is left as counted.
+
+    ``flow`` is in minus out and ``crossings`` in plus out per reading time (index, epoch s).
+    """
+    if not len(flow):
+        return flow
+    day = np.asarray(pd.to_datetime(flow.index, unit="s", utc=True).tz_convert(tz).date)
+    inside = flow.groupby(day).cumsum()
+    counted = crossings.groupby(day).cumsum()
+    last_time = float(flow.index.max())
+    closes = pd.Series([b for _, b in open_intervals], dtype=float)
+    close_day = np.asarray(pd.to_datetime(closes, unit="s", utc=True).dt.tz_convert(tz).dt.date)
+    last_close = closes.groupby(close_day).max() if len(closes) else pd.Series(dtype=float)
+    out = inside.to_numpy(float).copy()
+    for d in np.unique(day):
+        if d not in last_close.index or last_time < float(last_close[d]) + BALANCE_AFTER_CLOSE_S:
+            continue
+        sel = day == d
+        total = float(counted.to_numpy(float)[sel][-1])
+        if total > 0:
+            rest = float(out[sel][-1])
+            out[sel] -= rest * counted.to_numpy(float)[sel] / total
+    return pd.Series(out, index=flow.index)
+
+
 def _meter_kwh(energy: pd.Series | None, building: Building, src: ResolvedScenario) -> float:
     """Electricity over the period from building-wide meters: a ``total`` meter, else the sum of
     the end-use circuits (each meter's rise of its cumulative reading over the period, [Wh] per device) [kWh]."""
@@ -453,6 +496,28 @@ def _step_counts(times: np.ndarray, deltas: np.ndarray, at: np.ndarray) -> np.nd
     return np.where(i > 0, c[np.maximum(i - 1, 0)], 0.0)
 
 
+def _grid(period: Period, step_s: float, epoch0_s: float) -> np.ndarray:
+    """Sample times every ``step_s`` from the run's start ``epoch0_s`` that fall in opening time
+    (the times the virtual sensors of that period read at)."""
+    parts = [epoch0_s + step_s * np.arange(math.ceil((a - epoch0_s) / step_s - 1e-9),
+                                           math.ceil((b - epoch0_s) / step_s - 1e-9)) for a, b in period.open_intervals]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _watched_services(building: Building, src: ResolvedScenario) -> dict[tuple[str, str], tuple[set[str], float]]:
+    """(quantity, kind) -> (services some device reports that quantity of, the shortest such period [s])
+    for ``queue_length`` and ``transactions`` of desks and kiosks."""
+    periods = {d.id: (float(d.period_s), set(d.quantities)) for d in building.devices}
+    out: dict[tuple[str, str], tuple[set[str], float]] = {}
+    for dev, (service, kind) in device_services(building, src).items():
+        period_s, quantities = periods[dev]
+        for q in ("queue_length", "transactions"):
+            if q in quantities:
+                seen, step = out.get((q, kind), (set(), math.inf))
+                out[(q, kind)] = (seen | {service}, min(step, period_s))
+    return out
+
+
 def observations_from_run(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.DataFrame, telemetry: pd.DataFrame,
                           meta: Mapping[str, Any], *, src: ResolvedScenario, building: Building,
                           period: Period | None = None, co2_limit_ppm: float = 1000.0) -> Observations:
@@ -474,14 +539,14 @@ def observations_from_run(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.
                                 first.isoformat())
     ev = events.assign(time=events["t_s"] + epoch0)
     ev = ev.loc[(ev["time"] >= period.start) & (ev["time"] < period.end)]
-    grid = np.concatenate([np.arange(math.ceil(a / RUN_SAMPLE_S) * RUN_SAMPLE_S, b, RUN_SAMPLE_S)
-                           for a, b in period.open_intervals] or [np.zeros(0)])
+    grid = _grid(period, RUN_SAMPLE_S, epoch0)
 
-    def count(plus: Sequence[str], minus: Sequence[str], rows: pd.DataFrame, weight: str | None = None) -> np.ndarray:
+    def count(plus: Sequence[str], minus: Sequence[str], rows: pd.DataFrame, weight: str | None = None,
+              at: np.ndarray = grid) -> np.ndarray:
         r = rows.loc[rows["event"].isin([*plus, *minus])]
         sign = np.where(r["event"].isin(plus), 1.0, -1.0)
         w = r[weight].to_numpy(float) if weight else 1.0
-        return _step_counts(r["time"].to_numpy(float), sign * w, grid)
+        return _step_counts(r["time"].to_numpy(float), sign * w, at)
 
     readers_in = count(["arrive"], ["leave"], ev)
     sensed = {d.seat_id for d in building.devices if d.type == "seat_sensor" and d.seat_id}
@@ -502,14 +567,19 @@ def observations_from_run(events: pd.DataFrame, zones: pd.DataFrame, energy: pd.
     seats_in_use = in_use / n_seats if n_seats else np.zeros(0)
 
     kinds = meta.get("services", {})
+    watched = _watched_services(building, src) if kinds else {}
     queues: dict[str, QueueObs] = {}
     for kind in ("desk", "kiosk"):
         refs = [s for s, k in kinds.items() if k == kind]
         if not refs:
             continue
-        rows = ev.loc[ev["ref"].isin(refs)]
-        lengths = count(["service_queue"], ["service_start", "service_reneged"], rows)
-        queues[kind] = QueueObs(lengths=lengths, served=float((rows["event"] == "service_end").sum()))
+        # the services the branch's devices watch, read when they read them (all, every minute, if none does)
+        seen, step = watched.get(("queue_length", kind), (set(refs), RUN_SAMPLE_S))
+        rows = ev.loc[ev["ref"].isin(seen)]
+        lengths = count(["service_queue"], ["service_start", "service_reneged"], rows,
+                        at=_grid(period, step, epoch0))
+        done = ev.loc[ev["ref"].isin(watched.get(("transactions", kind), (set(refs), 0.0))[0])]
+        queues[kind] = QueueObs(lengths=lengths, served=float((done["event"] == "service_end").sum()))
 
     en = energy.assign(time=energy["t_s"] + epoch0)
     en = en.loc[(en["time"] >= period.start) & (en["time"] < period.end)]
