@@ -96,3 +96,24 @@ def test_the_published_model_has_no_side_step() -> None:
     assert CSMParameters.jupedsim().counterflow_strength == 0.0
     with pytest.raises(ValueError, match="counterflow"):
         CSMParameters(counterflow_strength=-1.0)
+
+
+def test_two_people_wedged_in_a_passage_too_narrow_to_pass_walk_through_with_rule_6() -> None:
+    """Face to face in a 0.5 m passage nobody can step aside: without rule 6 they stand there for good."""
+    walk = shapely.union_all([box(-4, -1, -2, 1.5), box(-2, 0, 8, 0.5), box(8, -1, 10, 1.5)])
+
+    def run(params: CSMParameters) -> tuple[Crowd, list[int]]:
+        crowd = Crowd.from_polygons(walk, params=params, dt_s=DT_S, seed=1)
+        ids = [*crowd.add_many("0", np.array([[0.0, 0.25]]), Target.box("0", 8.5, -1, 10, 1.5), 1.3),
+               *crowd.add_many("0", np.array([[6.0, 0.25]]), Target.box("0", -4, -1, -2.5, 1.5), 1.3)]
+        _finish(crowd, ids, 120.0)
+        return crowd, ids
+
+    stuck, ids = run(CSMParameters())
+    assert stuck.walking.size == 2 and stuck.passes == 0
+    assert stuck.location(ids[0])[1] < stuck.location(ids[1])[1]  # still face to face after 2 minutes
+    through, ids = run(CSMParameters(pass_s=5.0))
+    assert through.walking.size == 0
+    assert through.passes >= 2  # each of them walked through the other
+    # about 10 m at 1.3 m/s after 5 s of standing, not minutes
+    assert max(through.arrival_time_s(i) for i in ids) < 30.0

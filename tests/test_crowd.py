@@ -40,13 +40,13 @@ def _scatter(rng: np.random.Generator, n: int, area, obstacles=(),  # type: igno
     return np.asarray(pts)
 
 
-def _room_with_door(seed: int, n: int = 120) -> Crowd:
+def _room_with_door(seed: int, n: int = 120, params: CSMParameters | None = None) -> Crowd:
     """A 10 m x 8 m room, a shelf and a column inside, a 0.9 m door to a 3 m deep outside strip."""
     rng = np.random.default_rng(seed)
     room = box(0, 0, 10, 8)
     walk = room.union(box(10, 3.55, 10.4, 4.45)).union(box(10.4, 0, 13, 8))
     obstacles = [box(3, 2, 6, 2.6), Point(7, 5.5).buffer(0.4)]
-    crowd = Crowd.from_polygons(walk, obstacles, exits={"out": box(12.5, 0, 13, 8)}, seed=seed)
+    crowd = Crowd.from_polygons(walk, obstacles, exits={"out": box(12.5, 0, 13, 8)}, params=params, seed=seed)
     xy = _scatter(rng, n, room, obstacles)
     crowd.add_many("0", xy, Target.exits("0"), rng.uniform(0.9, 1.7, n))
     return crowd
@@ -73,6 +73,15 @@ def test_numba_step_equals_numpy_reference_in_a_room_with_obstacles(seed: int) -
     crowd.advance(6.0, stop_on_arrival=False)  # let a queue form at the door
     assert (crowd.state()["stuck_s"][crowd.walking] >= crowd.params.patience_s).any(), "no one stuck: squeeze untested"
     _compare(crowd, 5)
+
+
+def test_numba_step_equals_numpy_reference_while_people_walk_through_others() -> None:
+    # rule 6 on soon: some are walking through (stuck_s below 0), some about to start (at or over pass_s)
+    crowd = _room_with_door(3, params=CSMParameters(pass_s=1.5, pass_hold_s=1.0))
+    crowd.advance(6.0, stop_on_arrival=False)
+    stuck = crowd.state()["stuck_s"][crowd.walking]
+    assert (stuck < 0).any() and crowd.passes > 0, "no one walking through: rule 6 untested"
+    _compare(crowd, 8)
 
 
 def test_numba_step_equals_numpy_reference_on_two_floors(two_floors) -> None:  # type: ignore[no-untyped-def]

@@ -121,6 +121,12 @@ class CSMParameters:
         other's desired direction is below minus this [1] (0.5: more than 120 degrees apart).
     keep_right_m
         Both pass on the right unless the other is already more than this to one's right [m].
+    pass_s
+        Walking through (rule 6 of :mod:`simulation.crowd.kernels.csm`): someone stuck this long
+        [s] ignores the other walkers until ``pass_hold_s`` after their next progress (0: off, the
+        default; the library day's crowd walker turns it on). :attr:`Crowd.passes` counts it.
+    pass_hold_s
+        How long someone walks through after their first progress [s].
 
     References
     ----------
@@ -142,6 +148,8 @@ class CSMParameters:
     counterflow_range_m: float = 0.5
     counterflow_cos: float = 0.5
     keep_right_m: float = 0.3
+    pass_s: float = 0.0
+    pass_hold_s: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("range_neighbor_repulsion_m", "range_geometry_repulsion_m", "time_gap_s", "radius_m", "cutoff_m",
@@ -152,6 +160,8 @@ class CSMParameters:
         if not (self.patience_s >= 0 and self.progress_m >= 0 and self.squeeze <= 1 and 0 <= self.turn_deg <= 90):
             raise ValueError("CSMParameters: patience_s and progress_m must be >= 0, squeeze <= 1, turn_deg in "
                              "[0, 90]")
+        if not (self.pass_s >= 0 and self.pass_hold_s >= 0 and math.isfinite(self.pass_s + self.pass_hold_s)):
+            raise ValueError("CSMParameters: pass_s and pass_hold_s must be finite and >= 0")
         if not (self.counterflow_strength >= 0 and -1 <= self.counterflow_cos <= 1 and self.keep_right_m >= 0):
             raise ValueError("CSMParameters: counterflow_strength and keep_right_m must be >= 0, counterflow_cos in "
                              "[-1, 1]")
@@ -226,6 +236,7 @@ class Crowd:
         self._best = np.full(cap, np.inf)
         self._agoal = np.full(cap, -1, np.int32)
         self._astep = np.zeros(cap, np.int32)
+        self._passes = np.zeros(cap, np.int64)
         self._status = np.zeros(cap, np.int8)
         self._arrival_s = np.full(cap, np.nan)
         self._targets: list[Target | None] = []
@@ -322,7 +333,7 @@ class Crowd:
             setattr(self, name, b)
         for name, fill in (("_active", False), ("_floor", 0), ("_base", 0), ("_v0", 0.0), ("_radius", 0.0),
                            ("_tgap", 0.0), ("_stuck", 0.0), ("_best", np.inf), ("_agoal", -1), ("_astep", 0),
-                           ("_status", 0), ("_arrival_s", np.nan)):
+                           ("_passes", 0), ("_status", 0), ("_arrival_s", np.nan)):
             a = getattr(self, name)
             b = np.full(new, fill, a.dtype)
             b[:cap] = a
@@ -536,8 +547,8 @@ class Crowd:
             self._seg, start, items, bx0, by0, bsize, bnx, bny, cx0, cy0, cnx, cny, self.periodic_x_m,
             p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
             p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
-            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m,
-            self.dt_s, n_steps, bool(stop_on_arrival), kernels.max_threads()))
+            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m, p.pass_s,
+            p.pass_hold_s, self._passes[:n], self.dt_s, n_steps, bool(stop_on_arrival), kernels.max_threads()))
 
     def advance(self, until_s: float, *, stop_on_arrival: bool = True) -> tuple[float, list[int]]:
         """Move all walkers until ``until_s`` [s] or, with ``stop_on_arrival``, the first arrival.
@@ -608,7 +619,8 @@ class Crowd:
             self._fl_ny, self._fl_x0, self._fl_y0, self._fl_shift, nav.cell_m, self._seg, self.periodic_x_m,
             p.strength_neighbor_repulsion, p.range_neighbor_repulsion_m, p.strength_geometry_repulsion,
             p.range_geometry_repulsion_m, p.cutoff_m, p.patience_s, p.squeeze, p.turn_rad, p.progress_m, self.seed,
-            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m, self.dt_s)
+            p.counterflow_strength, p.counterflow_range_m, p.counterflow_cos, p.keep_right_m, p.pass_s,
+            p.pass_hold_s, self.dt_s)
 
     def state(self) -> dict[str, NDArray[np.float64]]:
         """Copies of the movement state arrays (``pos``, ``orient``, ``vel``, ``stuck_s``, ``best_d``)."""
@@ -670,9 +682,14 @@ class Crowd:
         """Label of the goal the person last arrived at (an exit id, a seat id...), or None."""
         return self._reached[self._id(agent_id)]
 
+    @property
+    def passes(self) -> int:
+        """How often anyone started walking through the others (rule 6; ``CSMParameters.pass_s``)."""
+        return int(self._passes[: self._n].sum())
+
     def stuck_time_s(self, agent_id: int) -> float:
         """How long the person has walked without coming ``progress_m`` closer to their target [s]."""
-        return float(self._stuck[self._id(agent_id)])
+        return max(float(self._stuck[self._id(agent_id)]), 0.0)
 
     def arrival_time_s(self, agent_id: int) -> float:
         """When the person last arrived [s] (NaN while walking or never)."""

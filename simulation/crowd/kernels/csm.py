@@ -22,7 +22,15 @@ of the step, so the result does not depend on the order or the number of threads
    right) both step to their right, so the two make the same choice and never mirror each other
    into a deadlock. In the spacing, such a neighbour counts with the contact distance
    ``squeeze (r_i + r_j)`` (people turn their shoulders to pass someone in a narrow aisle);
-5. speed ``v = min(max(s / T_i, 0), v0_i)``; ``x_i += v e dt``.
+5. speed ``v = min(max(s / T_i, 0), v0_i)``; ``x_i += v e dt``;
+6. walking through (a last-resort rule of this project, off with ``pass_s = 0``): someone who
+   has not come ``progress_m`` closer to their target for ``pass_s`` ignores the other walkers
+   (no repulsion, side step or spacing from them; walls still count) and walks down the field
+   until ``pass_hold_s`` after their next progress; the others still keep their distance from
+   them. Two people wedged face to face in a door or a 1 m aisle, whom rules 3b and the
+   stuck turn do not part, slip past each other this way instead of standing there for good.
+   Their stuck time runs from ``-pass_hold_s`` up to 0 while they walk through, and ``passes``
+   counts how often each started.
 
 This is the algorithm of JuPedSim's ``CollisionFreeSpeedModel`` (defaults a_n = 8,
 D_n = 0.1 m, a_w = 5, D_w = 0.02 m, T = 1 s, r = 0.2 m); the differences are the desired
@@ -408,7 +416,7 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                 seg, bk_start, bk_items, bk_x0, bk_y0, bk_size, bk_nx, bk_ny,
                 cl_x0, cl_y0, cl_nx, cl_ny, periodic_x_m,
                 a_n, d_n, a_w, d_w, cutoff_m, patience_s, squeeze, turn_rad, progress_m, seed,
-                a_s, d_s, counter_cos, keep_right_m,
+                a_s, d_s, counter_cos, keep_right_m, pass_s, pass_hold_s, passes,
                 dt_s, n_steps, stop_on_arrival, n_threads):
     """Advance all active agents by up to ``n_steps`` steps of ``dt_s``.
 
@@ -452,6 +460,11 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         Counterflow side step: strength [1], range [m], the cosine c below which a neighbour's
         heading counts as against [1], and how far right of the line a neighbour may be for both
         to still pass on the right [m].
+    pass_s, pass_hold_s : float
+        Walking through (rule 6): someone stuck for ``pass_s`` [s] ignores the other walkers until
+        ``pass_hold_s`` [s] after their next progress; ``pass_s = 0`` turns it off.
+    passes : int64[n]
+        Counts, per agent, how often they started walking through; updated.
     dt_s : float
         Time step [s].
     n_steps : int
@@ -579,6 +592,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             px = spx[s]
             py = wy
             stuck = sst[s]
+            st0 = stuck
+            passing = pass_s > 0.0 and (stuck < 0.0 or stuck >= pass_s)
             ex, ey = field_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
             shrink = 1.0
             if patience_s > 0.0 and stuck >= patience_s:
@@ -587,10 +602,11 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                 if qx != 0.0 or qy != 0.0:
                     ex = qx
                     ey = qy
-                ang = turn_rad * turn_sign(seed, i, int(stuck / patience_s))
-                ca = np.cos(ang)
-                sa = np.sin(ang)
-                ex, ey = ca * ex - sa * ey, sa * ex + ca * ey
+                if not passing:
+                    ang = turn_rad * turn_sign(seed, i, int(stuck / patience_s))
+                    ca = np.cos(ang)
+                    sa = np.sin(ang)
+                    ex, ey = ca * ex - sa * ey, sa * ex + ca * ey
             e0x = ex
             e0y = ey
             # walls: repulsion and the local list used for line of sight
@@ -679,6 +695,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                         bm[cnt] = m
                         brad[cnt] = srad[m]
                         cnt += 1 - ((d2 > cut2) | (d2 < 1e-18) | (m == s))
+            if passing:
+                cnt = 0  # walking through: the others make way
             if nloc > 0:
                 # line of sight: drop neighbours behind a wall
                 kept = 0
@@ -752,11 +770,16 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             gj = int(np.floor((x - fl_x0[f]) / cell_m))
             gi = int(np.floor((y - fl_y0[f]) / cell_m))
             stuck += dt_s
+            if pass_s > 0.0 and st0 < pass_s <= stuck:
+                passes[i] += 1
             if gi >= 0 and gi < fl_ny[f] and gj >= 0 and gj < fl_nx[f]:
                 dval = pool_dist[fb + gi * fl_nx[f] + gj]
                 if dval < best - progress_m:
                     best = dval
-                    stuck = 0.0
+                    if pass_s > 0.0 and st0 >= pass_s:
+                        stuck = -pass_hold_s  # through: keep walking through for pass_hold_s
+                    elif st0 >= 0.0:
+                        stuck = 0.0
                 g = pool_goal[fb + gi * fl_nx[f] + gj]
                 if g >= 0:
                     arrived_goal[i] = g

@@ -185,10 +185,12 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
                        seg: NDArray[np.float64], periodic_x_m: float, a_n: float, d_n: float, a_w: float,
                        d_w: float, cutoff_m: float, patience_s: float, squeeze: float, turn_rad: float,
                        progress_m: float, seed: int, a_s: float, d_s: float, counter_cos: float,
-                       keep_right_m: float, dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
+                       keep_right_m: float, pass_s: float, pass_hold_s: float,
+                       dt_s: float) -> dict[str, NDArray]:  # type: ignore[type-arg]
     """One step of the collision-free speed model for all active agents, all pairs, every wall.
 
-    Same arguments as :func:`simulation.crowd.kernels.csm.csm_advance` (without the search structures).
+    Same arguments as :func:`simulation.crowd.kernels.csm.csm_advance` (without the search structures
+    and the ``passes`` counter).
     Returns new ``pos``, ``orient``, ``vel``, ``stuck_s``, ``best_d`` and ``arrived_goal`` (-1 for
     none) arrays; inactive agents keep their state.
     """
@@ -215,6 +217,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
             ex[sel], ey[sel] = field_direction_reference(pos[idx[sel], 0], pos[idx[sel], 1], field,
                                                          float(fl_x0[f]), float(fl_y0[f]), cell_m)
     stuck = (patience_s > 0.0) & (stuck_s[idx] >= patience_s)
+    passing = (pass_s > 0.0) & ((stuck_s[idx] < 0.0) | (stuck_s[idx] >= pass_s))
     for k in np.nonzero(stuck)[0]:
         f = floor[idx[k]]
         nx_, ny_ = int(fl_nx[f]), int(fl_ny[f])
@@ -229,7 +232,8 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
         ang = turn_rad * turn_sign_reference(seed, idx, epoch)
         ca, sa = np.cos(ang), np.sin(ang)
         rx, ry = ca * ex - sa * ey, sa * ex + ca * ey
-        ex, ey = np.where(stuck, rx, ex), np.where(stuck, ry, ey)
+        turn = stuck & ~passing
+        ex, ey = np.where(turn, rx, ex), np.where(turn, ry, ey)
     e0x, e0y = ex.copy(), ey.copy()
     cut2 = cutoff_m * cutoff_m
     r = radius[idx]
@@ -261,6 +265,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
     d2 = dx * dx + dy * dy
     near = (d2 <= cut2) & (d2 >= 1e-18)
     np.fill_diagonal(near, False)
+    near[passing, :] = False  # walking through: the others make way
     if seg.shape[0]:
         ii, jj = np.nonzero(near)
         ax, ay = wx[ii], wy[ii]
@@ -318,6 +323,8 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
     dval[inside] = pool_dist[flat[inside]].astype(np.float64)
     better = inside & (dval < best - progress_m)
     best_new[idx] = np.where(better, dval, best)
-    stuck_new[idx] = np.where(better, 0.0, stuck_s[idx] + dt_s)
+    st0 = stuck_s[idx]
+    on_progress = np.where((pass_s > 0.0) & (st0 >= pass_s), -pass_hold_s, np.where(st0 >= 0.0, 0.0, st0 + dt_s))
+    stuck_new[idx] = np.where(better, on_progress, st0 + dt_s)
     return {"pos": pos_new, "orient": orient_new, "vel": vel, "stuck_s": stuck_new, "best_d": best_new,
             "arrived_goal": arrived}
