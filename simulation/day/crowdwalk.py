@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..crowd.movement import Crowd
+from ..crowd.movement import Crowd, CSMParameters
 from ..crowd.navigation import POINT_RADIUS_M, Target
 from ..crowd.routes import LIFT_WAIT_GUESS_S, STAIR_SPEED_RATIO, NoRouteError, Route
 from ..crowd.trajectories import TrajectoryRecorder
@@ -39,6 +39,10 @@ XY = tuple[float, float]
 #: a step of 0.05 s (five times JuPedSim's 0.01 s) keeps the speed model stable (time gap 0.7 s)
 #: and makes a day five times cheaper.
 DAY_DT_S = 0.05
+#: Someone who has not come closer to their target for this long walks through the others (rule 6
+#: of :mod:`simulation.crowd.kernels.csm`) [s]: two readers wedged face to face in a 1 m aisle or
+#: door slip past each other instead of standing there until the watchdog puts them at their target.
+DAY_PASS_S = 10.0
 #: A walker whose walk leg is still unfinished after ``WATCHDOG_FACTOR`` x its free-walking time
 #: plus ``WATCHDOG_EXTRA_S`` ...
 WATCHDOG_FACTOR = 4.0
@@ -87,7 +91,8 @@ class CrowdWalker:
     ----------
     stats
         ``walks``, ``legs``, ``advances`` (calls of the kernel), ``rescued`` (walkers put at their
-        target by the watchdog), ``stairs``, ``lift_rides``.
+        target by the watchdog), ``passes`` (how often someone started walking through the others,
+        rule 6 of the kernel), ``stairs``, ``lift_rides``, ``agent_steps``.
     """
 
     def __init__(self, env: simpy.Environment, crowd: Crowd, *, router: GridRouter | None = None,
@@ -110,13 +115,15 @@ class CrowdWalker:
         crowd.parallel_min_walkers = self.parallel_from
         self._crowd_id: dict[int, int] = {}  # member unique_id -> crowd id
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
+        # crowd id -> [next check time, target, fallback xy] of each walker under the watchdog
+        self._watch: dict[int, list[Any]] = {}
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
         #: (time [s], floor, x [m], y [m], target) of each walker the watchdog put at its target.
         self.rescues: list[tuple[float, str, float, float, Target]] = []
         self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
-                      "agent_steps": 0}
+                      "agent_steps": 0, "passes": 0}
         self.process = env.process(self._run())
 
     @classmethod
@@ -124,7 +131,7 @@ class CrowdWalker:
                 recorder: TrajectoryRecorder | None = None) -> CrowdWalker:
         """The crowd walker of a library day (its building, grid cell, lifts, seats; seed = the day's seed)."""
         crowd = Crowd.from_building(ctx.building, cell_m=ctx.router.cell_m, dt_s=dt_s, seed=ctx.seed,
-                                    max_fields=max_fields)
+                                    max_fields=max_fields, params=CSMParameters(pass_s=DAY_PASS_S))
         return cls(ctx.env, crowd, router=ctx.router, lifts=ctx.lifts, seat_ids=ctx.seat_ids, recorder=recorder)
 
     # ------------------------------------------------------------------ targets
@@ -346,8 +353,11 @@ class CrowdWalker:
         for i, spot in zip(ids, self._spots(floor_id, xy, len(ids)), strict=True):
             self.crowd.place(i, floor_id, *spot)
 
-    def _start(self, i: int, t: Target, speed: float, fallback: XY, ev: simpy.Event) -> bool:
-        """Send walker ``i`` to ``t``; ``ev`` fires on arrival. False when they had to be put there."""
+    def _start(self, i: int, t: Target, speed: float, fallback: XY, ev: simpy.Event, wait_s: float) -> bool:
+        """Send walker ``i`` to ``t``; ``ev`` fires on arrival. False when they had to be put there.
+
+        The watchdog looks at them first ``wait_s`` from now.
+        """
         try:
             self.crowd.set_target(i, t, speed)
         except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
@@ -360,50 +370,37 @@ class CrowdWalker:
                 self.stats["rescued"] += 1
                 return False
         self._waiting[i] = ev
+        self._watch[i] = [self.env.now + wait_s, t, fallback]
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return True
 
     def _start_later(self, delay_s: float, i: int, t: Target, speed: float, fallback: XY,
-                     ev: simpy.Event) -> Generator[simpy.Event, Any, None]:
+                     ev: simpy.Event, wait_s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(delay_s)
         self._sync()
-        if not self._start(i, t, speed, fallback, ev):
+        if not self._start(i, t, speed, fallback, ev, wait_s):
             ev.succeed()
 
     def _walk_leg(self, ids: Sequence[int], targets: Sequence[Target], speed: float, free_s: float,
                   fallback: XY) -> Generator[simpy.Event, Any, None]:
-        """Send the walkers to their targets and wait for all of them (the watchdog puts laggards there).
+        """Send the walkers to their targets and wait for all of them (see :meth:`_check_stuck`).
 
         The members of a party set off ``PARTY_GAP_S`` apart, in single file, as a group leaves a room:
         five people reaching a 1 m door at the same instant wedge in its frame for good.
         """
         env = self.env
+        wait = WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
         events = []
         for k, (i, t) in enumerate(zip(ids, targets, strict=True)):
             ev = env.event()
             if k == 0:
-                if not self._start(i, t, speed, fallback, ev):
+                if not self._start(i, t, speed, fallback, ev, wait):
                     continue
             else:
-                env.process(self._start_later(k * PARTY_GAP_S, i, t, speed, fallback, ev))
-            events.append((i, t, ev))
-        done = env.all_of([ev for _, _, ev in events])
-        wait = WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
-        while True:
-            yield done | env.timeout(wait)
-            if done.triggered:
-                return
-            # late: those still getting closer are in a queue (a gate at closing time), not stuck
-            # (the crowd process has advanced to this very event: the times are current)
-            for i, t, ev in events:
-                if not ev.triggered and self.crowd.stuck_time_s(i) >= STUCK_S:
-                    self._waiting.pop(i, None)
-                    self.rescues.append((env.now, *self.crowd.location(i), t))
-                    self.crowd.place(i, t.floor_id, *self._target_xy(t, fallback))
-                    self.stats["rescued"] += 1
-                    ev.succeed()
-            wait = STUCK_S / 2
+                env.process(self._start_later(k * PARTY_GAP_S, i, t, speed, fallback, ev, wait))
+            events.append(ev)
+        yield env.all_of(events)
 
     # ------------------------------------------------------------------ the crowd process
     def _sync(self) -> None:
@@ -418,6 +415,34 @@ class CrowdWalker:
             return self.crowd.advance(until_s, stop_on_arrival=True)
         finally:
             self.stats["agent_steps"] = self.crowd.agent_steps
+            self.stats["passes"] = self.crowd.passes
+
+    def _check_stuck(self) -> None:
+        """The watchdog: put walkers whose walk is late and who are stuck at their target.
+
+        A walker still walking ``WATCHDOG_FACTOR`` x the leg's free walking time plus
+        ``WATCHDOG_EXTRA_S`` after setting off, and who has not come closer to the target for
+        ``STUCK_S``, is put there (counted in ``rescued``, listed in :attr:`rescues`); one late but
+        still getting closer (a queue at a gate at closing time) is looked at again ``STUCK_S / 2``
+        later. The crowd process calls this at the check times (it stops there), so a walk leaves no
+        event of its own in SimPy's queue: the crowd stops only at events of the day.
+        """
+        env = self.env
+        for i, w in list(self._watch.items()):
+            if w[0] > env.now:
+                continue
+            ev = self._waiting.get(i)
+            if ev is None or ev.triggered:
+                del self._watch[i]
+            elif self.crowd.stuck_time_s(i) >= STUCK_S:
+                del self._watch[i]
+                del self._waiting[i]
+                self.rescues.append((env.now, *self.crowd.location(i), w[1]))
+                self.crowd.place(i, w[1].floor_id, *self._target_xy(w[1], w[2]))
+                self.stats["rescued"] += 1
+                ev.succeed()
+            else:
+                w[0] = env.now + STUCK_S / 2
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
@@ -432,7 +457,11 @@ class CrowdWalker:
             if nxt <= env.now:  # let everything due now happen first (it may add walkers)
                 yield env.timeout(0.0)
                 continue
-            until = min(nxt, env.now + self.max_chunk_s)
+            check = min((w[0] for w in self._watch.values()), default=math.inf)
+            if check <= env.now:
+                self._check_stuck()
+                continue
+            until = min(nxt, env.now + self.max_chunk_s, check)
             if self.recorder is not None and env.now < self.recorder.next_s() < until:
                 until = self.recorder.next_s()  # stop at the frame time to record it
             if crowd.time_s < until:
@@ -445,6 +474,7 @@ class CrowdWalker:
             if self.recorder is not None:
                 self.recorder.record(crowd)
             for i in arrived:
+                self._watch.pop(i, None)
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
                     ev.succeed()
