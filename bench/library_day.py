@@ -2,8 +2,8 @@
 
 Each (branch, walker) runs in a fresh subprocess, so peak memory (``ru_maxrss``) is that run's
 alone, and the time is ``run_day`` only (imports, Numba's cached kernels and scenario loading are
-measured apart as ``setup s``: for the crowd walker one person first walks across a small room, which
-loads the kernels; ``cpu s`` is the CPU time of ``run_day``, which other processes on the machine
+measured apart as ``setup s``: one person first walks across a small room, which loads the
+kernels; ``cpu s`` is the CPU time of ``run_day``, which other processes on the machine
 inflate less than the wall time). Target: the central library's day with the crowd
 walker under 15 s on a 2-core machine; the goal is under 5 s, with no walker rescued.
 
@@ -35,13 +35,13 @@ from geometry import build_building, resolve_file
 from simulation.day.library_day import run_day
 src = resolve_file(sys.argv[1])
 building = build_building(src)
-if sys.argv[2] == "crowd":  # load the walker and Numba's cached kernels: one person crosses a small room
-    from shapely.geometry import box
-    from simulation.crowd import Crowd, Target
-    from simulation.day import crowdwalk  # noqa: F401
-    warm = Crowd.from_polygons(box(0, 0, 5, 5))
-    warm.add("0", 1.0, 1.0, Target.point("0", 4.0, 4.0), 1.3)
-    warm.advance(10.0)
+# load the walkers and Numba's cached kernels: one person crosses a small room
+from shapely.geometry import box
+from simulation.crowd import Crowd, Target
+from simulation.day import crowdwalk  # noqa: F401
+warm = Crowd.from_polygons(box(0, 0, 5, 5))
+warm.add("0", 1.0, 1.0, Target.point("0", 4.0, 4.0), 1.3)
+warm.advance(10.0)
 t1 = time.perf_counter()
 ru0 = resource.getrusage(resource.RUSAGE_SELF)
 rss0 = ru0.ru_maxrss

@@ -235,3 +235,32 @@ def test_evacuation_field_leads_upstairs_people_to_the_stair(two_floors) -> None
     assert not any(lab.startswith("stair:") for lab in used)
     blocked = nav.field(nav.evacuation_target("G", blocked=["east-exit"]))
     assert blocked.value_at(22.0, 5.0) > ground.value_at(22.0, 5.0) + 15
+
+
+def test_seats_get_local_fields_without_pits_and_come_back_from_their_window_part(building) -> None:  # type: ignore[no-untyped-def]
+    floor = building.floors[0]
+    spaces = floor_spaces(building, cell_m=0.25)
+    nav = Navigator(spaces, building=building, max_fields=3)
+    seats = [Target.seat(floor.id, s.id) for s in floor.seats]
+    assert len(seats) > 10
+    first = nav.field(seats[0])
+    for t in seats[1:]:
+        nav.field(t)
+    assert nav.local_fields_computed == len(seats) and nav.cached == 3  # the first one left the pool
+    again = nav.field(seats[0])
+    assert nav.local_fields_computed == len(seats)  # rebuilt from its window, no new Dijkstra run
+    fresh = Navigator(spaces, building=building).field(seats[0])
+    for f in (again, fresh):
+        np.testing.assert_array_equal(f.dist, first.dist)
+        np.testing.assert_array_equal(f.goal, first.goal)
+    # no pit: every reachable cell but the seat's own has a neighbour (16 directions) closer to it
+    whole = Navigator(spaces, building=building, local_fields=False).field(seats[0])
+    d = first.dist.astype(np.float64)
+    assert (np.isfinite(d) == np.isfinite(whole.dist)).all()
+    pad = np.pad(d, 2, constant_values=np.inf)
+    lower = np.zeros(d.shape, bool)
+    ny, nx = d.shape
+    for di, dj in MOVES[:, :2]:
+        lower |= pad[2 + di: 2 + di + ny, 2 + dj: 2 + dj + nx] < d
+    pits = np.isfinite(d) & ~lower & (first.goal < 0)
+    assert not pits.any(), f"{int(pits.sum())} cells with no way down"

@@ -55,10 +55,13 @@ STOP_RADIUS_M = 0.5
 #: exact inside a window of their tile of the zone (tiles of ``LOCAL_TILE_M`` [m]) grown by
 #: ``LOCAL_MARGIN_M`` [m], and the tile's shared field outside it.
 LOCAL_TILE_M = 8.0
+LOCAL_MARGIN_M = 2.5
+#: The window part of this many local fields is kept after their field leaves the pool, so a seat
+#: a reader comes back to gets its field again without a Dijkstra run (a window is a few tens of kB).
+LOCAL_PARTS_KEPT = 4096
 #: Cells of a ``shelves`` target need this much room to the nearest blocked cell centre [m] (a body
 #: of radius 0.2 m fits; where no cell has it, every cell near the shelves counts).
 SHELF_CLEAR_M = 0.45
-LOCAL_MARGIN_M = 2.5
 
 
 # --------------------------------------------------------------------------- spaces
@@ -321,6 +324,21 @@ class _Slot:
     local: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class _LocalPart:
+    """The window of a local field: travel cost and goal labels on rows i0:i1, columns j0:j1 of the
+    floor grid; elsewhere the field is the shared field of ``tile`` plus ``top`` (the window's largest cost)."""
+
+    tile: Target
+    i0: int
+    i1: int
+    j0: int
+    j1: int
+    dist: NDArray[np.float64]
+    goal: NDArray[np.int32]
+    top: float
+
+
 class Navigator:
     """Distance fields for targets on the floors of one space, cached, and routes across floors.
 
@@ -378,6 +396,8 @@ class Navigator:
         self._zone_cells: dict[Target, NDArray[np.int64]] = {}  # zones' and tiles' cells
         #: Fields computed as local fields (also counted in ``fields_computed``).
         self.local_fields_computed = 0
+        # (target, tile_m, margin_m) -> the window part of its local field, or None (it has none)
+        self._parts: OrderedDict[tuple[Target, float, float], _LocalPart | None] = OrderedDict()
         self._stops: StopGraph | None = None
 
     # ---------------------------------------------------------------- goals
@@ -602,7 +622,8 @@ class Navigator:
         ``S``, and every cell of ``S`` has ``L`` (checked; else the whole zone is tried as the tile,
         and failing that None: the caller computes the whole field). A window is a few percent of
         a floor, so the thousand seats of a library day cost about as much as a few dozen whole
-        fields.
+        fields. ``L`` is kept (the last ``LOCAL_PARTS_KEPT`` targets), so a field that left the pool
+        comes back without a Dijkstra run.
 
         Returns None for other kinds of target, without a building, or when the target is in no zone.
         """
@@ -620,22 +641,30 @@ class Navigator:
         zone = fl.zone_at(x, y)
         if zone is None:
             return None
+        key = (target, float(tile_m), float(margin_m))
+        if key in self._parts:
+            self._parts.move_to_end(key)
+            part = self._parts[key]
+            return None if part is None else self._assemble(part)
         goals = list(goals) if goals is not None else self.goals(target)
         zx0, zy0, _, _ = zone.polygon.bounds
         ti, tj = int((y - zy0) // tile_m), int((x - zx0) // tile_m)
+        part = None
         for tile in (Target("tile", fid, (zone.id, ti, tj, float(tile_m))), Target.zone(fid, zone.id)):
             try:
-                got = self._local(tile, goals, margin_m)
+                part = self._local(tile, goals, margin_m)
             except NoRouteError:  # no walkable cell of the zone in the tile
                 continue
-            if got is not None:
+            if part is not None:
                 self.fields_computed += 1
                 self.local_fields_computed += 1
-                return got
-        return None
+                break
+        self._parts[key] = part
+        while len(self._parts) > LOCAL_PARTS_KEPT:
+            self._parts.popitem(last=False)
+        return None if part is None else self._assemble(part)
 
-    def _local(self, tile: Target, goals: Sequence[Goal],
-               margin_m: float) -> tuple[NDArray[np.float64], NDArray[np.int32]] | None:
+    def _local(self, tile: Target, goals: Sequence[Goal], margin_m: float) -> _LocalPart | None:
         fid = tile.floor_id
         g = self.spaces[fid].grid
         ny, nx = g.shape
@@ -659,12 +688,17 @@ class Navigator:
                                     values.astype(np.float64), labels, float(g.cell_m), MOVES)
         if not np.isfinite(ld[ti - i0, tj - j0]).all():
             return None  # part of the tile is cut off from the target inside the window
-        zd, _ = self._view(self._slot(tile))
         top = float(ld[np.isfinite(ld)].max())
-        dist = zd.astype(np.float64) + top
-        dist[i0:i1, j0:j1] = np.where(np.isfinite(ld), ld, dist[i0:i1, j0:j1])
-        goal = np.full((ny, nx), -1, np.int32)
-        goal[i0:i1, j0:j1] = lq
+        return _LocalPart(tile, i0, i1, j0, j1, np.asarray(ld, np.float64), np.asarray(lq, np.int32), top)
+
+    def _assemble(self, part: _LocalPart) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+        """A whole local field from its window part and the tile's shared field (see :meth:`local_field`)."""
+        zd, _ = self._view(self._slot(part.tile))
+        i0, i1, j0, j1 = part.i0, part.i1, part.j0, part.j1
+        dist = zd.astype(np.float64) + part.top
+        dist[i0:i1, j0:j1] = np.where(np.isfinite(part.dist), part.dist, dist[i0:i1, j0:j1])
+        goal = np.full(zd.shape, -1, np.int32)
+        goal[i0:i1, j0:j1] = part.goal
         return dist, goal
 
     def offset(self, target: Target) -> int:
