@@ -165,6 +165,20 @@ def test_fields_are_cached_per_target_and_least_recently_used_ones_dropped() -> 
     assert np.isfinite(nav.field(a).dist).any() and nav.field(a).dist.max() > 0
 
 
+def test_a_new_field_is_kept_when_every_other_one_is_followed() -> None:
+    space = FloorSpace.from_polygons("0", box(0, 0, 12, 8))
+    nav = Navigator([space], max_fields=2)
+    a, b, c = (Target.point("0", x, 4.0) for x in (2.0, 6.0, 10.0))
+    nav.pin(nav.offset(a))
+    nav.pin(nav.offset(b))
+    off_c = nav.offset(c)  # over the limit, but nothing can go: c stays
+    nav.pin(off_c)
+    assert nav.cached == 3 and nav.distance_m(c, 10.0, 4.0) < 0.5 and nav.distance_m(c, 2.0, 4.0) > 7.0
+    assert nav.fields_computed == 3
+    nav.unpin(off_c)  # no longer followed and over the limit: now it goes
+    assert nav.cached == 2
+
+
 def test_bad_targets_say_what_is_wrong(building) -> None:  # type: ignore[no-untyped-def]
     nav = Navigator(floor_spaces(building), building=building)
     with pytest.raises(KeyError, match="no floor 'X'"):

@@ -555,13 +555,13 @@ class Navigator:
         self._used = need
         return off
 
-    def _evict(self) -> None:
-        """Drop the least recently used unfollowed fields beyond ``max_fields``, local ones first.
+    def _evict(self, room: int = 0) -> None:
+        """Drop the least recently used unfollowed fields beyond ``max_fields - room``, local ones first.
 
         A seat's local field costs a few percent of a whole field to make again; the whole fields
         (zones, tiles, stops, doors) are few and shared, so they stay while local ones can go.
         """
-        while len(self._slots) > self.max_fields:
+        while len(self._slots) > self.max_fields - room:
             victim = next((t for t, s in self._slots.items() if s.pins == 0 and s.local), None)
             if victim is None:
                 victim = next((t for t, s in self._slots.items() if s.pins == 0), None)
@@ -574,13 +574,13 @@ class Navigator:
     def _store(self, target: Target, dist: NDArray[np.float64], goal: NDArray[np.int32],
                labels: tuple[str, ...], *, local: bool = False) -> _Slot:
         size = dist.size
+        self._evict(room=1)  # before the new field goes in, so it is never the one dropped
         off = self._alloc(size)
         self.dist[off: off + size] = dist.ravel()
         self.goal[off: off + size] = goal.ravel()
         slot = _Slot(off, self.floor_index[target.floor_id], size, labels, local=local)
         self._slots[target] = slot
         self._by_offset[off] = target
-        self._evict()
         return slot
 
     def compute(self, floor_id: str, goals: Sequence[Goal]) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
