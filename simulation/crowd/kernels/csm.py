@@ -350,6 +350,20 @@ def _cell_of(wx, wy, cl_x0, cl_y0, csx, csy, cl_nx, cl_ny):
     return cy * cl_nx + cx
 
 
+@njit(cache=True, inline="always")
+def _lower_bound(keys, n, key):
+    """First index in the sorted ``keys[:n]`` whose key is at least ``key`` (``n`` if none)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True)
 def _counting_sort(cell, na, ncell, cstart, order):
     """Stable counting sort of ``cell[:na]`` into ``order``; then cell c holds ``order[cstart[c]:cstart[c + 1]]``."""
@@ -383,6 +397,28 @@ def _by_index_within_cells(order, cell, idx, na):
             order[u] = v
             u -= 1
         order[u] = t
+
+
+@njit(cache=True)
+def _insertion_by_cell_index(order, cell, idx, na):
+    """``order[:na]``: the walkers sorted by (cell, index), by insertion from the order they are in.
+
+    Walkers stay in last step's sorted order; only the few that changed cells move, so this is
+    about linear (the first step of a call, from index order, sorts in full instead).
+    """
+    for s in range(na):
+        order[s] = s
+    for s in range(1, na):
+        c = cell[s]
+        it = idx[s]
+        u = s
+        while u > 0:
+            v = order[u - 1]
+            if cell[v] < c or (cell[v] == c and idx[v] < it):
+                break
+            order[u] = v
+            u -= 1
+        order[u] = s
 
 
 @njit(cache=True)
@@ -559,9 +595,12 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         # ---- cell list: walkers sorted by (cell, index), their state gathered in that order
         if dense:
             _counting_sort(cell, na, ncell, cstart, order)
-        else:
+            _by_index_within_cells(order, cell, fixi[cur, 0], na)
+        elif step == 0:
             order[:na] = np.argsort(cell[:na], kind="mergesort")
-        _by_index_within_cells(order, cell, fixi[cur, 0], na)
+            _by_index_within_cells(order, cell, fixi[cur, 0], na)
+        else:  # still in last step's order but for those who changed cells: an insertion sort
+            _insertion_by_cell_index(order, cell, fixi[cur, 0], na)
         nxt = 1 - cur
         _gather(order, na, now, snap, fixf[cur], fixf[nxt], fixi[cur], fixi[nxt], cell, skey)
         cur = nxt
@@ -680,8 +719,11 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                         m0 = cstart[yy * cl_nx + lo]
                         m1 = cstart[yy * cl_nx + hi + 1]
                     else:
-                        m0 = np.searchsorted(skey[:na], yy * cl_nx + lo, side="left")
-                        m1 = np.searchsorted(skey[:na], yy * cl_nx + hi, side="right")
+                        m0 = _lower_bound(skey, na, yy * cl_nx + lo)
+                        m1 = m0
+                        khi = yy * cl_nx + hi
+                        while m1 < na and skey[m1] <= khi:
+                            m1 += 1
                     # everyone in the range into the buffer; only those within the cutoff stay
                     for m in range(m0, m1):
                         dx = sx[m] - wx
