@@ -68,6 +68,7 @@ from .navigation import FREE_SPEED_M_S, FloorSpace, Navigator, Target, floor_spa
 from .routes import NoRouteError
 
 WALKING, IDLE, REMOVED = 1, 0, 2
+_NONE = np.zeros(0, np.int64)  # no arrivals
 
 
 @dataclass(frozen=True)
@@ -572,7 +573,7 @@ class Crowd:
         was = self._active[:n].copy()
         nav = self.navigator
         t0_steps = self._steps
-        walkers = int(was.sum())
+        walkers = int(np.count_nonzero(was))
         # small crowds run the one-thread build: no need to ask numba for its threads (tens of us a call)
         threads = kernels.get_threads() if walkers >= self.parallel_min_walkers else 1
         use = self._pick_threads(walkers, threads)
@@ -586,9 +587,11 @@ class Crowd:
             if switch:
                 kernels.set_threads(threads)
         elapsed = time.perf_counter() - clock
-        arrived = np.flatnonzero(was & ~self._active[:n])
+        still = int(np.count_nonzero(self._active[:n]))
+        # the kernel only ever turns walkers off: those it did arrived
+        arrived = np.flatnonzero(was != self._active[:n]) if still < walkers else _NONE
         # walkers still active walked all steps; arrivals walked until their step
-        done = int((was & self._active[:n]).sum()) * int(steps) + int(self._astep[arrived].sum())
+        done = still * int(steps) + (int(self._astep[arrived].sum()) if arrived.size else 0)
         self.agent_steps += done
         self._learn(use, elapsed, done)
         if not (stop_on_arrival and arrived.size):
