@@ -399,6 +399,7 @@ class Navigator:
         # (target, tile_m, margin_m) -> the window part of its local field, or None (it has none)
         self._parts: OrderedDict[tuple[Target, float, float], _LocalPart | None] = OrderedDict()
         self._stops: StopGraph | None = None
+        self._from_stops: dict[Target, NDArray[np.float64]] = {}  # cost from each stop to a target [m]
 
     # ---------------------------------------------------------------- goals
 
@@ -781,8 +782,13 @@ class Navigator:
                              for k in graph.on_floor(floor_id)]) if not math.isfinite(direct) else np.zeros(0)
         from_stops = np.zeros(0)
         if not math.isfinite(direct):
-            from_stops = np.array([self.distance_m(target, graph.stops[k].x, graph.stops[k].y)
-                                   for k in graph.on_floor(target.floor_id)])
+            from_stops = self._from_stops.get(target)  # a target's field is the same whenever it is made
+            if from_stops is None:
+                from_stops = np.array([self.distance_m(target, graph.stops[k].x, graph.stops[k].y)
+                                       for k in graph.on_floor(target.floor_id)])
+                if len(self._from_stops) >= 65536:
+                    self._from_stops.clear()
+                self._from_stops[target] = from_stops
         what = f"{target.kind} {target.ref}"
         try:
             return graph.plan(floor_id, to_stops, target.floor_id, from_stops, direct, use_lifts=use_lifts,
