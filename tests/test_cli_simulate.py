@@ -22,14 +22,17 @@ def smartlib(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_simulate_writes_the_tables_the_picture_and_prints_kpis(tmp_path: Path) -> None:
-    r = smartlib("simulate", SMALL, "--seed", "5", "--walker", "crowd", "--out", str(tmp_path))
+@pytest.mark.parametrize(("option", "walker"), [((), "CrowdWalker"), (("--walker", "grid"), "GridWalker")])
+def test_simulate_writes_the_tables_the_picture_and_prints_kpis(tmp_path: Path, option: tuple[str, ...],
+                                                                walker: str) -> None:
+    """The crowd walker unless told otherwise; the grid walker on ``--walker grid``."""
+    r = smartlib("simulate", SMALL, "--seed", "5", *option, "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     for name in ("kpis.json", "zones.parquet", "events.parquet", "telemetry.parquet", "day.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert (tmp_path / "day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads((tmp_path / "kpis.json").read_text())
-    assert doc["kpis"]["visits"] > 0 and doc["meta"]["seed"] == 5 and doc["meta"]["walker"] == "CrowdWalker"
+    assert doc["kpis"]["visits"] > 0 and doc["meta"]["seed"] == 5 and doc["meta"]["walker"] == walker
     events = pd.read_parquet(tmp_path / "events.parquet")
     assert (events["event"] == "arrive").sum() == doc["kpis"]["visits"]
     visits = next(line for line in r.stdout.splitlines() if line.strip("│ ").startswith("visits "))

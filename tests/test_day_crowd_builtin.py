@@ -1,7 +1,7 @@
 """The crowd walker on the three built-in branches: everyone who came left through balanced counters,
 Little's law, the same seed gives the same day, and nobody got stuck (the watchdog rescued no one).
 
-The crowd walker is ``--walker crowd`` of ``smartlib simulate`` and ``compare``; these are the same checks
+The crowd walker is the default of ``smartlib simulate`` and ``compare``; these are the same checks
 as the grid walker's (tests/test_day.py, tests/test_day_builtin.py) on the buildings users simulate.
 """
 

@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 Progress = Callable[[float, float, str], None]
 
 WALKERS = ("grid", "crowd")
-#: How readers walk unless told: ``grid`` (shortest path / speed, nobody meets). The crowd walker (everyone
-#: walking moves in the crowd kernel and meets) becomes the default once a central-library day meets its
-#: 15 s target (bench/library_day.py; about 41 s of CPU now); until then it is ``--walker crowd``.
-DEFAULT_WALKER = "grid"
+#: How readers walk unless told: ``crowd`` (everyone walking moves in the crowd kernel, so readers meet
+#: in aisles, doors and stair cores; a central-library day takes about 13 s, bench/library_day.py).
+#: ``grid`` (shortest path / speed, nobody meets) is the quick screening, about five times faster.
+DEFAULT_WALKER = "crowd"
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -250,7 +250,7 @@ def simulate(scenario: str | Path | Loaded, *, variant: str | None = None, seed:
     recorder = None
     if trajectories is not None:
         if walker != "crowd":
-            raise UserError("--trajectories needs --walker crowd (the grid walker moves nobody in space)")
+            raise UserError("--trajectories needs --walker crowd, the default (the grid walker moves nobody in space)")
         from simulation.crowd.trajectories import TrajectoryRecorder
 
         start, end = trajectory_window_s(trajectories)
