@@ -431,8 +431,8 @@ class Crowd:
         x0, y0, h = float(self._fl_x0[f]), float(self._fl_y0[f]), float(self.navigator.cell_m)
         out = np.empty((len(xy), 2))
         for k, (x, y) in enumerate(xy):
-            out[k] = kernels.field_direction(float(x), float(y), self.navigator.dist, off, nx_, ny_, x0, y0, h)
-        out[(out[:, 0] == 0) & (out[:, 1] == 0)] = (1.0, 0.0)
+            ex, ey = kernels.field_direction(float(x), float(y), self.navigator.dist, off, nx_, ny_, x0, y0, h)
+            out[k, 0], out[k, 1] = (1.0, 0.0) if ex == 0.0 and ey == 0.0 else (ex, ey)
         return out
 
     def _id(self, agent_id: int) -> int:

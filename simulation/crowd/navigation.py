@@ -393,13 +393,14 @@ class Navigator:
         self._by_offset: dict[int, Target] = {}
         self.fields_computed = 0
         self.local_fields = bool(local_fields)
-        self._zone_cells: dict[Target, NDArray[np.int64]] = {}  # zones' and tiles' cells
+        self._zone_cells: dict[Target, NDArray[np.int64]] = {}  # zones', tiles', shelves' and seats' cells
         #: Fields computed as local fields (also counted in ``fields_computed``).
         self.local_fields_computed = 0
         # (target, tile_m, margin_m) -> the window part of its local field, or None (it has none)
         self._parts: OrderedDict[tuple[Target, float, float], _LocalPart | None] = OrderedDict()
         self._stops: StopGraph | None = None
         self._from_stops: dict[Target, NDArray[np.float64]] = {}  # cost from each stop to a target [m]
+        self._stop_targets: dict[tuple[str, str], Target] = {}
 
     # ---------------------------------------------------------------- goals
 
@@ -508,10 +509,13 @@ class Navigator:
                 raise NoRouteError(f"zone '{ident}' holds no walkable cell")
             return [Goal(ident, zc)]
         if kind == "seat":
-            s = next((s for s in fl.seats if s.id == ident), None)
-            if s is None:
-                raise KeyError(f"floor '{fl.id}' has no seat '{ident}'")
-            return [Goal(ident, self._near_point(g, s.x, s.y, POINT_RADIUS_M, f"seat '{ident}'"))]
+            got = self._zone_cells.get(target)
+            if got is None:
+                s = next((s for s in fl.seats if s.id == ident), None)
+                if s is None:
+                    raise KeyError(f"floor '{fl.id}' has no seat '{ident}'")
+                got = self._zone_cells[target] = self._near_point(g, s.x, s.y, POINT_RADIUS_M, f"seat '{ident}'")
+            return [Goal(ident, got)]
         if kind == "opening":
             o = next((o for o in fl.openings if o.id == ident), None)
             if o is None:
@@ -630,6 +634,11 @@ class Navigator:
         """
         if target.kind not in ("seat", "point") or self.building is None:
             return None
+        key = (target, float(tile_m), float(margin_m))
+        if key in self._parts:
+            self._parts.move_to_end(key)
+            part = self._parts[key]
+            return None if part is None else self._assemble(part)
         fid = target.floor_id
         fl = self.building.floor(fid)
         if target.kind == "point":
@@ -642,11 +651,6 @@ class Navigator:
         zone = fl.zone_at(x, y)
         if zone is None:
             return None
-        key = (target, float(tile_m), float(margin_m))
-        if key in self._parts:
-            self._parts.move_to_end(key)
-            part = self._parts[key]
-            return None if part is None else self._assemble(part)
         goals = list(goals) if goals is not None else self.goals(target)
         zx0, zy0, _, _ = zone.polygon.bounds
         ti, tj = int((y - zy0) // tile_m), int((x - zx0) // tile_m)
@@ -757,6 +761,14 @@ class Navigator:
                                     floors=self.floor_ids)
         return self._stops
 
+    def _stop_target(self, floor_id: str, link_id: str) -> Target:
+        """``Target.stop(floor_id, link_id)``, made once."""
+        key = (floor_id, link_id)
+        t = self._stop_targets.get(key)
+        if t is None:
+            t = self._stop_targets[key] = Target.stop(floor_id, link_id)
+        return t
+
     def route(self, floor_id: str, x: float, y: float, target: Target, *, walk_speed_m_s: float = FREE_SPEED_M_S,
               stair_speed_m_s: float = STAIR_SPEED_M_S, use_lifts: bool = False, lift_wait_s: float = 0.0) -> Route:
         """Fastest legs from (x, y) on ``floor_id`` to ``target``, through stairs (and lifts).
@@ -778,7 +790,7 @@ class Navigator:
             raise KeyError(f"no floor '{floor_id}' (floors: {', '.join(self.floor_ids)})")
         graph = self.stop_graph()
         direct = self.distance_m(target, x, y) if floor_id == target.floor_id else math.inf
-        to_stops = np.array([self.distance_m(Target.stop(floor_id, graph.stops[k].link_id), x, y)
+        to_stops = np.array([self.distance_m(self._stop_target(floor_id, graph.stops[k].link_id), x, y)
                              for k in graph.on_floor(floor_id)]) if not math.isfinite(direct) else np.zeros(0)
         from_stops = np.zeros(0)
         if not math.isfinite(direct):
@@ -793,7 +805,8 @@ class Navigator:
         try:
             return graph.plan(floor_id, to_stops, target.floor_id, from_stops, direct, use_lifts=use_lifts,
                               walk_speed_m_s=walk_speed_m_s, stair_speed_m_s=stair_speed_m_s, lift_wait_s=lift_wait_s,
-                              goal=target, stop_target=lambda st: Target.stop(st.floor_id, st.link_id), what=what)
+                              goal=target, stop_target=lambda st: self._stop_target(st.floor_id, st.link_id),
+                              what=what)
         except NoRouteError:
             raise NoRouteError(f"no way from ({x:.2f}, {y:.2f}) on floor '{floor_id}' to {what} on floor "
                                f"'{target.floor_id}'") from None

@@ -117,6 +117,8 @@ class CrowdWalker:
         self._waiting: dict[int, simpy.Event] = {}  # crowd id -> its arrival event
         # crowd id -> [next check time, target, fallback xy] of each walker under the watchdog
         self._watch: dict[int, list[Any]] = {}
+        self._check_s = math.inf  # the earliest check time of _watch, when not _check_dirty
+        self._check_dirty = False
         self._wake: simpy.Event | None = None
         self._targets: dict[tuple[Place, int], Target] = {}
         self._points: dict[Place, XY] = {}
@@ -370,7 +372,11 @@ class CrowdWalker:
                 self.stats["rescued"] += 1
                 return False
         self._waiting[i] = ev
+        old = self._watch.get(i)
+        if old is not None and old[0] <= self._check_s:
+            self._check_dirty = True
         self._watch[i] = [self.env.now + wait_s, t, fallback]
+        self._check_s = min(self._check_s, self.env.now + wait_s)
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return True
@@ -443,6 +449,14 @@ class CrowdWalker:
                 ev.succeed()
             else:
                 w[0] = env.now + STUCK_S / 2
+        self._check_dirty = True
+
+    def _next_check_s(self) -> float:
+        """The earliest check time of the walkers under the watchdog (inf for none)."""
+        if self._check_dirty:
+            self._check_s = min((w[0] for w in self._watch.values()), default=math.inf)
+            self._check_dirty = False
+        return self._check_s
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         """The one crowd process: advance everyone walking up to the next SimPy event or first arrival."""
@@ -457,7 +471,7 @@ class CrowdWalker:
             if nxt <= env.now:  # let everything due now happen first (it may add walkers)
                 yield env.timeout(0.0)
                 continue
-            check = min((w[0] for w in self._watch.values()), default=math.inf)
+            check = self._next_check_s()
             if check <= env.now:
                 self._check_stuck()
                 continue
@@ -474,7 +488,9 @@ class CrowdWalker:
             if self.recorder is not None:
                 self.recorder.record(crowd)
             for i in arrived:
-                self._watch.pop(i, None)
+                w = self._watch.pop(i, None)
+                if w is not None and w[0] <= self._check_s:
+                    self._check_dirty = True
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
                     ev.succeed()
