@@ -181,3 +181,35 @@ def test_events_a_rounding_error_apart_do_not_stall_the_crowd() -> None:
     d.env.process(ticks())
     d.env.run(until=proc)
     assert proc.value.duration_s > 1.0 and w.crowd.walking.size == 0
+
+
+@pytest.mark.parametrize("slow", [1e-6, 0.05])
+def test_the_watchdog_puts_a_walker_who_cannot_get_on_at_the_target_and_lets_a_slow_one_walk(slow: float) -> None:
+    """Someone who stops getting closer is put at the target once their walk is late; someone late but
+    still getting closer (the end of a queue) walks on. The speed is cut after they set off, the fault
+    the watchdog is there for (the kernel's own rules leave nobody stuck in these buildings)."""
+    from simulation.day.crowdwalk import STUCK_S, WATCHDOG_EXTRA_S, WATCHDOG_FACTOR
+
+    d, w = _walker_day()
+    start = d.entrances[0]
+    to = max((d.router.seat_place(s) for s in d.seats.ids), key=lambda p: d.router.route(start, p).distance_m)
+    party = _party(1, 1.2)
+    t0 = d.env.now
+    proc = w.walk(party, start.floor_id, start.xy, to)
+    d.env.run(until=t0 + 1.0)
+    i = w._crowd_id[party.members[0].unique_id]
+    w.crowd._v0[i] *= slow
+    free_s = d.router.route(start, to).distance_m / 1.2
+    d.env.run(until=t0 + 30 * free_s + 2000.0)  # a bound, so a watchdog that never fires fails instead of hanging
+    assert proc.triggered, "the walk never ended"
+    took = proc.value.duration_s
+    if slow < 1e-3:  # stands still: put at the seat after the walk is late and they were stuck long enough
+        assert w.stats["rescued"] == 1 and len(w.rescues) == 1
+        assert took >= WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S - 1.0
+        assert took <= WATCHDOG_FACTOR * 1.5 * free_s + WATCHDOG_EXTRA_S + STUCK_S
+        _, x, y = w.crowd.location(i)
+        assert np.hypot(x - to.x, y - to.y) < 1e-9  # at the seat
+    else:  # late (20 times slower) but getting closer all the way: nobody puts them anywhere
+        assert w.stats["rescued"] == 0 and not w.rescues
+        assert took > WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
+    assert w.crowd.walking.size == 0
