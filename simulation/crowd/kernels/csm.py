@@ -24,13 +24,15 @@ of the step, so the result does not depend on the order or the number of threads
    ``squeeze (r_i + r_j)`` (people turn their shoulders to pass someone in a narrow aisle);
 5. speed ``v = min(max(s / T_i, 0), v0_i)``; ``x_i += v e dt``;
 6. walking through (a last-resort rule of this project, off with ``pass_s = 0``): someone who
-   has not come ``progress_m`` closer to their target for ``pass_s`` ignores the other walkers
-   (no repulsion, side step or spacing from them; walls still count) and walks down the field
+   has not come ``progress_m`` closer to their target for ``pass_s`` ignores the walkers headed
+   the other way (their field's direction more than ``arccos(-counter_cos)`` from one's own, where
+   each wants to go rather than where the crowd pushes them: no repulsion or spacing from them;
+   walls and everyone else still count) and walks down the field
    until ``pass_hold_s`` after their next progress; the others still keep their distance from
    them. Two people wedged face to face in a door or a 1 m aisle, whom rules 3b and the
-   stuck turn do not part, slip past each other this way instead of standing there for good.
-   Their stuck time runs from ``-pass_hold_s`` up to 0 while they walk through, and ``passes``
-   counts how often each started.
+   stuck turn do not part, slip past each other this way instead of standing there for good,
+   while a queue (everyone heading the same way) stays a queue. Their stuck time runs from
+   ``-pass_hold_s`` up to 0 while they walk through, and ``passes`` counts how often each started.
 
 This is the algorithm of JuPedSim's ``CollisionFreeSpeedModel`` (defaults a_n = 8,
 D_n = 0.1 m, a_w = 5, D_w = 0.02 m, T = 1 s, r = 0.2 m); the differences are the desired
@@ -497,8 +499,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
         heading counts as against [1], and how far right of the line a neighbour may be for both
         to still pass on the right [m].
     pass_s, pass_hold_s : float
-        Walking through (rule 6): someone stuck for ``pass_s`` [s] ignores the other walkers until
-        ``pass_hold_s`` [s] after their next progress; ``pass_s = 0`` turns it off.
+        Walking through (rule 6): someone stuck for ``pass_s`` [s] ignores the walkers coming the
+        other way until ``pass_hold_s`` [s] after their next progress; ``pass_s = 0`` turns it off.
     passes : int64[n]
         Counts, per agent, how often they started walking through; updated.
     dt_s : float
@@ -634,6 +636,8 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
             st0 = stuck
             passing = pass_s > 0.0 and (stuck < 0.0 or stuck >= pass_s)
             ex, ey = field_direction(px, py, pool_dist, fb, fl_nx[f], fl_ny[f], fl_x0[f], fl_y0[f], cell_m)
+            fx = ex
+            fy = ey
             shrink = 1.0
             if patience_s > 0.0 and stuck >= patience_s:
                 shrink = squeeze
@@ -738,7 +742,22 @@ def csm_advance(pos, orient, vel, active, floor, field_base, v0, radius, time_ga
                         brad[cnt] = srad[m]
                         cnt += 1 - ((d2 > cut2) | (d2 < 1e-18) | (m == s))
             if passing:
-                cnt = 0  # walking through: the others make way
+                # walking through: whoever is headed the other way (by the fields: where each wants
+                # to go, not where the crowd pushes them) makes way; those ahead in a queue do not
+                kept = 0
+                for q in range(cnt):
+                    m = bm[q]
+                    fm = sfl[m]
+                    mx, my = field_direction(spx[m], sy[m], pool_dist, sbase[m], fl_nx[fm], fl_ny[fm], fl_x0[fm],
+                                             fl_y0[fm], cell_m)
+                    if mx * fx + my * fy >= 0.0:
+                        bdx[kept] = bdx[q]
+                        bdy[kept] = bdy[q]
+                        bd2[kept] = bd2[q]
+                        bm[kept] = m
+                        brad[kept] = brad[q]
+                        kept += 1
+                cnt = kept
             if nloc > 0:
                 # line of sight: drop neighbours behind a wall
                 kept = 0

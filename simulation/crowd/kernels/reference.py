@@ -216,6 +216,7 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
             field = pool_dist[base: base + nx_ * ny_].reshape(ny_, nx_)
             ex[sel], ey[sel] = field_direction_reference(pos[idx[sel], 0], pos[idx[sel], 1], field,
                                                          float(fl_x0[f]), float(fl_y0[f]), cell_m)
+    fx, fy = ex.copy(), ey.copy()  # the field's own directions (rule 6 compares them)
     stuck = (patience_s > 0.0) & (stuck_s[idx] >= patience_s)
     passing = (pass_s > 0.0) & ((stuck_s[idx] < 0.0) | (stuck_s[idx] >= pass_s))
     for k in np.nonzero(stuck)[0]:
@@ -265,7 +266,9 @@ def csm_step_reference(pos: NDArray[np.float64], orient: NDArray[np.float64], ac
     d2 = dx * dx + dy * dy
     near = (d2 <= cut2) & (d2 >= 1e-18)
     np.fill_diagonal(near, False)
-    near[passing, :] = False  # walking through: the others make way
+    # walking through: whoever is headed the other way (by the fields) makes way
+    against = (fx[None, :] * fx[:, None] + fy[None, :] * fy[:, None]) < 0.0
+    near &= ~(passing[:, None] & against)
     if seg.shape[0]:
         ii, jj = np.nonzero(near)
         ax, ay = wx[ii], wy[ii]
