@@ -300,3 +300,15 @@ def test_a_process_that_moved_a_crowd_can_fork_and_move_one_in_the_child() -> No
     child.join(120)
     assert child.exitcode == 0, f"the forked child died (exit code {child.exitcode})"
     assert queue.get(timeout=5) > 0
+
+
+def test_walkers_within_counts_only_people_walking_on_that_floor(two_floors) -> None:  # type: ignore[no-untyped-def]
+    crowd = Crowd.from_building(two_floors, seed=1)
+    a = crowd.add("G", 2.0, 2.0, Target.exits("G"), 1.3)
+    crowd.add("G", 2.3, 2.0, Target.exits("G"), 1.3)
+    crowd.add("L1", 2.0, 2.0, Target.stop("L1", "stair"), 1.3)
+    assert crowd.walkers_within("G", 2.0, 2.0, 0.45) == 2
+    assert crowd.walkers_within("G", 2.0, 2.0, 0.2) == 1
+    crowd.stop(a)  # idle people are not walkers
+    assert crowd.walkers_within("G", 2.0, 2.0, 0.45) == 1
+    assert crowd.walkers_within("L1", 2.0, 2.0, 0.1) == 1 and crowd.walkers_within("L1", 9.0, 9.0, 0.45) == 0

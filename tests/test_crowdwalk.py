@@ -213,3 +213,17 @@ def test_the_watchdog_puts_a_walker_who_cannot_get_on_at_the_target_and_lets_a_s
         assert w.stats["rescued"] == 0 and not w.rescues
         assert took > WATCHDOG_FACTOR * free_s + WATCHDOG_EXTRA_S
     assert w.crowd.walking.size == 0
+
+
+def test_two_readers_setting_off_from_one_spot_step_apart_and_both_arrive() -> None:
+    """Two parties of one added at the same door at the same instant stand on one point; the second
+    steps aside before setting off (two bodies on one point have no direction to part in)."""
+    d, w = _walker_day()
+    start = d.entrances[0]
+    to = d.zone_place["reading"]
+    a = w.walk(_party(1, 1.3, 30_000), start.floor_id, start.xy, to)
+    b = w.walk(_party(1, 1.3, 30_001), start.floor_id, start.xy, to)
+    d.env.run(until=d.env.all_of([a, b]))
+    assert w.stats["stepped_aside"] == 1 and w.stats["rescued"] == 0
+    assert w.crowd.walking.size == 0
+    assert a.value.duration_s < 120 and b.value.duration_s < 120

@@ -124,8 +124,9 @@ class CSMParameters:
         Both pass on the right unless the other is already more than this to one's right [m].
     pass_s
         Walking through (rule 6 of :mod:`simulation.crowd.kernels.csm`): someone stuck this long
-        [s] ignores the other walkers until ``pass_hold_s`` after their next progress (0: off, the
-        default; the library day's crowd walker turns it on). :attr:`Crowd.passes` counts it.
+        [s] ignores the walkers coming the other way until ``pass_hold_s`` after their next
+        progress (0: off, the default; the library day's crowd walker turns it on).
+        :attr:`Crowd.passes` counts it.
     pass_hold_s
         How long someone walks through after their first progress [s].
 
@@ -684,6 +685,15 @@ class Crowd:
     def reached(self, agent_id: int) -> str | None:
         """Label of the goal the person last arrived at (an exit id, a seat id...), or None."""
         return self._reached[self._id(agent_id)]
+
+    def walkers_within(self, floor_id: str, x: float, y: float, r_m: float) -> int:
+        """How many people walking on ``floor_id`` are closer than ``r_m`` to (x, y)."""
+        n = self._n
+        near = self._active[:n] & (self._floor[:n] == self.navigator.floor_index[floor_id])
+        if not near.any():
+            return 0
+        d = self._pos[:n][near] - (x, y)
+        return int(np.count_nonzero(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] < r_m * r_m))
 
     @property
     def passes(self) -> int:

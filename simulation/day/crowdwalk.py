@@ -56,6 +56,8 @@ PARTY_GAP_S = 1.0
 #: from the cell centre to the nearest blocked cell centre.
 CLEAR_M = 0.5
 #: Offsets [m] at which the members of a party start around their place (leader first).
+#: Someone about to set off closer than this to a walker steps aside first [m] (two radii and a bit).
+CLEAR_M = 0.45
 PARTY_OFFSETS_M: tuple[XY, ...] = ((0.0, 0.0), (0.55, 0.0), (-0.55, 0.0), (0.0, 0.55), (0.0, -0.55),
                                    (0.55, 0.55), (-0.55, 0.55), (0.55, -0.55), (-0.55, -0.55))
 
@@ -92,7 +94,8 @@ class CrowdWalker:
     stats
         ``walks``, ``legs``, ``advances`` (calls of the kernel), ``rescued`` (walkers put at their
         target by the watchdog), ``passes`` (how often someone started walking through the others,
-        rule 6 of the kernel), ``stairs``, ``lift_rides``, ``agent_steps``.
+        rule 6 of the kernel), ``stepped_aside`` (people who set off from a spot a walker stood on,
+        :meth:`_step_aside`), ``stairs``, ``lift_rides``, ``agent_steps``.
     """
 
     def __init__(self, env: simpy.Environment, crowd: Crowd, *, router: GridRouter | None = None,
@@ -125,7 +128,7 @@ class CrowdWalker:
         #: (time [s], floor, x [m], y [m], target) of each walker the watchdog put at its target.
         self.rescues: list[tuple[float, str, float, float, Target]] = []
         self.stats = {"walks": 0, "legs": 0, "advances": 0, "rescued": 0, "stairs": 0, "lift_rides": 0,
-                      "agent_steps": 0, "passes": 0}
+                      "agent_steps": 0, "passes": 0, "stepped_aside": 0}
         self.process = env.process(self._run())
 
     @classmethod
@@ -355,11 +358,40 @@ class CrowdWalker:
         for i, spot in zip(ids, self._spots(floor_id, xy, len(ids)), strict=True):
             self.crowd.place(i, floor_id, *spot)
 
+    def _step_aside(self, i: int) -> None:
+        """Before someone sets off: if a walker stands on them (closer than ``CLEAR_M``), they step to
+        the nearest spot of ``PARTY_OFFSETS_M`` (and twice as far) clear of walkers and walls.
+
+        Readers who arrived at a room stand where they entered it, so at closing time several can set
+        off from one point, and two bodies on one point have no direction to part in.
+        """
+        if self.crowd.is_walking(i):
+            return  # already on the way
+        floor_id, x, y = self.crowd.location(i)
+
+        def clear(px: float, py: float) -> bool:
+            return self.crowd.walkers_within(floor_id, px, py, CLEAR_M) == 0
+
+        if clear(x, y):
+            return
+        sp = self.nav.spaces[floor_id]
+        g = sp.grid
+        for scale in (1.0, 2.0):
+            for dx, dy in PARTY_OFFSETS_M[1:]:
+                px, py = x + scale * dx, y + scale * dy
+                ci, cj = g.cell_of(px, py)
+                if g.inside(ci, cj) and g.walkable[ci, cj] and sp.clearance_m[ci, cj] >= CLEAR_M and clear(px, py):
+                    self.crowd.place(i, floor_id, px, py)
+                    self.stats["stepped_aside"] += 1
+                    return
+
     def _start(self, i: int, t: Target, speed: float, fallback: XY, ev: simpy.Event, wait_s: float) -> bool:
         """Send walker ``i`` to ``t``; ``ev`` fires on arrival. False when they had to be put there.
 
-        The watchdog looks at them first ``wait_s`` from now.
+        They step aside first when a walker stands on them (:meth:`_step_aside`). The watchdog looks
+        at them first ``wait_s`` from now.
         """
+        self._step_aside(i)
         try:
             self.crowd.set_target(i, t, speed)
         except NoRouteError:  # squeezed where the raster has no way on: step to a walkable cell first
