@@ -25,7 +25,7 @@ of the step, so the result does not depend on the order or the number of threads
 5. speed ``v = min(max(s / T_i, 0), v0_i)``; ``x_i += v e dt``;
 6. walking through (a last-resort rule of this project, off with ``pass_s = 0``): someone who
    has not come ``progress_m`` closer to their target for ``pass_s`` ignores the walkers headed
-   the other way (their field's direction more than ``arccos(-counter_cos)`` from one's own, where
+   the other way (their field's direction more than 90 degrees from one's own, where
    each wants to go rather than where the crowd pushes them: no repulsion or spacing from them;
    walls and everyone else still count) and walks down the field
    until ``pass_hold_s`` after their next progress; the others still keep their distance from
