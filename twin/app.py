@@ -29,7 +29,7 @@ Progress = Callable[[float, float, str], None]
 
 WALKERS = ("grid", "crowd")
 #: How readers walk unless told: ``crowd`` (everyone walking moves in the crowd kernel, so readers meet
-#: in aisles, doors and stair cores; a central-library day takes about 13 s, bench/library_day.py).
+#: in aisles, doors and stair cores; a central-library day takes about 15 s, bench/library_day.py).
 #: ``grid`` (shortest path / speed, nobody meets) is the quick screening, about five times faster.
 DEFAULT_WALKER = "crowd"
 
