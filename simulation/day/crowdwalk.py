@@ -404,9 +404,7 @@ class CrowdWalker:
                 self.stats["rescued"] += 1
                 return False
         self._waiting[i] = ev
-        old = self._watch.get(i)
-        if old is not None and old[0] <= self._check_s:
-            self._check_dirty = True
+        self._check_dirty |= i in self._watch  # replacing an entry may move the earliest check later
         self._watch[i] = [self.env.now + wait_s, t, fallback]
         self._check_s = min(self._check_s, self.env.now + wait_s)
         if self._wake is not None and not self._wake.triggered:
@@ -520,8 +518,7 @@ class CrowdWalker:
             if self.recorder is not None:
                 self.recorder.record(crowd)
             for i in arrived:
-                w = self._watch.pop(i, None)
-                if w is not None and w[0] <= self._check_s:
+                if self._watch.pop(i, None) is not None:
                     self._check_dirty = True
                 ev = self._waiting.pop(i, None)
                 if ev is not None and not ev.triggered:
